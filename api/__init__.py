@@ -1,0 +1,1 @@
+"""samverka's REST API (FastAPI)."""

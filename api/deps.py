@@ -1,0 +1,60 @@
+"""Request dependencies: the transaction owner, the caller, and the services."""
+from __future__ import annotations
+
+from typing import Annotated, Iterator
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from engine.cases import CaseService
+from engine.errors import Refused
+from engine.identity import Principal, verify_token
+from engine.tasks import TaskService
+
+from .problems import Unauthenticated
+
+_bearer = HTTPBearer(auto_error=False, description="A token from `samverka token`")
+
+
+def _session(request: Request) -> Iterator[Session]:
+    """One transaction per request: commit on success, roll back on any error."""
+    session = request.app.state.session_factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _principal(request: Request,
+               credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
+    if credentials is None:
+        raise Unauthenticated("a Bearer token is required")
+    try:
+        return verify_token(request.app.state.settings, request.app.state.clock, credentials.credentials)
+    except Refused as exc:
+        raise Unauthenticated(exc.detail) from None
+
+
+# scope="function": the commit runs before the response is sent, so a failed commit is never a 2xx.
+SessionDep = Annotated[Session, Depends(_session, scope="function")]
+PrincipalDep = Annotated[Principal, Depends(_principal)]
+
+
+def _cases(request: Request, session: SessionDep) -> CaseService:
+    state = request.app.state
+    return CaseService(session, state.clock, state.runner, state.specs)
+
+
+CasesDep = Annotated[CaseService, Depends(_cases)]
+
+
+def _tasks(cases: CasesDep) -> TaskService:
+    return TaskService(cases)
+
+
+TasksDep = Annotated[TaskService, Depends(_tasks)]

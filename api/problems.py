@@ -1,0 +1,82 @@
+"""RFC 9457 problem responses: the one place errors become HTTP."""
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from engine.errors import Conflict, EngineError, InvalidInput, InvalidTransition, NotFound, Refused
+
+log = logging.getLogger("samverka.api")
+MEDIA_TYPE = "application/problem+json"
+
+_STATUS = {NotFound: 404, Conflict: 409, InvalidTransition: 409, Refused: 403, InvalidInput: 422}
+_SLUG = {404: "not-found", 409: "conflict", 403: "forbidden", 422: "invalid-input", 401: "unauthorized",
+         413: "payload-too-large", 405: "method-not-allowed", 500: "internal-error"}
+
+
+class Unauthenticated(Exception):
+    """No or bad credentials: 401 with a Bearer challenge."""
+
+    def __init__(self, detail: str):
+        self.detail = detail
+
+
+def problem(request: Request, status: int, title: str, detail: str, errors: list | None = None,
+            headers: dict | None = None) -> JSONResponse:
+    body = {"type": f"urn:samverka:problem:{_SLUG.get(status, 'error')}", "title": title, "status": status,
+            "detail": detail, "instance": request.url.path}
+    if errors:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict]:
+    return [{"location": "/" + "/".join(str(p) for p in err.get("loc", ())), "message": err.get("msg", "invalid")}
+            for err in exc.errors()]
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn exceptions into problem responses."""
+
+    @app.exception_handler(EngineError)
+    async def engine_error(request: Request, exc: EngineError):
+        status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400)
+        return problem(request, status, exc.title, exc.detail, [e.as_dict() for e in exc.errors])
+
+    @app.exception_handler(Unauthenticated)
+    async def unauthenticated(request: Request, exc: Unauthenticated):
+        return problem(request, 401, "Unauthorized", exc.detail, headers={"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError):
+        return problem(request, 422, "Invalid input", "the request does not match the API", _validation_errors(exc))
+
+    @app.exception_handler(StaleDataError)
+    async def stale(request: Request, exc: StaleDataError):
+        return problem(request, 409, "Conflict", "the case was changed by someone else at the same time; reload and retry")
+
+    @app.exception_handler(IntegrityError)
+    async def integrity(request: Request, exc: IntegrityError):
+        return problem(request, 409, "Conflict", "a concurrent change created the same thing; retry")
+
+    @app.exception_handler(OperationalError)
+    async def operational(request: Request, exc: OperationalError):
+        if "locked" in str(exc.orig).lower() or "deadlock" in str(exc.orig).lower():
+            return problem(request, 409, "Conflict", "the database was busy with a concurrent change; retry")
+        log.exception("database error")
+        return problem(request, 500, "Internal error", "the request could not be completed")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        return problem(request, exc.status_code, str(exc.detail), str(exc.detail), headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):
+        log.exception("unhandled error")
+        return problem(request, 500, "Internal error", "the request could not be completed")

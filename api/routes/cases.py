@@ -1,0 +1,65 @@
+"""Cases (ärenden): start, read, list, cancel and their history."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from engine.models import HistoryEntry
+
+from ..deps import CasesDep, PrincipalDep
+from ..schemas import Actor, CaseCreate, CaseOut, CaseSummary, HistoryOut, Page, TaskOut, TimerOut
+
+router = APIRouter(prefix="/cases", tags=["cases"])
+Limit = Annotated[int, Query(ge=1, le=500)]
+
+
+def _case_out(cases, case_id: str) -> CaseOut:
+    view = cases.view(case_id)
+    return CaseOut(**CaseSummary.model_validate(view.case).model_dump(), process_version=view.process_version,
+                   data=view.case.data, open_tasks=[TaskOut.model_validate(t) for t in view.open_tasks],
+                   timers=[TimerOut.model_validate(t) for t in view.timers])
+
+
+@router.post("", response_model=CaseOut, status_code=201)
+def start_case(body: CaseCreate, cases: CasesDep, principal: PrincipalDep):
+    """Start a case on the newest version of a process; it runs to its first wait state."""
+    case = cases.start(principal, body.process_key, body.data)
+    return _case_out(cases, case.id)
+
+
+@router.get("", response_model=Page[CaseSummary])
+def list_cases(cases: CasesDep, principal: PrincipalDep, process_key: str | None = None,
+               status: Literal["open", "completed", "cancelled", "failed"] | None = None,
+               cursor: str | None = None, limit: Limit = 50):
+    """Cases, oldest first, filtered by process and status; page on with `cursor`."""
+    page = cases.list(process_key, status, cursor, limit)
+    return Page[CaseSummary](items=[CaseSummary.model_validate(c) for c in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/{case_id}", response_model=CaseOut)
+def get_case(case_id: str, cases: CasesDep, principal: PrincipalDep):
+    """A case: status, process version, data, open tasks and pending timers."""
+    return _case_out(cases, case_id)
+
+
+@router.post("/{case_id}/cancel", response_model=CaseOut)
+def cancel_case(case_id: str, cases: CasesDep, principal: PrincipalDep):
+    """Cancel an open case: its open tasks are cancelled and its timers dropped."""
+    cases.cancel(principal, case_id)
+    return _case_out(cases, case_id)
+
+
+def _history_out(entry: HistoryEntry) -> HistoryOut:
+    return HistoryOut(id=entry.id, at=entry.at, event=entry.event, element_id=entry.element_id,
+                      element_name=entry.element_name, element_type=entry.element_type, task_id=entry.task_id,
+                      actor=Actor(user=entry.actor_user, agency=entry.actor_agency, roles=entry.actor_roles),
+                      data_changes=entry.data_changes)
+
+
+@router.get("/{case_id}/history", response_model=Page[HistoryOut])
+def case_history(case_id: str, cases: CasesDep, principal: PrincipalDep, cursor: str | None = None,
+                 limit: Limit = 200):
+    """Every step of the case in order: element, event, who, when and what data changed."""
+    page = cases.history(case_id, cursor, limit)
+    return Page[HistoryOut](items=[_history_out(e) for e in page.items], next_cursor=page.next_cursor)

@@ -1,0 +1,59 @@
+"""Process definitions: deploy BPMN/DMN files and read deployed versions."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Request, UploadFile
+from fastapi.responses import Response
+
+from engine import deployments
+from engine.errors import FieldError, InvalidInput
+
+from ..deps import PrincipalDep, SessionDep
+from ..schemas import DeployedOut, DeploymentOut, ProcessVersionOut
+
+router = APIRouter(prefix="/process-definitions", tags=["process definitions"])
+
+
+@router.post("", response_model=DeploymentOut, status_code=201)
+async def deploy(request: Request, session: SessionDep, principal: PrincipalDep,
+                 files: Annotated[list[UploadFile], File(description="One or more .bpmn/.dmn files")]):
+    """Deploy BPMN and DMN files (role `processagare`).
+
+    Each executable process gets its BPMN id as key and the next version number; content
+    identical to an existing version returns that version. Invalid files are refused with
+    422 naming the file, line, element and rule, and nothing is stored."""
+    limit = request.app.state.settings.max_upload_bytes
+    contents: dict[str, bytes] = {}
+    for upload in files:
+        name = (upload.filename or "").rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+        data = await upload.read(limit + 1)
+        if len(data) > limit:
+            raise InvalidInput("file too large", [FieldError(name, f"larger than {limit} bytes", file=name)])
+        if name in contents:
+            raise InvalidInput("duplicate file name", [FieldError(name, "uploaded twice", file=name)])
+        contents[name] = data
+    deployed = deployments.deploy(session, request.app.state.clock, principal, contents)
+    return DeploymentOut(processes=[
+        DeployedOut(**ProcessVersionOut.model_validate(d.version).model_dump(), created=d.created) for d in deployed])
+
+
+@router.get("", response_model=list[ProcessVersionOut])
+def list_definitions(session: SessionDep, principal: PrincipalDep):
+    """The newest version of every deployed process."""
+    return deployments.latest_versions(session)
+
+
+@router.get("/{key}", response_model=list[ProcessVersionOut])
+def list_versions(key: str, session: SessionDep, principal: PrincipalDep):
+    """All versions of one process, oldest first."""
+    return deployments.versions(session, key)
+
+
+@router.get("/{key}/versions/{version}/bpmn", response_class=Response,
+            responses={200: {"content": {"application/xml": {}}}})
+def get_bpmn(key: str, version: int, session: SessionDep, principal: PrincipalDep):
+    """The BPMN XML of one version, exactly as deployed."""
+    name, xml = deployments.source(deployments.get_version(session, key, version))
+    return Response(xml, media_type="application/xml",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})

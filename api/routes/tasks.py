@@ -1,0 +1,52 @@
+"""User tasks: list, read (with form), claim, unclaim, complete."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from ..deps import PrincipalDep, TasksDep
+from ..schemas import Page, TaskComplete, TaskDetail, TaskOut
+
+router = APIRouter(prefix="/tasks", tags=["tasks"])
+
+
+@router.get("", response_model=Page[TaskOut])
+def list_tasks(tasks: TasksDep, principal: PrincipalDep, case_id: str | None = None, process_key: str | None = None,
+               candidate_group: str | None = None, assignee: str | None = None, due_before: datetime | None = None,
+               state: Literal["open", "completed", "cancelled"] = "open", cursor: str | None = None,
+               limit: Annotated[int, Query(ge=1, le=500)] = 50):
+    """Tasks filtered by case, process, candidate group (lane role), assignee and due date."""
+    page = tasks.list(case_id=case_id, process_key=process_key, candidate_group=candidate_group, assignee=assignee,
+                      due_before=due_before, state=state, cursor=cursor, limit=limit)
+    return Page[TaskOut](items=[TaskOut.model_validate(t) for t in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/{task_id}", response_model=TaskDetail)
+def get_task(task_id: str, tasks: TasksDep, principal: PrincipalDep):
+    """One task, with the JSON Schema of its form when the BPMN declares one (camunda:formKey)."""
+    task = tasks.get(task_id)
+    schema, ui = tasks.form(task)
+    return TaskDetail(**TaskOut.model_validate(task).model_dump(), form=schema, ui_schema=ui)
+
+
+@router.post("/{task_id}/claim", response_model=TaskOut)
+def claim_task(task_id: str, tasks: TasksDep, principal: PrincipalDep):
+    """Claim an open task for yourself (you must hold its lane's role)."""
+    return tasks.claim(principal, task_id)
+
+
+@router.post("/{task_id}/unclaim", response_model=TaskOut)
+def unclaim_task(task_id: str, tasks: TasksDep, principal: PrincipalDep):
+    """Give back a task you have claimed."""
+    return tasks.unclaim(principal, task_id)
+
+
+@router.post("/{task_id}/complete", response_model=TaskOut)
+def complete_task(task_id: str, body: TaskComplete, tasks: TasksDep, principal: PrincipalDep):
+    """Complete an open task with data; the case runs on to its next wait state.
+
+    The data is validated against the task's form (422 per field); a concurrent change
+    to the same case answers 409 and nothing is applied."""
+    return tasks.complete(principal, task_id, body.data)

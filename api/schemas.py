@@ -1,0 +1,120 @@
+"""The API's request and response shapes: plain pydantic models, never engine objects."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(None, description="Pass as `cursor` to get the next page; null on the last page")
+
+
+class ProcessVersionOut(Out):
+    key: str
+    version: int
+    name: str
+    content_hash: str
+    deployed_at: datetime
+    deployed_by: str
+
+
+class DeployedOut(ProcessVersionOut):
+    created: bool = Field(description="false when identical content was already deployed as this version")
+
+
+class DeploymentOut(BaseModel):
+    processes: list[DeployedOut]
+
+
+class CaseCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    process_key: str = Field(min_length=1, max_length=200, description="The BPMN process id")
+    data: dict[str, Any] = Field(default_factory=dict, description="Initial case data")
+
+
+class TaskOut(Out):
+    id: str
+    case_id: str
+    process_key: str
+    element_id: str
+    name: str
+    candidate_group: str | None = Field(description="The role that may work the task (its BPMN lane)")
+    form_key: str | None
+    state: Literal["open", "completed", "cancelled"]
+    assignee: str | None
+    due_at: datetime | None
+    created_at: datetime
+    completed_at: datetime | None
+    completed_by: str | None
+
+
+class TaskDetail(TaskOut):
+    form: dict[str, Any] | None = Field(None, description="JSON Schema (2020-12) of the data the task takes")
+    ui_schema: dict[str, Any] | None = Field(None, description="react-jsonschema-form UI schema, if any")
+
+
+class TaskComplete(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class TimerOut(Out):
+    id: str
+    element_id: str
+    name: str
+    due_at: datetime
+    attached_to: str | None = Field(description="The task whose deadline this is, for a boundary timer")
+    interrupting: bool
+
+
+class CaseSummary(Out):
+    id: str
+    status: Literal["open", "completed", "cancelled", "failed"]
+    process_key: str
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+    created_by: str
+
+
+class CaseOut(CaseSummary):
+    process_version: int
+    data: dict[str, Any]
+    open_tasks: list[TaskOut]
+    timers: list[TimerOut]
+
+
+class Actor(BaseModel):
+    user: str
+    agency: str | None
+    roles: list[str]
+
+
+class HistoryOut(BaseModel):
+    id: int
+    at: datetime
+    event: str
+    element_id: str | None
+    element_name: str | None
+    element_type: str | None
+    task_id: str | None
+    actor: Actor
+    data_changes: dict[str, Any] | None
+
+
+class Problem(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    errors: list[dict[str, Any]] | None = None

@@ -1,0 +1,1 @@
+"""samverka's workflow engine: BPMN specs, case runtime and persistence on SpiffWorkflow."""

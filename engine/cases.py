@@ -1,0 +1,161 @@
+"""Cases (ärenden): start, read, list, cancel, and persist every step with its history."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import deployments
+from .clock import Clock
+from .errors import FieldError, InvalidInput, InvalidTransition, NotFound
+from .identity import Principal
+from .models import Case, HistoryEntry, ProcessVersion, Timer, UserTask
+from .paging import Page, keyset_page
+from .runtime import Runner, Snapshot, StepRecord
+from .serializer import SERIALIZER_VERSION
+from .specs import CachedSpec, SpecCache
+
+STATUSES = ("open", "completed", "cancelled", "failed")
+
+
+@dataclass
+class CaseView:
+    case: Case
+    process_version: int
+    open_tasks: list[UserTask]
+    timers: list[Timer]
+
+
+class CaseService:
+    """Domain operations on cases; the caller owns the transaction."""
+
+    def __init__(self, session: Session, clock: Clock, runner: Runner, specs: SpecCache):
+        self.session, self.clock, self.runner, self.specs = session, clock, runner, specs
+
+    def spec_for(self, version: ProcessVersion) -> CachedSpec:
+        return self.specs.get(version.id, version.key, version.files)
+
+    def start(self, principal: Principal, process_key: str, data: dict) -> Case:
+        """Start a case on the newest version of `process_key`."""
+        try:
+            version = deployments.get_version(self.session, process_key)
+        except NotFound as exc:
+            raise InvalidInput(exc.detail, [FieldError("/process_key", exc.detail)]) from None
+        snapshot = self.runner.start(self.spec_for(version), data)
+        now = self.clock.now()
+        case = Case(id=str(uuid.uuid4()), process_key=version.key, process_version_id=version.id, status="open",
+                    data={}, state="", serializer_version=SERIALIZER_VERSION, created_at=now, updated_at=now,
+                    created_by=principal.user)
+        self.session.add(case)
+        snapshot.records.insert(0, StepRecord("case_started", version.key, version.name, "Process",
+                                              data_changes={"set": data} if data else None))
+        self.apply(case, snapshot, principal)
+        return case
+
+    def load(self, case_id: str) -> Case:
+        case = self.session.scalar(select(Case).where(Case.id == case_id))
+        if case is None:
+            raise NotFound(f"no case with id {case_id}")
+        return case
+
+    def view(self, case_id: str) -> CaseView:
+        case = self.load(case_id)
+        version = self.session.get(ProcessVersion, case.process_version_id)
+        tasks = list(self.session.scalars(select(UserTask).where(UserTask.case_id == case.id, UserTask.state == "open")
+                                          .order_by(UserTask.created_at, UserTask.id)))
+        timers = list(self.session.scalars(select(Timer).where(Timer.case_id == case.id).order_by(Timer.due_at)))
+        return CaseView(case, version.version, tasks, timers)
+
+    def list(self, process_key: str | None, status: str | None, cursor: str | None, limit: int) -> Page:
+        query = select(Case)
+        if process_key:
+            query = query.where(Case.process_key == process_key)
+        if status:
+            query = query.where(Case.status == status)
+        return keyset_page(self.session, query, Case.created_at, Case.id, cursor, limit)
+
+    def cancel(self, principal: Principal, case_id: str) -> Case:
+        case = self.load(case_id)
+        if case.status != "open":
+            raise InvalidTransition(f"case {case_id} is {case.status}; only open cases can be cancelled")
+        workflow = self.runner.load(self._spec_of(case), case.state)
+        self.apply(case, self.runner.cancel(workflow), principal, status="cancelled")
+        return case
+
+    def history(self, case_id: str, cursor: str | None, limit: int) -> Page:
+        self.load(case_id)
+        query = select(HistoryEntry).where(HistoryEntry.case_id == case_id)
+        return keyset_page(self.session, query, None, HistoryEntry.id, cursor, limit)
+
+    def _spec_of(self, case: Case) -> CachedSpec:
+        return self.spec_for(self.session.get(ProcessVersion, case.process_version_id))
+
+    def workflow_of(self, case: Case):
+        """The case's live workflow, restored against its version's cached spec."""
+        return self.runner.load(self._spec_of(case), case.state)
+
+    def apply(self, case: Case, snapshot: Snapshot, principal: Principal, status: str | None = None,
+              completed_task: str | None = None) -> None:
+        """Write a step's outcome: state, data, task rows, timers and history, in the caller's transaction."""
+        now = self.clock.now()
+        case.state, case.data, case.updated_at = snapshot.state, snapshot.data, now
+        case.serializer_version = SERIALIZER_VERSION
+        if status or snapshot.completed:
+            case.status, case.closed_at = status or "completed", now
+            snapshot.records.append(StepRecord(f"case_{case.status}", None, None, None))
+        due = {}
+        for timer in snapshot.timers:
+            if timer.attached_to and (timer.attached_to not in due or timer.due_at < due[timer.attached_to]):
+                due[timer.attached_to] = timer.due_at
+        self._sync_tasks(case, snapshot, principal, now, due, completed_task)
+        self._sync_timers(case, snapshot)
+        for record in snapshot.records:
+            self.record_history(case, principal, now, record)
+        self.session.flush()
+
+    def _sync_tasks(self, case, snapshot, principal, now, due, completed_task) -> None:
+        rows = {row.id: row for row in self.session.scalars(
+            select(UserTask).where(UserTask.case_id == case.id, UserTask.state == "open"))}
+        current = {t.id for t in snapshot.open_tasks}
+        for task_id, row in rows.items():
+            if task_id not in current:
+                row.state = "completed" if task_id == completed_task else "cancelled"
+                row.completed_at = now
+                if task_id == completed_task:
+                    row.completed_by = principal.user
+                else:
+                    snapshot.records.append(StepRecord("task_cancelled", row.element_id, row.name, "UserTask", row.id))
+            else:
+                row.due_at = due.get(task_id)
+        for task in snapshot.open_tasks:
+            if task.id not in rows:
+                self.session.add(UserTask(id=task.id, case_id=case.id, process_key=case.process_key,
+                                          element_id=task.element_id, name=task.name,
+                                          candidate_group=task.candidate_group, form_key=task.form_key,
+                                          state="open", due_at=due.get(task.id), created_at=now))
+                snapshot.records.append(StepRecord("task_created", task.element_id, task.name, "UserTask", task.id))
+
+    def _sync_timers(self, case, snapshot) -> None:
+        rows = {row.id: row for row in self.session.scalars(select(Timer).where(Timer.case_id == case.id))}
+        current = {t.id: t for t in snapshot.timers}
+        for timer_id, row in rows.items():
+            if timer_id not in current:
+                self.session.delete(row)
+        for timer_id, timer in current.items():
+            row = rows.get(timer_id)
+            if row is None:
+                self.session.add(Timer(id=timer.id, case_id=case.id, element_id=timer.element_id, name=timer.name,
+                                       attached_to=timer.attached_to, interrupting=timer.interrupting,
+                                       due_at=timer.due_at))
+            else:
+                row.due_at = timer.due_at
+
+    def record_history(self, case: Case, principal: Principal, now, record: StepRecord) -> None:
+        """Append one history row for `case`."""
+        self.session.add(HistoryEntry(case_id=case.id, at=now, event=record.event, element_id=record.element_id,
+                                      element_name=record.element_name, element_type=record.element_type,
+                                      task_id=record.task_id, actor_user=principal.user,
+                                      actor_agency=principal.agency, actor_roles=sorted(principal.roles),
+                                      data_changes=record.data_changes))

@@ -1,0 +1,138 @@
+"""Persistence: deployed process versions, cases, their open tasks, timers and history."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from datetime import timezone
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Timestamp(TypeDecorator):
+    """Timezone-aware UTC timestamps on every backend (SQLite forgets the zone otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return value.astimezone(timezone.utc) if value is not None else None
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ProcessVersion(Base):
+    """One deployed version of one BPMN process, with the files it needs."""
+
+    __tablename__ = "process_version"
+    __table_args__ = (
+        UniqueConstraint("key", "version", name="uq_process_version_key_version"),
+        UniqueConstraint("key", "content_hash", name="uq_process_version_key_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(500))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    files: Mapped[dict] = mapped_column(JsonType)  # file name -> XML; the process's own file first
+    deployed_at: Mapped[datetime] = mapped_column(Timestamp())
+    deployed_by: Mapped[str] = mapped_column(String(200))
+
+
+class Case(Base):
+    """One ärende: a running process instance and its serialized runtime state."""
+
+    __tablename__ = "case"
+    __table_args__ = (
+        Index("ix_case_process_status_created", "process_key", "status", "created_at", "id"),
+        Index("ix_case_created", "created_at", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(200))
+    process_version_id: Mapped[int] = mapped_column(ForeignKey("process_version.id"))
+    status: Mapped[str] = mapped_column(String(20))
+    data: Mapped[dict] = mapped_column(JsonType)
+    state: Mapped[str] = mapped_column(Text)
+    serializer_version: Mapped[str] = mapped_column(String(20))
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(Timestamp())
+    updated_at: Mapped[datetime] = mapped_column(Timestamp())
+    closed_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+    # Optimistic concurrency: every UPDATE checks and bumps `version`; a stale writer gets a conflict.
+    __mapper_args__ = {"version_id_col": version}
+
+
+class UserTask(Base):
+    """A user task of a case, open or finished; the list caseworkers query."""
+
+    __tablename__ = "user_task"
+    __table_args__ = (
+        Index("ix_user_task_state_group", "state", "candidate_group"),
+        Index("ix_user_task_state_due", "state", "due_at"),
+        Index("ix_user_task_assignee", "assignee"),
+        Index("ix_user_task_case", "case_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"))
+    process_key: Mapped[str] = mapped_column(String(200))
+    element_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(500))
+    candidate_group: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    form_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    state: Mapped[str] = mapped_column(String(20))
+    assignee: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    due_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp())
+    completed_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
+    completed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class Timer(Base):
+    """A pending timer of a case, kept in step with the case state."""
+
+    __tablename__ = "timer"
+    __table_args__ = (Index("ix_timer_due", "due_at"), Index("ix_timer_case", "case_id"))
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the waiting timer event's task id
+    case_id: Mapped[str] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"))
+    element_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(500))
+    attached_to: Mapped[str | None] = mapped_column(String(36), nullable=True)  # user task id, if a boundary timer
+    interrupting: Mapped[bool] = mapped_column(Boolean)
+    due_at: Mapped[datetime] = mapped_column(Timestamp())
+
+
+class HistoryEntry(Base):
+    """Append-only record of every step of a case."""
+
+    __tablename__ = "history_entry"
+    __table_args__ = (Index("ix_history_case", "case_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(Timestamp())
+    event: Mapped[str] = mapped_column(String(40))
+    element_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    element_name: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    element_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    task_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    actor_user: Mapped[str] = mapped_column(String(200))
+    actor_agency: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    actor_roles: Mapped[list] = mapped_column(JsonType)
+    data_changes: Mapped[dict | None] = mapped_column(JsonType, nullable=True)

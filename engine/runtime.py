@@ -1,0 +1,206 @@
+"""The runner: drives SpiffWorkflow workflows and reads plain facts back out of them.
+
+Everything that touches SpiffWorkflow's runtime objects lives here; the services
+above it see only plain dataclasses (open tasks, timers, history records).
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
+from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
+from SpiffWorkflow.util.task import TaskState
+
+from . import serializer
+from .clock import Clock
+from .compaction import compact
+from .errors import FieldError, InvalidInput, InvalidTransition, NotFound
+from .script_engine import SafeScriptEngine
+from .specs import CachedSpec, candidate_group
+
+
+@dataclass
+class StepRecord:
+    """One element the engine passed, for the case history."""
+
+    event: str
+    element_id: str | None
+    element_name: str | None
+    element_type: str | None
+    task_id: str | None = None
+    data_changes: dict | None = None
+
+
+@dataclass
+class OpenTask:
+    id: str
+    element_id: str
+    name: str
+    candidate_group: str | None
+    form_key: str | None
+
+
+@dataclass
+class PendingTimer:
+    id: str
+    element_id: str
+    name: str
+    due_at: datetime
+    attached_to: str | None
+    interrupting: bool
+
+
+@dataclass
+class Snapshot:
+    """What the database keeps of a workflow after a step."""
+
+    completed: bool
+    data: dict
+    open_tasks: list[OpenTask]
+    timers: list[PendingTimer]
+    state: str
+    records: list[StepRecord] = field(default_factory=list)
+
+
+def _changes(before: dict, after: dict) -> dict | None:
+    changed = {k: v for k, v in after.items() if k not in before or before[k] != v}
+    removed = [k for k in before if k not in after]
+    if not changed and not removed:
+        return None
+    return {"set": changed, **({"removed": removed} if removed else {})}
+
+
+def _element_error(exc: SpiffWorkflowException) -> InvalidInput:
+    task = getattr(exc, "task", None)
+    element = task.task_spec.bpmn_id if task is not None else getattr(exc, "task_id", None)
+    message = str(exc).split("\n")[0]
+    return InvalidInput(f"the process could not continue at {element}: {message}",
+                        [FieldError(f"process/{element}", message, element=element)])
+
+
+class Runner:
+    """Starts, loads, advances and snapshots workflows with the safe script engine and the engine clock."""
+
+    def __init__(self, clock: Clock):
+        self.clock = clock
+        self.script_engine = SafeScriptEngine(clock)
+
+    def start(self, cached: CachedSpec, data: dict) -> Snapshot:
+        workflow = BpmnWorkflow(cached.spec, cached.subprocess_specs, script_engine=self.script_engine)
+        workflow.task_tree.data.update(copy.deepcopy(data))
+        start = workflow.get_tasks(state=TaskState.READY)
+        for task in start:
+            task.data.update(copy.deepcopy(data))
+        records: list[StepRecord] = []
+        self._advance(workflow, records)
+        return self.snapshot(workflow, records)
+
+    def load(self, cached: CachedSpec, state: str) -> BpmnWorkflow:
+        return serializer.loads(state, cached.spec, cached.subprocess_specs, self.script_engine)
+
+    def complete(self, workflow: BpmnWorkflow, task_id: str, data: dict) -> Snapshot:
+        """Complete a ready user task with `data` and run the engine to the next wait state."""
+        task = self._user_task(workflow, task_id)
+        before = task.data
+        task.data = {**copy.deepcopy(before), **copy.deepcopy(data)}
+        records = [StepRecord("task_completed", task.task_spec.bpmn_id, task.task_spec.bpmn_name,
+                              type(task.task_spec).__name__, str(task.id), _changes(before, task.data))]
+        try:
+            task.run()
+        except SpiffWorkflowException as exc:
+            raise _element_error(exc) from None
+        self._advance(workflow, records)
+        return self.snapshot(workflow, records)
+
+    def refresh(self, workflow: BpmnWorkflow) -> Snapshot:
+        """Fire whatever timers are due by the engine clock and run on."""
+        records: list[StepRecord] = []
+        workflow.refresh_timers()
+        self._advance(workflow, records)
+        return self.snapshot(workflow, records)
+
+    def cancel(self, workflow: BpmnWorkflow) -> Snapshot:
+        workflow.cancel()
+        return self.snapshot(workflow, [StepRecord("case_cancelled", None, None, None)])
+
+    def _user_task(self, workflow: BpmnWorkflow, task_id: str):
+        try:
+            task = workflow.get_task_from_id(UUID(task_id))
+        except (ValueError, TaskNotFoundException):
+            task = None
+        if task is None:
+            raise NotFound(f"task {task_id} is not part of this case")
+        if not task.task_spec.manual or task.state != TaskState.READY:
+            raise InvalidTransition(f"task {task_id} is not open")
+        return task
+
+    def _advance(self, workflow: BpmnWorkflow, records: list[StepRecord]) -> None:
+        scripts_before: dict[UUID, dict] = {}
+
+        def will_complete(task):
+            if isinstance(task.task_spec, ScriptTask) or hasattr(task.task_spec, "dmnEngine"):
+                scripts_before[task.id] = copy.deepcopy(task.data)
+
+        def did_complete(task):
+            spec = task.task_spec
+            if spec.bpmn_id is None:
+                return
+            before = scripts_before.pop(task.id, None)
+            changes = _changes(before, task.data) if before is not None else None
+            records.append(StepRecord("element_completed", spec.bpmn_id, spec.bpmn_name,
+                                      type(spec).__name__, str(task.id), changes))
+
+        try:
+            workflow.do_engine_steps(will_complete_task=will_complete, did_complete_task=did_complete)
+        except SpiffWorkflowException as exc:
+            raise _element_error(exc) from None
+        compact(workflow)
+
+    def snapshot(self, workflow: BpmnWorkflow, records: list[StepRecord]) -> Snapshot:
+        workflows = [workflow, *workflow.subprocesses.values()]
+        ready = [t for wf in workflows for t in wf.get_tasks(state=TaskState.READY, manual=True)]
+        open_tasks = [OpenTask(str(t.id), t.task_spec.bpmn_id, t.task_spec.bpmn_name or t.task_spec.bpmn_id,
+                               candidate_group(t.task_spec.lane), _form_key(t.task_spec)) for t in ready]
+        timers = [timer for wf in workflows for t in wf.get_tasks(state=TaskState.WAITING)
+                  if (timer := _pending_timer(t)) is not None]
+        completed = workflow.is_completed()
+        data = dict(workflow.last_task.data) if workflow.last_task is not None else {}
+        for task in ready:
+            data.update(task.data)
+        if completed:
+            data.update({k: v for k, v in workflow.data.items() if k != "data_objects"})
+        return Snapshot(completed, data, open_tasks, timers, serializer.dumps(workflow), records)
+
+
+def _form_key(spec) -> str | None:
+    form = getattr(spec, "form", None)
+    return getattr(form, "key", None) or None
+
+
+def _pending_timer(task) -> PendingTimer | None:
+    definition = getattr(task.task_spec, "event_definition", None)
+    if not isinstance(definition, TimerEventDefinition):
+        return None
+    value = task._get_internal_data("event_value")
+    if isinstance(value, dict):
+        value = value.get("next")
+    if not value:
+        return None
+    try:
+        due = TimerEventDefinition.get_datetime(value)
+    except ValueError:
+        return None
+    attached_to, interrupting = None, False
+    if isinstance(task.task_spec, BoundaryEvent) and isinstance(task.parent.task_spec, BoundaryEventSplit):
+        main = [c for c in task.parent.children if not isinstance(c.task_spec, BoundaryEvent)]
+        attached_to = str(main[0].id) if main else None
+        interrupting = bool(task.task_spec.cancel_activity)
+    return PendingTimer(str(task.id), task.task_spec.bpmn_id, task.task_spec.bpmn_name or task.task_spec.bpmn_id,
+                        due, attached_to, interrupting)

@@ -1,0 +1,49 @@
+"""Parsed specs, cached per deployed version: parsing happens once, not per request."""
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from .parser import load_spec
+
+
+def candidate_group(lane: str | None) -> str | None:
+    """The role a lane stands for: its name, lower-cased, spaces as underscores."""
+    if not lane:
+        return None
+    return re.sub(r"\s+", "_", lane.strip()).casefold()
+
+
+@dataclass(frozen=True)
+class CachedSpec:
+    spec: object
+    subprocess_specs: dict
+    candidate_groups: frozenset[str]
+
+
+class SpecCache:
+    """A bounded LRU of parsed specs keyed by process version id (versions never change)."""
+
+    def __init__(self, size: int = 256):
+        self._size = size
+        self._items: OrderedDict[int, CachedSpec] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, version_id: int, key: str, files: dict[str, str]) -> CachedSpec:
+        with self._lock:
+            cached = self._items.get(version_id)
+            if cached is not None:
+                self._items.move_to_end(version_id)
+                return cached
+        spec, subprocess_specs = load_spec(key, files)
+        specs = [spec, *subprocess_specs.values()]
+        groups = frozenset(filter(None, (candidate_group(getattr(t, "lane", None))
+                                         for s in specs for t in s.task_specs.values())))
+        cached = CachedSpec(spec, subprocess_specs, groups)
+        with self._lock:
+            self._items[version_id] = cached
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return cached

@@ -1,0 +1,93 @@
+"""User tasks: list, claim, unclaim and complete, with the lane's role checked."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from . import forms
+from .cases import CaseService
+from .errors import Conflict, InvalidInput, InvalidTransition, NotFound, Refused
+from .identity import Principal
+from .models import UserTask
+from .paging import Page, keyset_page
+from .runtime import StepRecord
+
+
+class TaskService:
+    """Domain operations on user tasks; every change also bumps the case's version."""
+
+    def __init__(self, cases: CaseService):
+        self.cases = cases
+        self.session = cases.session
+
+    def list(self, *, case_id: str | None = None, process_key: str | None = None, candidate_group: str | None = None,
+             assignee: str | None = None, due_before: datetime | None = None, state: str = "open",
+             cursor: str | None = None, limit: int = 50) -> Page:
+        query = select(UserTask).where(UserTask.state == state)
+        if case_id:
+            query = query.where(UserTask.case_id == case_id)
+        if process_key:
+            query = query.where(UserTask.process_key == process_key)
+        if candidate_group:
+            query = query.where(UserTask.candidate_group == candidate_group.casefold())
+        if assignee:
+            query = query.where(UserTask.assignee == assignee)
+        if due_before:
+            query = query.where(UserTask.due_at < due_before)
+        return keyset_page(self.session, query, UserTask.created_at, UserTask.id, cursor, limit)
+
+    def get(self, task_id: str) -> UserTask:
+        task = self.session.get(UserTask, task_id)
+        if task is None:
+            raise NotFound(f"no task with id {task_id}")
+        return task
+
+    def form(self, task: UserTask) -> tuple[dict | None, dict | None]:
+        return forms.form(task.form_key)
+
+    def _open_for(self, principal: Principal, task_id: str) -> UserTask:
+        task = self.get(task_id)
+        if task.candidate_group and not principal.has_role(task.candidate_group):
+            raise Refused(f"task {task_id} is for the role {task.candidate_group}")
+        if task.state != "open":
+            raise InvalidTransition(f"task {task_id} is {task.state}")
+        return task
+
+    def _touch(self, task: UserTask, principal: Principal, event: str) -> None:
+        case = self.cases.load(task.case_id)
+        case.updated_at = self.cases.clock.now()
+        self.cases.record_history(case, principal, case.updated_at,
+                            StepRecord(event, task.element_id, task.name, "UserTask", task.id))
+        self.session.flush()
+
+    def claim(self, principal: Principal, task_id: str) -> UserTask:
+        task = self._open_for(principal, task_id)
+        if task.assignee and task.assignee != principal.user:
+            raise Conflict(f"task {task_id} is claimed by {task.assignee}")
+        task.assignee = principal.user
+        self._touch(task, principal, "task_claimed")
+        return task
+
+    def unclaim(self, principal: Principal, task_id: str) -> UserTask:
+        task = self._open_for(principal, task_id)
+        if task.assignee != principal.user:
+            raise Conflict(f"task {task_id} is not claimed by you")
+        task.assignee = None
+        self._touch(task, principal, "task_unclaimed")
+        return task
+
+    def complete(self, principal: Principal, task_id: str, data: dict) -> UserTask:
+        """Validate `data` against the task's form, complete it and run the case to its next wait."""
+        task = self._open_for(principal, task_id)
+        if task.assignee and task.assignee != principal.user:
+            raise Conflict(f"task {task_id} is claimed by {task.assignee}")
+        errors = forms.validate(task.form_key, data)
+        if errors:
+            raise InvalidInput(f"the data does not match the form {task.form_key}", errors)
+        case = self.cases.load(task.case_id)
+        workflow = self.cases.workflow_of(case)
+        snapshot = self.cases.runner.complete(workflow, task_id, data)
+        task.assignee = task.assignee or principal.user
+        self.cases.apply(case, snapshot, principal, completed_task=task_id)
+        return task

@@ -1,0 +1,164 @@
+"""Test fixtures: real databases (SQLite and a throwaway PostgreSQL) and the app on a real port.
+
+Every database is built by `alembic upgrade head` once per test session (a template),
+then each test gets its own copy: a file copy for SQLite, CREATE DATABASE ... TEMPLATE
+for PostgreSQL.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import create_engine, text
+
+from api.app import create_app
+from engine.clock import ManualClock
+from engine.identity import Principal, mint_token
+from engine.migrate import upgrade
+from engine.settings import Settings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+TEST_SECRET = "test-secret-not-for-production-0123456789"
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def _pg_bin(name: str) -> str:
+    found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None)
+    if not found:
+        pytest.fail(f"{name} not found: `make test` installs Debian's postgresql package")
+    return found
+
+
+class PostgresCluster:
+    """A throwaway cluster on a unix socket, started with initdb/pg_ctl."""
+
+    def __init__(self):
+        self.dir = Path(tempfile.mkdtemp(prefix="samverka-pg-"))
+        self.data, self.socket = self.dir / "data", self.dir / "sock"
+        self.socket.mkdir()
+        self.as_user: list[str] = []
+        if os.geteuid() == 0:  # initdb refuses to run as root
+            pw = pwd.getpwnam("postgres")
+            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+            os.chown(self.socket, pw.pw_uid, pw.pw_gid)
+            self.as_user = ["runuser", "-u", "postgres", "--"]
+
+    def _run(self, *args: str) -> None:
+        subprocess.run([*self.as_user, *args], check=True, capture_output=True, cwd=self.dir)
+
+    def start(self) -> None:
+        self._run(_pg_bin("initdb"), "-D", str(self.data), "-U", "samverka", "--auth=trust", "-E", "UTF8",
+                  "--no-sync", "--locale=C")
+        opts = f"-c listen_addresses='' -k {self.socket} -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-o", opts, "-w", "-l", str(self.dir / "log"), "start")
+
+    def stop(self) -> None:
+        subprocess.run([*self.as_user, _pg_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
+                       capture_output=True, cwd=self.dir)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def url(self, database: str) -> str:
+        return f"postgresql+psycopg://samverka@/{database}?host={self.socket}"
+
+    def admin(self, sql: str) -> None:
+        engine = create_engine(self.url("postgres"), isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text(sql))
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    cluster = PostgresCluster()
+    cluster.start()
+    cluster.admin("CREATE DATABASE template_samverka")
+    upgrade(cluster.url("template_samverka"))
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request, tmp_path) -> str:
+    """A fresh, migrated database for one test, on each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "samverka.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    cluster = request.getfixturevalue("postgres")
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    cluster.admin(f"CREATE DATABASE {name} TEMPLATE template_samverka")
+    yield cluster.url(name)
+    cluster.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """The app served by uvicorn on a loopback port, with a clock the test controls."""
+
+    def __init__(self, db_url: str, var_dir: Path):
+        self.clock = ManualClock(datetime(2026, 1, 12, 8, 0, tzinfo=timezone.utc))
+        self.settings = Settings(database_url=db_url, var_dir=var_dir, token_secret=TEST_SECRET)
+        self.app = create_app(self.settings, self.clock)
+        self.port = _free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self._server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                     lifespan="off"))
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    def __enter__(self) -> "Server":
+        self._thread.start()
+        deadline = time.monotonic() + 20
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("server did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.should_exit = True
+        self._thread.join(10)
+        self.app.state.db.dispose()
+
+    def token(self, user: str, *roles: str, agency: str | None = "skola") -> str:
+        return mint_token(self.settings, self.clock, Principal(user, agency, frozenset(roles)))
+
+    def client(self, user: str, *roles: str, agency: str | None = "skola") -> httpx.Client:
+        """A real HTTP client acting as `user` with `roles`."""
+        return httpx.Client(base_url=self.base_url, timeout=30,
+                            headers={"Authorization": f"Bearer {self.token(user, *roles, agency=agency)}"})
+
+    def anonymous(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=30)
+
+
+@pytest.fixture
+def server(db_url, tmp_path):
+    with Server(db_url, tmp_path / "var") as running:
+        yield running
+

@@ -1,0 +1,40 @@
+"""Plain factory functions the tests share: deploy fixtures, start cases, find tasks."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+FIXTURES = Path(__file__).parent / "fixtures"
+OWNER = ("processagare",)
+
+
+def deploy_files(client: httpx.Client, *names: str, overrides: dict[str, bytes] | None = None) -> httpx.Response:
+    """POST fixture files (or the given contents under those names) to /process-definitions."""
+    files = [("files", (name, (overrides or {}).get(name) or (FIXTURES / name).read_bytes(), "application/xml"))
+             for name in names]
+    return client.post("/process-definitions", files=files)
+
+
+def deployed(server, *names: str) -> None:
+    """Deploy fixtures as a process owner, asserting success."""
+    with server.client("agda", *OWNER) as owner:
+        response = deploy_files(owner, *names)
+        assert response.status_code == 201, response.text
+
+
+def start_case(client: httpx.Client, process_key: str, **data) -> dict:
+    response = client.post("/cases", json={"process_key": process_key, "data": data})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def open_task(client: httpx.Client, case_id: str, element_id: str) -> dict:
+    """The one open task of `case_id` at `element_id`."""
+    tasks = [t for t in client.get("/cases/" + case_id).json()["open_tasks"] if t["element_id"] == element_id]
+    assert len(tasks) == 1, tasks
+    return tasks[0]
+
+
+def complete(client: httpx.Client, task_id: str, **data) -> httpx.Response:
+    return client.post(f"/tasks/{task_id}/complete", json={"data": data})
