@@ -53,8 +53,8 @@ def _cases(request: Request, session: SessionDep) -> CaseService:
 CasesDep = Annotated[CaseService, Depends(_cases)]
 
 
-def _tasks(cases: CasesDep) -> TaskService:
-    return TaskService(cases)
+def _tasks(request: Request, cases: CasesDep) -> TaskService:
+    return TaskService(cases, request.app.state.settings.forms_dir)
 
 
 TasksDep = Annotated[TaskService, Depends(_tasks)]

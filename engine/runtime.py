@@ -88,9 +88,10 @@ def _element_error(exc: SpiffWorkflowException) -> InvalidInput:
 class Runner:
     """Starts, loads, advances and snapshots workflows with the safe script engine and the engine clock."""
 
-    def __init__(self, clock: Clock):
+    def __init__(self, clock: Clock, compact_state: bool = True):
         self.clock = clock
         self.script_engine = SafeScriptEngine(clock)
+        self.compact_state = compact_state  # off only to compare against the library's unpruned behaviour
 
     def start(self, cached: CachedSpec, data: dict) -> Snapshot:
         workflow = BpmnWorkflow(cached.spec, cached.subprocess_specs, script_engine=self.script_engine)
@@ -161,7 +162,8 @@ class Runner:
             workflow.do_engine_steps(will_complete_task=will_complete, did_complete_task=did_complete)
         except SpiffWorkflowException as exc:
             raise _element_error(exc) from None
-        compact(workflow)
+        if self.compact_state:
+            compact(workflow)
 
     def snapshot(self, workflow: BpmnWorkflow, records: list[StepRecord]) -> Snapshot:
         workflows = [workflow, *workflow.subprocesses.values()]

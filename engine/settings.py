@@ -17,6 +17,7 @@ class Settings(BaseSettings):
     token_secret: str = ""
     token_ttl_hours: int = 12
     max_upload_bytes: int = 2_000_000
+    forms_dir: Path = ROOT / "forms"
     host: str = "127.0.0.1"
     port: int = 8000
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -17,9 +18,10 @@ from .runtime import StepRecord
 class TaskService:
     """Domain operations on user tasks; every change also bumps the case's version."""
 
-    def __init__(self, cases: CaseService):
+    def __init__(self, cases: CaseService, forms_dir: Path = forms.FORMS_DIR):
         self.cases = cases
         self.session = cases.session
+        self.forms_dir = forms_dir
 
     def list(self, *, case_id: str | None = None, process_key: str | None = None, candidate_group: str | None = None,
              assignee: str | None = None, due_before: datetime | None = None, state: str = "open",
@@ -44,7 +46,7 @@ class TaskService:
         return task
 
     def form(self, task: UserTask) -> tuple[dict | None, dict | None]:
-        return forms.form(task.form_key)
+        return forms.form(task.form_key, self.forms_dir)
 
     def _open_for(self, principal: Principal, task_id: str) -> UserTask:
         task = self.get(task_id)
@@ -82,7 +84,7 @@ class TaskService:
         task = self._open_for(principal, task_id)
         if task.assignee and task.assignee != principal.user:
             raise Conflict(f"task {task_id} is claimed by {task.assignee}")
-        errors = forms.validate(task.form_key, data)
+        errors = forms.validate(task.form_key, data, self.forms_dir)
         if errors:
             raise InvalidInput(f"the data does not match the form {task.form_key}", errors)
         case = self.cases.load(task.case_id)

@@ -123,7 +123,8 @@ class Server:
 
     def __init__(self, db_url: str, var_dir: Path):
         self.clock = ManualClock(datetime(2026, 1, 12, 8, 0, tzinfo=timezone.utc))
-        self.settings = Settings(database_url=db_url, var_dir=var_dir, token_secret=TEST_SECRET)
+        self.settings = Settings(database_url=db_url, var_dir=var_dir, token_secret=TEST_SECRET,
+                                 forms_dir=FIXTURES / "forms")
         self.app = create_app(self.settings, self.clock)
         self.port = _free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
