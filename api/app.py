@@ -1,6 +1,9 @@
 """The FastAPI application factory."""
 from __future__ import annotations
 
+import threading
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from engine.clock import Clock, SystemClock
@@ -8,13 +11,30 @@ from engine.db import make_engine, make_session_factory
 from engine.runtime import Runner
 from engine.settings import Settings, get_settings
 from engine.specs import SpecCache
+from engine.worker import Worker
 
 from . import problems
-from .routes import cases, health, process_definitions, tasks
+from .routes import cases, health, process_definitions, tasks, timers
 from .schemas import Problem
 
 _PROBLEMS = {status: {"model": Problem, "content": {"application/problem+json": {}}}
              for status in (401, 403, 404, 409, 422)}
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI):
+    """With the embedded default, one timer worker runs in the server so `make run` needs nothing else."""
+    settings, stop, thread = app.state.settings, threading.Event(), None
+    if settings.runs_embedded_worker():
+        state = app.state
+        worker = Worker(state.session_factory, state.clock, state.runner, state.specs,
+                        batch_size=settings.worker_batch_size, poll_seconds=settings.worker_poll_seconds)
+        thread = threading.Thread(target=worker.run, args=(stop,), name="samverka-worker", daemon=True)
+        thread.start()
+    yield
+    stop.set()
+    if thread is not None:
+        thread.join(30)
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -22,7 +42,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     settings = settings or get_settings()
     app = FastAPI(title="samverka", version="0.1.0",
                   description="Cross-agency case processes (Västbas, HLT, skolfrånvaro) as BPMN on SpiffWorkflow.",
-                  responses=_PROBLEMS)
+                  responses=_PROBLEMS, lifespan=_lifespan)
     engine = make_engine(settings.resolved_database_url())
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
@@ -31,6 +51,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.runner = Runner(app.state.clock)
     app.state.specs = SpecCache()
     problems.install(app)
-    for module in (health, process_definitions, cases, tasks):
+    for module in (health, process_definitions, cases, tasks, timers):
         app.include_router(module.router)
     return app

@@ -29,7 +29,7 @@ def deploy(directory: Annotated[Path, typer.Argument(exists=True, file_okay=Fals
     from engine import deployments
     from engine.db import make_engine, make_session_factory
 
-    files = {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.suffix in (".bpmn", ".dmn")}
+    files = deployments.bundle_files(directory)
     if not files:
         typer.echo(f"nothing to deploy: no .bpmn or .dmn files in {directory}")
         return
@@ -40,11 +40,7 @@ def deploy(directory: Annotated[Path, typer.Argument(exists=True, file_okay=Fals
             deployed = deployments.deploy(session, SystemClock(), deployer, files)
             session.commit()
         except EngineError as exc:
-            typer.echo(f"refused: {exc.detail}", err=True)
-            for error in exc.errors:
-                where = ":".join(str(x) for x in (error.file, error.line) if x)
-                typer.echo(f"  {where} {error.element or ''} {error.message}", err=True)
-            raise typer.Exit(1)
+            raise _refused(exc) from None
     for d in deployed:
         typer.echo(f"{d.version.key} version {d.version.version} ({'new' if d.created else 'unchanged'})")
 
@@ -60,6 +56,69 @@ def token(user: Annotated[str, typer.Option(help="User id")],
     principal = Principal(user=user, agency=agency, roles=frozenset(role or []))
     ttl = timedelta(hours=hours) if hours else None
     typer.echo(mint_token(get_settings(), SystemClock(), principal, ttl))
+
+
+def _refused(exc: EngineError) -> typer.Exit:
+    typer.echo(f"refused: {exc.detail}", err=True)
+    for error in exc.errors:
+        where = ":".join(str(x) for x in (error.file, error.line) if x)
+        typer.echo(f"  {where or error.location} {error.element or ''} {error.message}", err=True)
+    return typer.Exit(1)
+
+
+@app.command()
+def worker(batch_size: Annotated[Optional[int], typer.Option(help="Cases claimed per transaction")] = None,
+           poll: Annotated[Optional[float], typer.Option(help="Longest sleep between looks, in seconds")] = None,
+           metrics_port: Annotated[Optional[int], typer.Option(help="Serve Prometheus metrics on this port")] = None,
+           once: Annotated[bool, typer.Option("--once", help="Fire what is due now, then exit")] = False):
+    """Fire due timers; run as many as you like against one PostgreSQL. SIGTERM finishes the batch and exits."""
+    import signal
+    import threading
+
+    from prometheus_client import start_http_server
+
+    from engine.db import make_engine, make_session_factory
+    from engine.logs import configure
+    from engine.worker import Worker
+
+    configure(json=True)
+    settings = get_settings()
+    engine = make_engine(settings.resolved_database_url())
+    runner = Worker(make_session_factory(engine), SystemClock(), batch_size=batch_size or settings.worker_batch_size,
+                    poll_seconds=poll if poll is not None else settings.worker_poll_seconds)
+    port = metrics_port if metrics_port is not None else settings.worker_metrics_port
+    if port:
+        start_http_server(port, addr="127.0.0.1")
+    if once:
+        fired = runner.run_until_idle()
+        typer.echo(f"fired {len(fired)} timers", err=True)
+        return
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    runner.run(stop)
+    engine.dispose()
+
+
+@app.command()
+def simulate(process_key: Annotated[Optional[str], typer.Argument(help="Process id (or `process:` in the script)")] = None,
+             script: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="YAML steps")] = ...,
+             processes: Annotated[Path, typer.Option(exists=True, file_okay=False)] = Path("processes"),
+             forms: Annotated[Optional[Path], typer.Option(exists=True, file_okay=False)] = None):
+    """Walk a case through its deadlines on a virtual clock in a sandbox database and print the timeline."""
+    import logging
+
+    from engine.logs import configure
+    from engine.simulation import load_script, simulate as run_simulation
+
+    configure(json=False, level=logging.WARNING)  # the timeline is the output; the worker's chatter is not
+
+    try:
+        timeline = run_simulation(load_script(script.read_text()), processes, forms or get_settings().forms_dir,
+                                  process_key)
+    except EngineError as exc:
+        raise _refused(exc) from None
+    typer.echo(timeline.render())
 
 
 @app.command()

@@ -71,9 +71,24 @@ class TimerOut(Out):
     id: str
     element_id: str
     name: str
-    due_at: datetime
+    due_at: datetime = Field(description="When the process says the timer is due (engine clock)")
+    kind: Literal["boundary", "intermediate", "event_subprocess"]
+    effect: Literal["interrupts_task", "runs_alongside_task", "continues", "interrupts_process",
+                    "runs_alongside_process"] = Field(description="What firing does to the case")
+    leads_to: list[str] = Field(description="The steps that start when it fires")
+    expression: str = Field(description="The BPMN timer value, e.g. P30D or R/P6M")
+    repeats: bool
     attached_to: str | None = Field(description="The task whose deadline this is, for a boundary timer")
     interrupting: bool
+    attempts: int = Field(description="Failed attempts to fire it so far (0 normally)")
+
+
+class TimerDetail(TimerOut):
+    description: str = Field(description="What happens when it fires, in words")
+
+
+class DeadlineOut(TaskOut):
+    overdue: bool = Field(description="true when the due time has passed (engine clock)")
 
 
 class CaseSummary(Out):
@@ -109,6 +124,7 @@ class HistoryOut(BaseModel):
     task_id: str | None
     actor: Actor
     data_changes: dict[str, Any] | None
+    details: dict[str, Any] | None = Field(None, description="Facts of the event, e.g. a timer's due time and lag")
 
 
 class Problem(BaseModel):

@@ -128,7 +128,8 @@ class CaseService:
                 else:
                     snapshot.records.append(StepRecord("task_cancelled", row.element_id, row.name, "UserTask", row.id))
             else:
-                row.due_at = due.get(task_id)
+                # A fired non-interrupting deadline leaves its task open and still due when it was.
+                row.due_at = due.get(task_id, row.due_at)
         for task in snapshot.open_tasks:
             if task.id not in rows:
                 self.session.add(UserTask(id=task.id, case_id=case.id, process_key=case.process_key,
@@ -146,11 +147,15 @@ class CaseService:
         for timer_id, timer in current.items():
             row = rows.get(timer_id)
             if row is None:
-                self.session.add(Timer(id=timer.id, case_id=case.id, element_id=timer.element_id, name=timer.name,
-                                       attached_to=timer.attached_to, interrupting=timer.interrupting,
-                                       due_at=timer.due_at))
-            else:
-                row.due_at = timer.due_at
+                self.session.add(Timer(id=timer.id, case_id=case.id, process_key=case.process_key,
+                                       element_id=timer.element_id, name=timer.name, kind=timer.kind,
+                                       effect=timer.effect, leads_to=timer.leads_to, expression=timer.expression,
+                                       repeats=timer.repeats, attached_to=timer.attached_to,
+                                       interrupting=timer.interrupting, due_at=timer.due_at, fire_at=timer.due_at,
+                                       attempts=0))
+            elif row.due_at != timer.due_at:  # a cycle moved on to its next period
+                row.due_at = row.fire_at = timer.due_at
+                row.attempts, row.last_error = 0, None
 
     def record_history(self, case: Case, principal: Principal, now, record: StepRecord) -> None:
         """Append one history row for `case`."""
@@ -158,4 +163,4 @@ class CaseService:
                                       element_name=record.element_name, element_type=record.element_type,
                                       task_id=record.task_id, actor_user=principal.user,
                                       actor_agency=principal.agency, actor_roles=sorted(principal.roles),
-                                      data_changes=record.data_changes))
+                                      data_changes=record.data_changes, details=record.details))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -19,6 +20,11 @@ DEPLOYER_ROLE = "processagare"
 class Deployed:
     version: ProcessVersion
     created: bool
+
+
+def bundle_files(directory: Path) -> dict[str, bytes]:
+    """The .bpmn and .dmn files of a folder, by name: one deployment bundle."""
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.suffix in (".bpmn", ".dmn")}
 
 
 def deploy(session: Session, clock: Clock, principal: Principal, files: dict[str, bytes]) -> list[Deployed]:

@@ -1,9 +1,7 @@
 """Persistence: deployed process versions, cases, their open tasks, timers and history."""
 from __future__ import annotations
 
-from datetime import datetime
-
-from datetime import timezone
+from datetime import datetime, timezone
 
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
@@ -86,6 +84,7 @@ class UserTask(Base):
         Index("ix_user_task_state_due", "state", "due_at"),
         Index("ix_user_task_assignee", "assignee"),
         Index("ix_user_task_case", "case_id"),
+        Index("ix_user_task_group_due", "candidate_group", "state", "due_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -104,18 +103,31 @@ class UserTask(Base):
 
 
 class Timer(Base):
-    """A pending timer of a case, kept in step with the case state."""
+    """A pending timer of a case, kept in step with the case state in the same transaction.
+
+    `due_at` is when the process says it is due; `fire_at` is when the worker should next
+    try it (the same, unless an attempt failed and was put off).
+    """
 
     __tablename__ = "timer"
-    __table_args__ = (Index("ix_timer_due", "due_at"), Index("ix_timer_case", "case_id"))
+    __table_args__ = (Index("ix_timer_fire_at", "fire_at"), Index("ix_timer_case", "case_id"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the waiting timer event's task id
     case_id: Mapped[str] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"))
+    process_key: Mapped[str] = mapped_column(String(200))
     element_id: Mapped[str] = mapped_column(String(200))
     name: Mapped[str] = mapped_column(String(500))
+    kind: Mapped[str] = mapped_column(String(30))  # boundary | intermediate | event_subprocess
+    effect: Mapped[str] = mapped_column(String(30))  # interrupts_task | runs_alongside_task | continues
+    leads_to: Mapped[list] = mapped_column(JsonType)  # names of the elements that run when it fires
+    expression: Mapped[str] = mapped_column(String(500))  # the BPMN timer value, e.g. P30D or R/P6M
+    repeats: Mapped[bool] = mapped_column(Boolean)
     attached_to: Mapped[str | None] = mapped_column(String(36), nullable=True)  # user task id, if a boundary timer
     interrupting: Mapped[bool] = mapped_column(Boolean)
     due_at: Mapped[datetime] = mapped_column(Timestamp())
+    fire_at: Mapped[datetime] = mapped_column(Timestamp())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class HistoryEntry(Base):
@@ -136,3 +148,4 @@ class HistoryEntry(Base):
     actor_agency: Mapped[str | None] = mapped_column(String(100), nullable=True)
     actor_roles: Mapped[list] = mapped_column(JsonType)
     data_changes: Mapped[dict | None] = mapped_column(JsonType, nullable=True)
+    details: Mapped[dict | None] = mapped_column(JsonType, nullable=True)  # event facts, e.g. a timer's due time and lag

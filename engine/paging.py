@@ -32,19 +32,23 @@ def _decode(cursor: str) -> list:
         raise InvalidInput("invalid cursor", [FieldError("/cursor", "not a cursor returned by this endpoint")]) from None
 
 
-def keyset_page(session: Session, query, ts_col, id_col, cursor: str | None, limit: int) -> Page:
-    """One page of `query` ordered by (ts_col, id_col); ts_col may be None to order by id only."""
+def keyset_page(session: Session, query, ts_col, id_col, cursor: str | None, limit: int,
+                descending: bool = False) -> Page:
+    """One page of `query` ordered by (ts_col, id_col), newest first if `descending`; ts_col may be None."""
     if cursor:
         values = _decode(cursor)
         try:
+            after = (lambda col, v: col < v) if descending else (lambda col, v: col > v)
             if ts_col is None:
-                query = query.where(id_col > values[-1])
+                query = query.where(after(id_col, values[-1]))
             else:
                 ts = datetime.fromisoformat(values[0])
-                query = query.where(or_(ts_col > ts, and_(ts_col == ts, id_col > values[1])))
+                query = query.where(or_(after(ts_col, ts), and_(ts_col == ts, after(id_col, values[1]))))
         except (TypeError, ValueError, IndexError):
             raise InvalidInput("invalid cursor", [FieldError("/cursor", "not a cursor returned by this endpoint")]) from None
     order = [id_col] if ts_col is None else [ts_col, id_col]
+    if descending:
+        order = [col.desc() for col in order]
     rows = list(session.scalars(query.order_by(*order).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]

@@ -6,12 +6,13 @@ above it see only plain dataclasses (open tasks, timers, history records).
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -24,6 +25,7 @@ from .compaction import compact
 from .errors import FieldError, InvalidInput, InvalidTransition, NotFound
 from .script_engine import SafeScriptEngine
 from .specs import CachedSpec, candidate_group
+from .timer_events import next_period
 
 
 @dataclass
@@ -36,6 +38,7 @@ class StepRecord:
     element_type: str | None
     task_id: str | None = None
     data_changes: dict | None = None
+    details: dict | None = None
 
 
 @dataclass
@@ -55,6 +58,12 @@ class PendingTimer:
     due_at: datetime
     attached_to: str | None
     interrupting: bool
+    kind: str = "intermediate"
+    effect: str = "continues"
+    leads_to: list[str] = field(default_factory=list)
+    expression: str = ""
+    repeats: bool = False
+    cycle: dict | None = None  # a repeating timer's period bookkeeping, to count the periods it fired
 
 
 @dataclass
@@ -121,11 +130,35 @@ class Runner:
         return self.snapshot(workflow, records)
 
     def refresh(self, workflow: BpmnWorkflow) -> Snapshot:
-        """Fire whatever timers are due by the engine clock and run on."""
+        """Fire whatever timers are due by the engine clock and run on; each firing is a `timer_fired` record."""
+        now = self.clock.now()
+        due = [t for t in self.timers(workflow) if t.due_at <= now]
         records: list[StepRecord] = []
         workflow.refresh_timers()
         self._advance(workflow, records)
-        return self.snapshot(workflow, records)
+        snapshot = self.snapshot(workflow, records)
+        still = {t.id: t.due_at for t in snapshot.timers}
+        # A timer fired if it is gone or, a cycle, has moved on: once for every period it stepped past.
+        fired = []
+        for timer in due:
+            moved_to = still.get(timer.id)
+            if moved_to == timer.due_at:
+                continue
+            if moved_to is None or not timer.cycle:
+                fired.append(timer)
+                continue
+            period_due = timer.due_at
+            while period_due < moved_to and period_due <= now:
+                fired.append(replace(timer, due_at=period_due))
+                period_due = next_period(period_due, timer.cycle)
+        snapshot.records[:0] = [_fired_record(t, now) for t in sorted(fired, key=lambda t: t.due_at)]
+        return snapshot
+
+    def timers(self, workflow: BpmnWorkflow) -> list[PendingTimer]:
+        """The workflow's waiting timers with their due times."""
+        workflows = [workflow, *workflow.subprocesses.values()]
+        return [timer for wf in workflows for t in wf.get_tasks(state=TaskState.WAITING)
+                if (timer := _pending_timer(t)) is not None]
 
     def cancel(self, workflow: BpmnWorkflow) -> Snapshot:
         workflow.cancel()
@@ -170,8 +203,7 @@ class Runner:
         ready = [t for wf in workflows for t in wf.get_tasks(state=TaskState.READY, manual=True)]
         open_tasks = [OpenTask(str(t.id), t.task_spec.bpmn_id, t.task_spec.bpmn_name or t.task_spec.bpmn_id,
                                candidate_group(t.task_spec.lane), _form_key(t.task_spec)) for t in ready]
-        timers = [timer for wf in workflows for t in wf.get_tasks(state=TaskState.WAITING)
-                  if (timer := _pending_timer(t)) is not None]
+        timers = self.timers(workflow)
         completed = workflow.is_completed()
         data = dict(workflow.last_task.data) if workflow.last_task is not None else {}
         for task in ready:
@@ -186,23 +218,42 @@ def _form_key(spec) -> str | None:
     return getattr(form, "key", None) or None
 
 
+def _fired_record(timer: PendingTimer, now: datetime) -> StepRecord:
+    details = {"timer_id": timer.id, "due_at": timer.due_at.isoformat(),
+               "lag_seconds": round((now - timer.due_at).total_seconds(), 3), "effect": timer.effect,
+               "attached_to": timer.attached_to, "repeats": timer.repeats}
+    return StepRecord("timer_fired", timer.element_id, timer.name, "TimerEvent", timer.id, details=details)
+
+
+def _timer_expression(definition: TimerEventDefinition) -> str:
+    return (definition.expression or "").strip().strip("\"'")
+
+
 def _pending_timer(task) -> PendingTimer | None:
-    definition = getattr(task.task_spec, "event_definition", None)
+    spec = task.task_spec
+    definition = getattr(spec, "event_definition", None)
     if not isinstance(definition, TimerEventDefinition):
         return None
     value = task._get_internal_data("event_value")
-    if isinstance(value, dict):
-        value = value.get("next")
+    cycle = value if isinstance(value, dict) else None
+    if cycle is not None:
+        value = cycle.get("next")
     if not value:
         return None
     try:
         due = TimerEventDefinition.get_datetime(value)
     except ValueError:
         return None
-    attached_to, interrupting = None, False
-    if isinstance(task.task_spec, BoundaryEvent) and isinstance(task.parent.task_spec, BoundaryEventSplit):
+    attached_to, interrupting, kind, effect = None, False, "intermediate", "continues"
+    if isinstance(spec, BoundaryEvent) and isinstance(task.parent.task_spec, BoundaryEventSplit):
         main = [c for c in task.parent.children if not isinstance(c.task_spec, BoundaryEvent)]
         attached_to = str(main[0].id) if main else None
-        interrupting = bool(task.task_spec.cancel_activity)
-    return PendingTimer(str(task.id), task.task_spec.bpmn_id, task.task_spec.bpmn_name or task.task_spec.bpmn_id,
-                        due, attached_to, interrupting)
+        interrupting = bool(spec.cancel_activity)
+        kind, effect = "boundary", "interrupts_task" if interrupting else "runs_alongside_task"
+    elif isinstance(spec, StartEvent) and task.workflow is not task.workflow.top_workflow:
+        interrupting = bool(getattr(spec, "interrupting", False))
+        kind, effect = "event_subprocess", "interrupts_process" if interrupting else "runs_alongside_process"
+    leads_to = [o.bpmn_name or o.bpmn_id for o in spec.outputs if o.bpmn_id]
+    return PendingTimer(str(task.id), spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, due, attached_to, interrupting,
+                        kind, effect, leads_to, _timer_expression(definition),
+                        isinstance(definition, CycleTimerEventDefinition), cycle)

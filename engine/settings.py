@@ -20,10 +20,21 @@ class Settings(BaseSettings):
     forms_dir: Path = ROOT / "forms"
     host: str = "127.0.0.1"
     port: int = 8000
+    # The timer worker. None = run one inside the server when the database is the embedded SQLite.
+    embedded_worker: bool | None = None
+    worker_batch_size: int = 20
+    worker_poll_seconds: float = 1.0
+    worker_metrics_port: int = 0  # serve Prometheus metrics on 127.0.0.1:PORT; 0 = off
 
     def resolved_database_url(self) -> str:
         """The configured URL, or the embedded SQLite file under var/."""
         return self.database_url or f"sqlite:///{self.var_dir / 'samverka.db'}"
+
+    def runs_embedded_worker(self) -> bool:
+        """Whether the server fires timers itself (default: only on SQLite, which has one writer anyway)."""
+        if self.embedded_worker is not None:
+            return self.embedded_worker
+        return self.resolved_database_url().startswith("sqlite")
 
 
 @lru_cache

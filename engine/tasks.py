@@ -24,8 +24,9 @@ class TaskService:
         self.forms_dir = forms_dir
 
     def list(self, *, case_id: str | None = None, process_key: str | None = None, candidate_group: str | None = None,
-             assignee: str | None = None, due_before: datetime | None = None, state: str = "open",
-             cursor: str | None = None, limit: int = 50) -> Page:
+             assignee: str | None = None, due_before: datetime | None = None, due_after: datetime | None = None,
+             state: str = "open", sort: str = "created_at", cursor: str | None = None, limit: int = 50) -> Page:
+        """Tasks by filter; `sort` is created_at or due_at (tasks without a due date left out), `-` for newest first."""
         query = select(UserTask).where(UserTask.state == state)
         if case_id:
             query = query.where(UserTask.case_id == case_id)
@@ -37,7 +38,12 @@ class TaskService:
             query = query.where(UserTask.assignee == assignee)
         if due_before:
             query = query.where(UserTask.due_at < due_before)
-        return keyset_page(self.session, query, UserTask.created_at, UserTask.id, cursor, limit)
+        if due_after:
+            query = query.where(UserTask.due_at >= due_after)
+        column = UserTask.due_at if sort.lstrip("-") == "due_at" else UserTask.created_at
+        if column is UserTask.due_at:
+            query = query.where(UserTask.due_at.is_not(None))
+        return keyset_page(self.session, query, column, UserTask.id, cursor, limit, sort.startswith("-"))
 
     def get(self, task_id: str) -> UserTask:
         task = self.session.get(UserTask, task_id)

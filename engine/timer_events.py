@@ -57,13 +57,15 @@ class ClockCycle(CycleTimerEventDefinition):
         event_value = my_task._get_internal_data("event_value")
         if event_value is None:
             expression = my_task.workflow.script_engine.evaluate(my_task, self.expression)
-            cycles, start, duration = _recurring_interval(expression, now)
+            cycles, start, duration, period = _recurring_interval(expression, now)
             event_value = {"cycles": cycles, "next": start.isoformat(), "duration": duration.total_seconds()}
+            if period:
+                event_value["period"] = period
         ready = False
         if event_value["cycles"] != 0:
             next_event = datetime.fromisoformat(event_value["next"])
             if next_event <= now:
-                event_value["next"] = (next_event + timedelta(seconds=event_value["duration"])).isoformat()
+                event_value["next"] = next_period(next_event, event_value).isoformat()
                 event_value["cycles"] -= 1
                 ready = True
         else:
@@ -73,14 +75,23 @@ class ClockCycle(CycleTimerEventDefinition):
         return ready
 
 
+def next_period(previous: datetime, event_value: dict) -> datetime:
+    """The next firing: calendar months and years stay on the same day of the month (R/P6M)."""
+    period = event_value.get("period")
+    if period:
+        parsed = TimerEventDefinition.parse_iso_duration(period)
+        return previous + TimerEventDefinition.get_timedelta_from_start(parsed, previous)
+    return previous + timedelta(seconds=event_value["duration"])
+
+
 def _recurring_interval(expression: str, now: datetime):
     components = expression.upper().replace("--", "/").strip("R").split("/")
     if len(components) == 2 and components[1].startswith("P"):
         cycles = int(components[0]) if components[0] else -1
         parsed = TimerEventDefinition.parse_iso_duration(components[1])
         duration = TimerEventDefinition.get_timedelta_from_start(parsed, now)
-        return cycles, now + duration, duration
-    return TimerEventDefinition.parse_iso_recurring_interval(expression)
+        return cycles, now + duration, duration, components[1]
+    return (*TimerEventDefinition.parse_iso_recurring_interval(expression), None)
 
 
 CLOCK_TIMERS = {

@@ -16,7 +16,7 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -29,10 +29,12 @@ from engine.clock import ManualClock
 from engine.identity import Principal, mint_token
 from engine.migrate import upgrade
 from engine.settings import Settings
+from engine.worker import Worker
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TEST_SECRET = "test-secret-not-for-production-0123456789"
 BACKENDS = ["sqlite", "postgresql"]
+START = datetime(2026, 1, 12, 8, 0, tzinfo=timezone.utc)
 
 
 def _pg_bin(name: str) -> str:
@@ -97,19 +99,23 @@ def sqlite_template(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture
+def pg_url(postgres) -> str:
+    """A fresh, migrated PostgreSQL database for one test."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    postgres.admin(f"CREATE DATABASE {name} TEMPLATE template_samverka")
+    yield postgres.url(name)
+    postgres.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 @pytest.fixture(params=BACKENDS)
 def db_url(request, tmp_path) -> str:
     """A fresh, migrated database for one test, on each backend."""
     if request.param == "sqlite":
         path = tmp_path / "samverka.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        yield f"sqlite:///{path}"
-        return
-    cluster = request.getfixturevalue("postgres")
-    name = f"t_{uuid.uuid4().hex[:16]}"
-    cluster.admin(f"CREATE DATABASE {name} TEMPLATE template_samverka")
-    yield cluster.url(name)
-    cluster.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        return f"sqlite:///{path}"
+    return request.getfixturevalue("pg_url")
 
 
 def _free_port() -> int:
@@ -121,15 +127,16 @@ def _free_port() -> int:
 class Server:
     """The app served by uvicorn on a loopback port, with a clock the test controls."""
 
-    def __init__(self, db_url: str, var_dir: Path):
-        self.clock = ManualClock(datetime(2026, 1, 12, 8, 0, tzinfo=timezone.utc))
+    def __init__(self, db_url: str, var_dir: Path, embedded_worker: bool = False):
+        self.clock = ManualClock(START)
         self.settings = Settings(database_url=db_url, var_dir=var_dir, token_secret=TEST_SECRET,
-                                 forms_dir=FIXTURES / "forms")
+                                 forms_dir=FIXTURES / "forms", embedded_worker=embedded_worker,
+                                 worker_poll_seconds=0.05)
         self.app = create_app(self.settings, self.clock)
         self.port = _free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self._server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                     lifespan="off"))
+                                                     lifespan="on"))
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 
     def __enter__(self) -> "Server":
@@ -146,8 +153,14 @@ class Server:
         self._thread.join(10)
         self.app.state.db.dispose()
 
+    def fire_timers(self) -> list:
+        """Run the timer worker (the real one, on the app's clock and database) until nothing is due."""
+        state = self.app.state
+        return Worker(state.session_factory, self.clock, state.runner, state.specs).run_until_idle()
+
     def token(self, user: str, *roles: str, agency: str | None = "skola") -> str:
-        return mint_token(self.settings, self.clock, Principal(user, agency, frozenset(roles)))
+        # Long-lived, because scenario tests move the engine clock by months.
+        return mint_token(self.settings, self.clock, Principal(user, agency, frozenset(roles)), timedelta(days=3650))
 
     def client(self, user: str, *roles: str, agency: str | None = "skola") -> httpx.Client:
         """A real HTTP client acting as `user` with `roles`."""

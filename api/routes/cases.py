@@ -54,7 +54,7 @@ def _history_out(entry: HistoryEntry) -> HistoryOut:
     return HistoryOut(id=entry.id, at=entry.at, event=entry.event, element_id=entry.element_id,
                       element_name=entry.element_name, element_type=entry.element_type, task_id=entry.task_id,
                       actor=Actor(user=entry.actor_user, agency=entry.actor_agency, roles=entry.actor_roles),
-                      data_changes=entry.data_changes)
+                      data_changes=entry.data_changes, details=entry.details)
 
 
 @router.get("/{case_id}/history", response_model=Page[HistoryOut])

@@ -15,11 +15,13 @@ router = APIRouter(prefix="/tasks", tags=["tasks"])
 @router.get("", response_model=Page[TaskOut])
 def list_tasks(tasks: TasksDep, principal: PrincipalDep, case_id: str | None = None, process_key: str | None = None,
                candidate_group: str | None = None, assignee: str | None = None, due_before: datetime | None = None,
-               state: Literal["open", "completed", "cancelled"] = "open", cursor: str | None = None,
-               limit: Annotated[int, Query(ge=1, le=500)] = 50):
-    """Tasks filtered by case, process, candidate group (lane role), assignee and due date."""
+               due_after: datetime | None = None, state: Literal["open", "completed", "cancelled"] = "open",
+               sort: Literal["created_at", "-created_at", "due_at", "-due_at"] = "created_at",
+               cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 50):
+    """Tasks filtered by case, process, candidate group (lane role), assignee and due date (`due_before`,
+    `due_after`); sorted by `created_at` or `due_at` (tasks without a due date are left out), `-` for descending."""
     page = tasks.list(case_id=case_id, process_key=process_key, candidate_group=candidate_group, assignee=assignee,
-                      due_before=due_before, state=state, cursor=cursor, limit=limit)
+                      due_before=due_before, due_after=due_after, state=state, sort=sort, cursor=cursor, limit=limit)
     return Page[TaskOut](items=[TaskOut.model_validate(t) for t in page.items], next_cursor=page.next_cursor)
 
 
