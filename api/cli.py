@@ -83,7 +83,7 @@ def worker(batch_size: Annotated[Optional[int], typer.Option(help="Cases claimed
 
     configure(json=True)
     settings = get_settings()
-    engine = make_engine(settings.resolved_database_url())
+    engine = make_engine(settings.resolved_database_url(), application_name="samverka-worker")
     runner = Worker(make_session_factory(engine), SystemClock(), batch_size=batch_size or settings.worker_batch_size,
                     poll_seconds=poll if poll is not None else settings.worker_poll_seconds)
     port = metrics_port if metrics_port is not None else settings.worker_metrics_port

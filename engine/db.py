@@ -8,8 +8,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import sessionmaker
 
 
-def make_engine(url: str) -> Engine:
-    """Create an Engine; SQLite gets WAL, foreign keys and a busy timeout."""
+def make_engine(url: str, application_name: str = "samverka") -> Engine:
+    """Create an Engine; SQLite gets WAL, foreign keys and a busy timeout; PostgreSQL names the connection."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -27,7 +27,8 @@ def make_engine(url: str) -> Engine:
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True,
+                         connect_args={"application_name": application_name})
 
 
 def make_session_factory(engine: Engine) -> sessionmaker:

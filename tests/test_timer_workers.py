@@ -1,0 +1,122 @@
+"""Many workers on one PostgreSQL: every due timer fires exactly once, even when a worker is killed mid-batch.
+
+The workers are real `samverka worker` processes on the system clock; the cases are
+started on an engine clock a month in the past, so their 30-day timers are due now.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+from sqlalchemy import text
+
+from conftest import FIXTURES, _free_port
+from engine import deployments
+from engine.cases import CaseService
+from engine.clock import ManualClock
+from engine.db import make_engine, make_session_factory
+from engine.identity import Principal
+from engine.runtime import Runner
+from engine.specs import SpecCache
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start_due_cases(url: str, count: int) -> None:
+    """`count` cases of `vanta`, each waiting on a 30-day timer that fell due a day ago."""
+    clock = ManualClock(datetime.now(timezone.utc) - timedelta(days=31))
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:
+        owner = Principal("agda", roles=frozenset({deployments.DEPLOYER_ROLE}))
+        deployments.deploy(session, clock, owner, {"vanta.bpmn": (FIXTURES / "vanta.bpmn").read_bytes()})
+        cases = CaseService(session, clock, Runner(clock), SpecCache())
+        for _ in range(count):
+            cases.start(Principal("kim"), "vanta", {})
+        session.commit()
+    engine.dispose()
+
+
+def worker(url: str, tmp_path: Path, *args: str) -> subprocess.Popen:
+    env = {**os.environ, "SAMVERKA_DATABASE_URL": url, "SAMVERKA_VAR_DIR": str(tmp_path)}
+    return subprocess.Popen([sys.executable, "-m", "api.cli", "worker", "--batch-size", "10", *args], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def counts(url: str) -> dict:
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        one = lambda sql: conn.execute(text(sql)).scalar_one()  # noqa: E731
+        result = {
+            "fired": one("SELECT count(*) FROM history_entry WHERE event = 'timer_fired'"),
+            "cases_fired_twice": one("SELECT count(*) FROM (SELECT case_id FROM history_entry WHERE event = "
+                                     "'timer_fired' GROUP BY case_id HAVING count(*) > 1) x"),
+            "completed": one("SELECT count(*) FROM \"case\" WHERE status = 'completed'"),
+            "completed_twice": one("SELECT count(*) FROM (SELECT case_id FROM history_entry WHERE event = "
+                                   "'case_completed' GROUP BY case_id HAVING count(*) > 1) x"),
+            "timers_left": one("SELECT count(*) FROM timer"),
+            # Half-done would be: a case moved on without its firing recorded, or recorded without moving on.
+            "half_done": one("SELECT count(*) FROM \"case\" c WHERE (c.status = 'completed') <> EXISTS (SELECT 1 "
+                             "FROM history_entry h WHERE h.case_id = c.id AND h.event = 'timer_fired')"),
+            "open_without_timer": one("SELECT count(*) FROM \"case\" c WHERE c.status = 'open' AND NOT EXISTS "
+                                      "(SELECT 1 FROM timer t WHERE t.case_id = c.id)"),
+        }
+    engine.dispose()
+    return result
+
+
+IN_TRANSACTION = ("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'samverka-worker' "
+                  "AND xact_start IS NOT NULL AND pid <> pg_backend_pid()")
+
+
+def fired_by(output: str) -> int:
+    return sum(1 for line in output.splitlines() if line.startswith("{") and json.loads(line)["event"] == "timer_fired")
+
+
+def test_four_workers_fire_two_thousand_due_timers_exactly_once(pg_url, tmp_path):
+    start_due_cases(pg_url, 2000)
+    workers = [worker(pg_url, tmp_path, "--once") for _ in range(4)]
+    outputs = [w.communicate(timeout=300)[0] for w in workers]
+    assert [w.returncode for w in workers] == [0, 0, 0, 0]
+    assert counts(pg_url) == {"fired": 2000, "cases_fired_twice": 0, "completed": 2000, "completed_twice": 0,
+                              "timers_left": 0, "half_done": 0, "open_without_timer": 0}
+    per_worker = [fired_by(out) for out in outputs]
+    assert sum(per_worker) == 2000
+    assert sum(1 for n in per_worker if n) >= 2, per_worker  # they really did share the work
+
+
+def test_a_worker_killed_while_firing_leaves_nothing_half_done(pg_url, tmp_path):
+    start_due_cases(pg_url, 600)
+    port = _free_port()
+    victim = worker(pg_url, tmp_path, "--metrics-port", str(port))
+    deadline = time.monotonic() + 120
+    while counts(pg_url)["fired"] < 100:
+        assert victim.poll() is None and time.monotonic() < deadline, victim.stderr.read()
+        time.sleep(0.05)
+    metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+    assert 'samverka_timers_fired_total{process_key="vanta"}' in metrics
+    assert "samverka_timer_lag_seconds_count" in metrics
+    engine = make_engine(pg_url)
+    with engine.connect() as conn:  # kill it inside a firing transaction, not between two
+        while not conn.execute(text(IN_TRANSACTION)).scalar_one():
+            conn.rollback()  # activity statistics are a snapshot per transaction
+            assert time.monotonic() < deadline
+        victim.send_signal(signal.SIGKILL)
+    engine.dispose()
+    victim.wait(30)
+
+    after_kill = counts(pg_url)
+    assert 100 <= after_kill["fired"] < 600
+    assert after_kill["half_done"] == 0 and after_kill["open_without_timer"] == 0
+    assert after_kill["cases_fired_twice"] == 0
+
+    rescuer = worker(pg_url, tmp_path, "--once")
+    rescuer.communicate(timeout=300)
+    assert counts(pg_url) == {"fired": 600, "cases_fired_twice": 0, "completed": 600, "completed_twice": 0,
+                              "timers_left": 0, "half_done": 0, "open_without_timer": 0}
