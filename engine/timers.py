@@ -66,13 +66,17 @@ class TimerService:
     def __init__(self, cases: CaseService):
         self.cases, self.session, self.clock = cases, cases.session, cases.clock
 
-    def claim(self, limit: int) -> list[str]:
-        """Ids of up to `limit` cases with a due timer, oldest due first, locked for this transaction."""
+    def claim_query(self, limit: int):
+        """The claim as a statement: due timers by the index on fire_at, their cases locked, others' locks skipped."""
         query = (select(Case.id).join(Timer, Timer.case_id == Case.id).where(Timer.fire_at <= self.clock.now())
                  .order_by(Timer.fire_at).limit(limit))
         if self.session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(of=Case, skip_locked=True)
-        return list(dict.fromkeys(self.session.scalars(query)))
+        return query
+
+    def claim(self, limit: int) -> list[str]:
+        """Ids of up to `limit` cases with a due timer, oldest due first, locked for this transaction."""
+        return list(dict.fromkeys(self.session.scalars(self.claim_query(limit))))
 
     def next_fire_at(self) -> datetime | None:
         """When the next timer is due, for the worker's sleep."""

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -43,10 +44,11 @@ def start_due_cases(url: str, count: int) -> None:
     engine.dispose()
 
 
-def worker(url: str, tmp_path: Path, *args: str) -> subprocess.Popen:
+def worker(url: str, tmp_path: Path, *args: str, stdout=subprocess.PIPE) -> subprocess.Popen:
+    """A `samverka worker` process; read its stdout (or pass a file) or it blocks once the pipe is full."""
     env = {**os.environ, "SAMVERKA_DATABASE_URL": url, "SAMVERKA_VAR_DIR": str(tmp_path)}
     return subprocess.Popen([sys.executable, "-m", "api.cli", "worker", "--batch-size", "10", *args], cwd=ROOT,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=env, stdout=stdout, stderr=subprocess.PIPE, text=True)
 
 
 def counts(url: str) -> dict:
@@ -81,9 +83,11 @@ def fired_by(output: str) -> int:
 
 def test_four_workers_fire_two_thousand_due_timers_exactly_once(pg_url, tmp_path):
     start_due_cases(pg_url, 2000)
-    workers = [worker(pg_url, tmp_path, "--once") for _ in range(4)]
-    outputs = [w.communicate(timeout=300)[0] for w in workers]
-    assert [w.returncode for w in workers] == [0, 0, 0, 0]
+    logs = [tmp_path / f"worker{n}.log" for n in range(4)]
+    with ExitStack() as files:
+        workers = [worker(pg_url, tmp_path, "--once", stdout=files.enter_context(open(log, "w"))) for log in logs]
+        assert [w.wait(300) for w in workers] == [0, 0, 0, 0]
+    outputs = [log.read_text() for log in logs]
     assert counts(pg_url) == {"fired": 2000, "cases_fired_twice": 0, "completed": 2000, "completed_twice": 0,
                               "timers_left": 0, "half_done": 0, "open_without_timer": 0}
     per_worker = [fired_by(out) for out in outputs]
@@ -94,7 +98,7 @@ def test_four_workers_fire_two_thousand_due_timers_exactly_once(pg_url, tmp_path
 def test_a_worker_killed_while_firing_leaves_nothing_half_done(pg_url, tmp_path):
     start_due_cases(pg_url, 600)
     port = _free_port()
-    victim = worker(pg_url, tmp_path, "--metrics-port", str(port))
+    victim = worker(pg_url, tmp_path, "--metrics-port", str(port), stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while counts(pg_url)["fired"] < 100:
         assert victim.poll() is None and time.monotonic() < deadline, victim.stderr.read()
