@@ -5,6 +5,7 @@ import threading
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from prometheus_client import start_http_server
 
 from engine.clock import Clock, SystemClock
 from engine.db import make_engine, make_session_factory
@@ -31,6 +32,8 @@ async def _lifespan(app: FastAPI):
                         batch_size=settings.worker_batch_size, poll_seconds=settings.worker_poll_seconds)
         thread = threading.Thread(target=worker.run, args=(stop,), name="samverka-worker", daemon=True)
         thread.start()
+        if settings.worker_metrics_port:
+            start_http_server(settings.worker_metrics_port, addr="127.0.0.1")
     yield
     stop.set()
     if thread is not None:

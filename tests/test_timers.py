@@ -188,3 +188,20 @@ def test_the_embedded_server_fires_timers_by_itself(db_url, tmp_path):
                 assert time.monotonic() < deadline, "the embedded worker did not fire the timer"
                 time.sleep(0.05)
             assert len(history(kim, case["id"], "timer_fired")) == 1
+
+
+def test_after_downtime_overdue_timers_fire_once_each_oldest_first(server):
+    deployed(server, "vanta.bpmn")
+    with server.client("kim", *KOORDINATOR) as kim:
+        started = []
+        for _ in range(3):
+            started.append(start_case(kim, "vanta")["id"])
+            server.clock.advance(timedelta(days=1))
+        server.clock.advance(timedelta(days=90))  # the worker was down for three months
+        fired = server.fire_timers()
+        assert [f.case_id for f in fired] == started
+        assert [f.lag_seconds for f in fired] == [float(days * 86400) for days in (63, 62, 61)]
+        assert server.fire_timers() == []
+        assert all(len(history(kim, case_id, "timer_fired")) == 1 for case_id in started)
+        missing = kim.get("/cases/00000000-0000-0000-0000-000000000000/timers")
+        assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
