@@ -84,19 +84,19 @@ def worker(batch_size: Annotated[Optional[int], typer.Option(help="Cases claimed
     configure(json=True)
     settings = get_settings()
     engine = make_engine(settings.resolved_database_url(), application_name="samverka-worker")
-    runner = Worker(make_session_factory(engine), SystemClock(), batch_size=batch_size or settings.worker_batch_size,
+    timer_worker = Worker(make_session_factory(engine), SystemClock(), batch_size=batch_size or settings.worker_batch_size,
                     poll_seconds=poll if poll is not None else settings.worker_poll_seconds)
     port = metrics_port if metrics_port is not None else settings.worker_metrics_port
     if port:
         start_http_server(port, addr="127.0.0.1")
     if once:
-        fired = runner.run_until_idle()
+        fired = timer_worker.run_until_idle()
         typer.echo(f"fired {len(fired)} timers", err=True)
         return
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    runner.run(stop)
+    timer_worker.run(stop)
     engine.dispose()
 
 

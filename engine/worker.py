@@ -83,8 +83,9 @@ class Worker:
                 fired = service.fire(case_id)
                 session.commit()
                 return self._report(fired)
-            except StaleDataError:
-                session.rollback()  # the case changed under us (SQLite, no row locks): try again next round
+            except (StaleDataError, OperationalError):
+                # The case changed under us (SQLite has no row locks) or the database hiccuped: next round.
+                session.rollback()
                 return []
             except Exception as exc:  # noqa: BLE001 - any failure is recorded on the timer, never lost
                 session.rollback()
