@@ -9,6 +9,7 @@ import jwt
 
 from .clock import Clock
 from .errors import Refused
+from .roles import role_id
 from .settings import Settings
 
 ALGORITHM = "HS256"
@@ -24,7 +25,12 @@ class Principal:
     roles: frozenset[str] = field(default_factory=frozenset)
 
     def has_role(self, role: str) -> bool:
-        return role.casefold() in {r.casefold() for r in self.roles}
+        return role_id(role) in self.role_ids
+
+    @property
+    def role_ids(self) -> frozenset[str]:
+        """The principal's roles in the one naming scheme of engine.roles."""
+        return frozenset(filter(None, map(role_id, self.roles)))
 
 
 SYSTEM = Principal(user="system", agency=None, roles=frozenset({"system"}))

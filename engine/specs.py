@@ -1,19 +1,17 @@
 """Parsed specs, cached per deployed version: parsing happens once, not per request."""
 from __future__ import annotations
 
-import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
 from .parser import load_spec
+from .roles import role_id
 
 
 def candidate_group(lane: str | None) -> str | None:
-    """The role a lane stands for: its name, lower-cased, spaces as underscores."""
-    if not lane:
-        return None
-    return re.sub(r"\s+", "_", lane.strip()).casefold()
+    """The role a lane stands for (see engine.roles)."""
+    return role_id(lane)
 
 
 @dataclass(frozen=True)

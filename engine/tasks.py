@@ -12,6 +12,7 @@ from .errors import Conflict, InvalidInput, InvalidTransition, NotFound, Refused
 from .identity import Principal
 from .models import UserTask
 from .paging import Page, keyset_page
+from .roles import role_id
 from .runtime import StepRecord
 
 
@@ -33,7 +34,7 @@ class TaskService:
         if process_key:
             query = query.where(UserTask.process_key == process_key)
         if candidate_group:
-            query = query.where(UserTask.candidate_group == candidate_group.casefold())
+            query = query.where(UserTask.candidate_group == role_id(candidate_group))
         if assignee:
             query = query.where(UserTask.assignee == assignee)
         if due_before:

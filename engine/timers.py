@@ -16,6 +16,7 @@ from .errors import FieldError, InvalidInput, Refused
 from .identity import Principal
 from .models import Case, Timer, UserTask
 from .paging import Page, keyset_page
+from .roles import role_id
 from .runtime import StepRecord
 
 TIMER_ACTOR = Principal(user="samverka-timer", agency=None, roles=frozenset({"system"}))
@@ -145,11 +146,11 @@ class TimerService:
     def deadlines(self, principal: Principal, within_days: int, role: str | None, descending: bool,
                   cursor: str | None, limit: int) -> Page:
         """Open tasks of the caller's roles that are overdue or due within `within_days`, each with `overdue`."""
-        roles = sorted({r.casefold() for r in principal.roles})
+        roles = sorted(principal.role_ids)
         if role is not None:
-            if role.casefold() not in roles:
+            if not principal.has_role(role):
                 raise Refused(f"you do not hold the role {role}")
-            roles = [role.casefold()]
+            roles = [role_id(role)]
         if within_days < 0:
             raise InvalidInput("within_days must not be negative", [FieldError("/within_days", "must be >= 0")])
         now = self.clock.now()

@@ -12,7 +12,7 @@ def test_case_lifecycle_with_history(server):
         case = start_case(hanna, "enkel", barn_ref="B-17")
         assert case["status"] == "open" and case["process_version"] == 1 and case["data"] == {"barn_ref": "B-17"}
         task = open_task(hanna, case["id"], "registrera")
-        assert task["candidate_group"] == "handläggare"
+        assert task["candidate_group"] == "handlaggare"
         assert complete(hanna, task["id"], barn_ref="B-17", inkom="2026-01-12").status_code == 200
         done = hanna.get(f"/cases/{case['id']}").json()
         assert done["status"] == "completed" and done["closed_at"] and done["open_tasks"] == []
