@@ -41,6 +41,13 @@ class CaseCreate(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict, description="Initial case data")
 
 
+class MessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[a-z][a-z0-9_]*$",
+                      description="The BPMN message name, e.g. samtycke_aterkallat")
+    data: dict[str, Any] = Field(default_factory=dict, description="The message's data; lands in the case under its name")
+
+
 class TaskOut(Out):
     id: str
     case_id: str

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from . import deployments
 from .clock import Clock
-from .errors import FieldError, InvalidInput, InvalidTransition, NotFound
+from .errors import FieldError, InvalidInput, InvalidTransition, NotFound, Refused
 from .identity import Principal
 from .models import Case, HistoryEntry, ProcessVersion, Timer, UserTask
 from .paging import Page, keyset_page
@@ -82,6 +82,17 @@ class CaseService:
             raise InvalidTransition(f"case {case_id} is {case.status}; only open cases can be cancelled")
         workflow = self.runner.load(self._spec_of(case), case.state)
         self.apply(case, self.runner.cancel(workflow), principal, status="cancelled")
+        return case
+
+    def deliver(self, principal: Principal, case_id: str, name: str, data: dict) -> Case:
+        """Deliver a BPMN message to an open case, as someone who holds one of the process's roles."""
+        case = self.load(case_id)
+        cached = self._spec_of(case)
+        if not principal.role_ids & cached.candidate_groups:
+            raise Refused(f"messages to a {case.process_key} case need one of its roles")
+        if case.status != "open":
+            raise InvalidTransition(f"case {case_id} is {case.status}")
+        self.apply(case, self.runner.deliver(cached, self.runner.load(cached, case.state), name, data), principal)
         return case
 
     def history(self, case_id: str, cursor: str | None, limit: int) -> Page:

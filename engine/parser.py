@@ -14,6 +14,7 @@ import defusedxml.ElementTree as safe_et
 from defusedxml import DefusedXmlException
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
+from SpiffWorkflow.bpmn.parser.ProcessParser import ProcessParser
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
@@ -37,8 +38,25 @@ def _with_clock_timers(parser_class):
     return type(parser_class.__name__, (parser_class,), {"parse_timer_event": parse_timer_event})
 
 
+class SamverkaProcessParser(ProcessParser):
+    """Elements inside a subprocess keep the lane they are drawn in; only unplaced ones inherit the subprocess's.
+
+    (The library gives every element of a subprocess its subprocess's lane, which would hand a
+    chef's escalation drawn in the Chef lane to whoever works the subprocess.)
+    """
+
+    def __init__(self, *args, lane=None, **kwargs):
+        super().__init__(*args, lane=None, **kwargs)
+        self.inherited_lane = lane
+
+    def get_lane_name(self, node_id):
+        return self.lanes_by_node_id.get(node_id) or self.inherited_lane
+
+
 class SamverkaParser(CamundaParser):
-    """The Camunda-flavoured parser (formKey, decisionRef) with engine-clock timers."""
+    """The Camunda-flavoured parser (formKey, decisionRef) with engine-clock timers and per-element lanes."""
+
+    PROCESS_PARSER_CLASS = SamverkaProcessParser
 
     OVERRIDE_PARSER_CLASSES = {
         tag: ((_with_clock_timers(p) if hasattr(p, "parse_timer_event") else p), spec)
@@ -194,3 +212,15 @@ def load_spec(key: str, files: dict[str, str]):
     parser = _new_parser(trees, validate=False)
     return parser.get_spec(key), parser.get_subprocess_specs(key)
 
+
+
+def interrupting_event_subprocesses(files: dict[str, str]) -> frozenset[str]:
+    """Ids of event subprocesses whose start event interrupts (BPMN's default when isInterrupting is absent)."""
+    found = set()
+    for text in files.values():
+        root = etree.fromstring(text.encode("utf-8"), _XML_PARSER)
+        for sub in root.iterfind(".//bpmn:subProcess[@triggeredByEvent='true']", NS):
+            starts = sub.findall("bpmn:startEvent", NS)
+            if any(start.get("isInterrupting", "true") != "false" for start in starts):
+                found.add(sub.get("id"))
+    return frozenset(found)

@@ -15,6 +15,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefi
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
+from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
@@ -64,6 +65,7 @@ class PendingTimer:
     expression: str = ""
     repeats: bool = False
     cycle: dict | None = None  # a repeating timer's period bookkeeping, to count the periods it fired
+    attached_element: tuple[str, str] | None = None  # (id, name) of the activity a boundary timer sits on
 
 
 @dataclass
@@ -156,9 +158,38 @@ class Runner:
 
     def timers(self, workflow: BpmnWorkflow) -> list[PendingTimer]:
         """The workflow's waiting timers with their due times."""
-        workflows = [workflow, *workflow.subprocesses.values()]
-        return [timer for wf in workflows for t in wf.get_tasks(state=TaskState.WAITING)
-                if (timer := _pending_timer(t)) is not None]
+        return [timer for t in _tasks(workflow, TaskState.WAITING) if (timer := _pending_timer(t)) is not None]
+
+    def deliver(self, cached: CachedSpec, workflow: BpmnWorkflow, name: str, payload: dict) -> Snapshot:
+        """Deliver message `name` to the case; an interrupting event subprocess it starts ends all else."""
+        definition = cached.messages.get(name)
+        if definition is None:
+            raise NotFound(f"the process has no message {name}")
+        before = {t.id: t.state for t in _active(workflow)}
+        workflow.catch(BpmnEvent(definition, {"payload": copy.deepcopy(payload), "result_var": name}))
+        records = [StepRecord("message_received", None, name, "Message", details={"message": name})]
+        self._advance(workflow, records)
+        started = [t for t in _active(workflow) if t.id not in before and t.workflow is workflow
+                   and t.task_spec.bpmn_id in cached.interrupting]
+        if not started and {t.id: t.state for t in _active(workflow)} == before:
+            raise InvalidTransition(f"no part of this case is waiting for the message {name}")
+        for subprocess_task in started:
+            self._interrupt(workflow, subprocess_task)
+        self._advance(workflow, records)
+        return self.snapshot(workflow, records)
+
+    @staticmethod
+    def _interrupt(workflow: BpmnWorkflow, subprocess_task) -> None:
+        # SpiffWorkflow 3.2 starts an interrupting event subprocess without ending the rest of the
+        # process; BPMN says everything else stops, so cancel every other active path here.
+        keep = set()
+        task = subprocess_task
+        while task is not None:
+            keep.add(task.id)
+            task = task.parent
+        for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED):
+            if task.id not in keep and task.workflow is workflow and not task.has_state(TaskState.FINISHED_MASK):
+                task.cancel()
 
     def cancel(self, workflow: BpmnWorkflow) -> Snapshot:
         workflow.cancel()
@@ -199,8 +230,7 @@ class Runner:
             compact(workflow)
 
     def snapshot(self, workflow: BpmnWorkflow, records: list[StepRecord]) -> Snapshot:
-        workflows = [workflow, *workflow.subprocesses.values()]
-        ready = [t for wf in workflows for t in wf.get_tasks(state=TaskState.READY, manual=True)]
+        ready = _tasks(workflow, TaskState.READY, manual=True)
         open_tasks = [OpenTask(str(t.id), t.task_spec.bpmn_id, t.task_spec.bpmn_name or t.task_spec.bpmn_id,
                                candidate_group(t.task_spec.lane), _form_key(t.task_spec)) for t in ready]
         timers = self.timers(workflow)
@@ -218,10 +248,25 @@ def _form_key(spec) -> str | None:
     return getattr(form, "key", None) or None
 
 
+def _tasks(workflow: BpmnWorkflow, state: int, **filters) -> list:
+    """Tasks in `state` in the workflow and its subprocesses, each once (the library's walk may see some twice)."""
+    found: dict = {}
+    for wf in [workflow, *workflow.subprocesses.values()]:
+        for task in wf.get_tasks(state=state, **filters):
+            found.setdefault(task.id, task)
+    return list(found.values())
+
+
+def _active(workflow: BpmnWorkflow) -> list:
+    return _tasks(workflow, TaskState.READY | TaskState.WAITING | TaskState.STARTED)
+
+
 def _fired_record(timer: PendingTimer, now: datetime) -> StepRecord:
     details = {"timer_id": timer.id, "due_at": timer.due_at.isoformat(),
                "lag_seconds": round((now - timer.due_at).total_seconds(), 3), "effect": timer.effect,
                "attached_to": timer.attached_to, "repeats": timer.repeats}
+    if timer.attached_element:
+        details["attached_element"], details["attached_name"] = timer.attached_element
     return StepRecord("timer_fired", timer.element_id, timer.name, "TimerEvent", timer.id, details=details)
 
 
@@ -244,10 +289,12 @@ def _pending_timer(task) -> PendingTimer | None:
         due = TimerEventDefinition.get_datetime(value)
     except ValueError:
         return None
-    attached_to, interrupting, kind, effect = None, False, "intermediate", "continues"
+    attached_to, attached_element, interrupting, kind, effect = None, None, False, "intermediate", "continues"
     if isinstance(spec, BoundaryEvent) and isinstance(task.parent.task_spec, BoundaryEventSplit):
         main = [c for c in task.parent.children if not isinstance(c.task_spec, BoundaryEvent)]
         attached_to = str(main[0].id) if main else None
+        if main:
+            attached_element = (main[0].task_spec.bpmn_id, main[0].task_spec.bpmn_name or main[0].task_spec.bpmn_id)
         interrupting = bool(spec.cancel_activity)
         kind, effect = "boundary", "interrupts_task" if interrupting else "runs_alongside_task"
     elif isinstance(spec, StartEvent) and task.workflow is not task.workflow.top_workflow:
@@ -256,4 +303,4 @@ def _pending_timer(task) -> PendingTimer | None:
     leads_to = [o.bpmn_name or o.bpmn_id for o in spec.outputs if o.bpmn_id]
     return PendingTimer(str(task.id), spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, due, attached_to, interrupting,
                         kind, effect, leads_to, _timer_expression(definition),
-                        isinstance(definition, CycleTimerEventDefinition), cycle)
+                        isinstance(definition, CycleTimerEventDefinition), cycle, attached_element)

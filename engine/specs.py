@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from .parser import load_spec
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+
+from .parser import interrupting_event_subprocesses, load_spec
 from .roles import role_id
 
 
@@ -19,6 +21,8 @@ class CachedSpec:
     spec: object
     subprocess_specs: dict
     candidate_groups: frozenset[str]
+    messages: dict = field(default_factory=dict)  # message name -> a catching event definition for it
+    interrupting: frozenset[str] = frozenset()  # ids of interrupting event subprocesses
 
 
 class SpecCache:
@@ -37,9 +41,11 @@ class SpecCache:
                 return cached
         spec, subprocess_specs = load_spec(key, files)
         specs = [spec, *subprocess_specs.values()]
-        groups = frozenset(filter(None, (candidate_group(getattr(t, "lane", None))
-                                         for s in specs for t in s.task_specs.values())))
-        cached = CachedSpec(spec, subprocess_specs, groups)
+        task_specs = [t for s in specs for t in s.task_specs.values()]
+        groups = frozenset(filter(None, (candidate_group(getattr(t, "lane", None)) for t in task_specs)))
+        messages = {t.event_definition.name: t.event_definition for t in task_specs
+                    if isinstance(getattr(t, "event_definition", None), MessageEventDefinition)}
+        cached = CachedSpec(spec, subprocess_specs, groups, messages, interrupting_event_subprocesses(files))
         with self._lock:
             self._items[version_id] = cached
             while len(self._items) > self._size:

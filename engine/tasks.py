@@ -14,15 +14,18 @@ from .models import UserTask
 from .paging import Page, keyset_page
 from .roles import role_id
 from .runtime import StepRecord
+from .scoring import ScoringSettings
 
 
 class TaskService:
     """Domain operations on user tasks; every change also bumps the case's version."""
 
-    def __init__(self, cases: CaseService, forms_dir: Path = forms.FORMS_DIR):
+    def __init__(self, cases: CaseService, forms_dir: Path = forms.FORMS_DIR,
+                 scoring_settings: ScoringSettings | None = None):
         self.cases = cases
         self.session = cases.session
         self.forms_dir = forms_dir
+        self.scoring = scoring_settings or ScoringSettings()
 
     def list(self, *, case_id: str | None = None, process_key: str | None = None, candidate_group: str | None = None,
              assignee: str | None = None, due_before: datetime | None = None, due_after: datetime | None = None,
@@ -91,10 +94,11 @@ class TaskService:
         task = self._open_for(principal, task_id)
         if task.assignee and task.assignee != principal.user:
             raise Conflict(f"task {task_id} is claimed by {task.assignee}")
-        errors = forms.validate(task.form_key, data, self.forms_dir)
+        case = self.cases.load(task.case_id)
+        errors = forms.validate(task.form_key, data, self.forms_dir, case.data)
         if errors:
             raise InvalidInput(f"the data does not match the form {task.form_key}", errors)
-        case = self.cases.load(task.case_id)
+        data = {**data, **forms.scores(task.form_key, data, self.scoring, self.forms_dir)}
         workflow = self.cases.workflow_of(case)
         snapshot = self.cases.runner.complete(workflow, task_id, data)
         task.assignee = task.assignee or principal.user

@@ -103,13 +103,14 @@ class TimerService:
             if record.event != "timer_fired":
                 continue
             details = record.details
-            # A one-off timer on a task is that task's deadline; a repeating one is a reminder, not a miss.
-            deadline = details.get("attached_to") and not details.get("repeats")
-            task = self.session.get(UserTask, details["attached_to"]) if deadline else None
+            # A one-off timer on an activity is its deadline; a repeating one is a reminder, not a miss.
+            deadline = bool(details.get("attached_element")) and not details.get("repeats")
             fired.append(Fired(case.id, case.process_key, record.task_id, record.element_id,
-                               datetime.fromisoformat(details["due_at"]), now, task.id if task else None))
-            if task is not None:
-                records.append(StepRecord("deadline_missed", task.element_id, task.name, "UserTask", task.id,
+                               datetime.fromisoformat(details["due_at"]), now,
+                               details["attached_to"] if deadline else None))
+            if deadline:
+                records.append(StepRecord("deadline_missed", details["attached_element"], details["attached_name"],
+                                          None, details["attached_to"],
                                           details={"due_at": details["due_at"], "timer": record.element_id}))
         snapshot.records = records
         self.cases.apply(case, snapshot, TIMER_ACTOR)

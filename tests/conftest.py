@@ -32,6 +32,7 @@ from engine.settings import Settings
 from engine.worker import Worker
 
 FIXTURES = Path(__file__).parent / "fixtures"
+ROOT = Path(__file__).resolve().parent.parent
 TEST_SECRET = "test-secret-not-for-production-0123456789"
 BACKENDS = ["sqlite", "postgresql"]
 START = datetime(2026, 1, 12, 8, 0, tzinfo=timezone.utc)
@@ -127,10 +128,10 @@ def _free_port() -> int:
 class Server:
     """The app served by uvicorn on a loopback port, with a clock the test controls."""
 
-    def __init__(self, db_url: str, var_dir: Path, embedded_worker: bool = False):
+    def __init__(self, db_url: str, var_dir: Path, embedded_worker: bool = False, forms_dir: Path = FIXTURES / "forms"):
         self.clock = ManualClock(START)
         self.settings = Settings(database_url=db_url, var_dir=var_dir, token_secret=TEST_SECRET,
-                                 forms_dir=FIXTURES / "forms", embedded_worker=embedded_worker,
+                                 forms_dir=forms_dir, embedded_worker=embedded_worker,
                                  worker_poll_seconds=0.05)
         self.app = create_app(self.settings, self.clock)
         self.port = _free_port()
@@ -174,5 +175,17 @@ class Server:
 @pytest.fixture
 def server(db_url, tmp_path):
     with Server(db_url, tmp_path / "var") as running:
+        yield running
+
+
+@pytest.fixture
+def product(db_url, tmp_path):
+    """The app with the product's own forms/ and every process in processes/ deployed."""
+    with Server(db_url, tmp_path / "var", forms_dir=ROOT / "forms") as running:
+        with running.client("agda", "processagare") as owner:
+            files = [("files", (p.name, p.read_bytes(), "application/xml"))
+                     for p in sorted((ROOT / "processes").iterdir()) if p.suffix in (".bpmn", ".dmn")]
+            response = owner.post("/process-definitions", files=files)
+            assert response.status_code == 201, response.text
         yield running
 

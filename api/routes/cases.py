@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from engine.models import HistoryEntry
 
 from ..deps import CasesDep, PrincipalDep
-from ..schemas import Actor, CaseCreate, CaseOut, CaseSummary, HistoryOut, Page, TaskOut, TimerOut
+from ..schemas import Actor, CaseCreate, MessageIn, CaseOut, CaseSummary, HistoryOut, Page, TaskOut, TimerOut
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 Limit = Annotated[int, Query(ge=1, le=500)]
@@ -47,6 +47,15 @@ def get_case(case_id: str, cases: CasesDep, principal: PrincipalDep):
 def cancel_case(case_id: str, cases: CasesDep, principal: PrincipalDep):
     """Cancel an open case: its open tasks are cancelled and its timers dropped."""
     cases.cancel(principal, case_id)
+    return _case_out(cases, case_id)
+
+
+@router.post("/{case_id}/messages", response_model=CaseOut)
+def send_message(case_id: str, body: MessageIn, cases: CasesDep, principal: PrincipalDep):
+    """Deliver a BPMN message to the case (e.g. consent withdrawn, a decision on myndighetsutövning).
+
+    404 if the process has no such message, 409 if no part of the case is waiting for it."""
+    cases.deliver(principal, case_id, body.name, body.data)
     return _case_out(cases, case_id)
 
 
