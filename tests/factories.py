@@ -38,3 +38,20 @@ def open_task(client: httpx.Client, case_id: str, element_id: str) -> dict:
 
 def complete(client: httpx.Client, task_id: str, **data) -> httpx.Response:
     return client.post(f"/tasks/{task_id}/complete", json={"data": data})
+
+
+def do(client: httpx.Client, case_id: str, element_id: str, data: dict, status: int = 200) -> dict:
+    """Complete the open task at `element_id` with `data`, expecting `status`."""
+    task = open_task(client, case_id, element_id)
+    response = client.post(f"/tasks/{task['id']}/complete", json={"data": data})
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def events(client: httpx.Client, case_id: str) -> list[tuple[str, str | None]]:
+    """(event, element id) of every history row of the case, in order."""
+    return [(e["event"], e["element_id"]) for e in client.get(f"/cases/{case_id}/history").json()["items"]]
+
+
+def open_elements(client: httpx.Client, case_id: str) -> list[str]:
+    return sorted(t["element_id"] for t in client.get(f"/cases/{case_id}").json()["open_tasks"])

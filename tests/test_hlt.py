@@ -4,26 +4,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from conftest import START
-from factories import open_task, start_case
+from factories import do, events, open_elements, open_task, start_case
 from forms_data import eskalering, person, samtycke, sdq, sip, skattning
 
 HLT_MOTET, SAMORDNARE, CHEF = ("hlt_motet",), ("samordnare",), ("chef",)
-
-
-def do(client, case_id: str, element_id: str, data: dict, status: int = 200) -> dict:
-    """Complete the open task at `element_id` with `data`, expecting `status`."""
-    task = open_task(client, case_id, element_id)
-    response = client.post(f"/tasks/{task['id']}/complete", json={"data": data})
-    assert response.status_code == status, response.text
-    return response.json()
-
-
-def events(client, case_id: str) -> list[tuple[str, str | None]]:
-    return [(e["event"], e["element_id"]) for e in client.get(f"/cases/{case_id}/history").json()["items"]]
-
-
-def open_elements(client, case_id: str) -> list[str]:
-    return sorted(t["element_id"] for t in client.get(f"/cases/{case_id}").json()["open_tasks"])
 
 
 def aktualisera(motet, akut: bool = False, tas_upp: bool = True) -> str:

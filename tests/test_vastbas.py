@@ -1,0 +1,183 @@
+"""Västbas, driven only through the REST API: the ten steps, the role rules, myndighetsutövning at any step."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from factories import do, events, open_elements, start_case
+from forms_data import eskalering, person, samtycke
+
+SAMORDNARE, KOORDINATOR, SPRAKROR = ("samordnare",), ("koordinator",), ("sprakror",)
+KONTAKTPERSON, EHT, SOCIALSEKRETERARE = ("kontaktperson",), ("eht",), ("socialsekreterare",)
+MOTE = {"datum": "2026-02-02", "tid": "15:00", "plats": "Skolans konferensrum"}
+
+
+def registered(samordnare) -> str:
+    case = start_case(samordnare, "vastbas", barn="barn-ref-9")
+    do(samordnare, case["id"], "nytt_arende", {
+        "inkommit_fran": "skola", "beskrivning": "Oro för frånvaro och konflikter hemma",
+        "kan_natverk_gagna": "Ja, flera vuxna runt barnet vill hjälpa", "handlaggare": person("hans", "socialtjanst")})
+    do(samordnare, case["id"], "samtycke", samtycke())
+    return case["id"]
+
+
+def assessed(samordnare) -> str:
+    case_id = registered(samordnare)
+    do(samordnare, case_id, "bedomning", {"vastbasarende": True, "koordinator1": person("kim"),
+                                         "koordinator2": person("klara")})
+    return case_id
+
+
+def planned(product, samordnare, koordinator) -> str:
+    case_id = assessed(samordnare)
+    do(koordinator, case_id, "erbjudande", {"familjen_tackar_ja": True, "barnets_rost": "Vill ha lugn i skolan"})
+    do(koordinator, case_id, "formote", {
+        "problemanalys": "Skolfrånvaro, oro", "syfte": "Få barnet tillbaka till skolan",
+        "natverkskarta": [{"namn": "Moster Maja", "relation": "släkt"}],
+        "sprakror": {"namn": "Moster Maja", "relation": "släkt", "anvandare": "maja"},
+        "gastlista": [{"namn": "Lärare Lisa", "roll": "mentor", "verksamhet": "skola"}], "natverksmote_1": MOTE})
+    with product.client("maja", *SPRAKROR) as sprakror:
+        do(sprakror, case_id, "barnets_rost", {"barnets_rost": "Vill ha en vuxen att prata med"})
+    do(koordinator, case_id, "natverksmote_1", {"behovsanalys": "Trygghet och struktur",
+                                                "hemuppgifter": [{"vem": "Moster Maja", "bidrag": "Läxhjälp"}],
+                                                "natverksmote_2": {**MOTE, "datum": "2026-02-16"}})
+    do(koordinator, case_id, "natverksmote_2", handlingsplan())
+    return case_id
+
+
+def handlingsplan(befattning: str = "kurator") -> dict:
+    return {"handlingsplan": {"mal": ["Närvaro över 80 %"], "uppfoljning_datum": "2026-04-01", "insatser": [
+                {"insats": "Samtal varje vecka", "verksamhet": "skola", "ansvarig": "Kurator Karin",
+                 "start": "2026-02-17"}]},
+            "kontaktperson": person("karin", "skola", befattning), "kartlaggning_klar": True}
+
+
+def follow_up(kontaktperson, eht, case_id: str, resultat: str) -> None:
+    do(kontaktperson, case_id, "insatser_paborjas", {"paborjade": "2026-02-17"})
+    do(eht, case_id, "eht_genomgang", {"eht_datum": "2026-03-10", "eht_bedomning": "Fortsätt enligt plan"})
+    do(kontaktperson, case_id, "uppfoljning", {"resultat": resultat, "uppfoljning": "Bättre närvaro"})
+
+
+def test_ten_steps_with_an_upward_spiral_and_three_six_month_evaluations(product):
+    with product.client("siv", *SAMORDNARE) as samordnare, product.client("kim", *KOORDINATOR) as koordinator, \
+            product.client("karin", *KONTAKTPERSON) as kontaktperson, product.client("eva", *EHT) as eht:
+        case_id = planned(product, samordnare, koordinator)
+        follow_up(kontaktperson, eht, case_id, "nya_insatser")  # 8 -> 9 -> 7: the upward spiral
+        do(kontaktperson, case_id, "nya_insatser", {"nya_insatser": [
+            {"insats": "Mentorssamtal", "verksamhet": "skola", "ansvarig": "Mentor Mats", "start": "2026-03-15"}]})
+        for evaluation in range(3):
+            follow_up(kontaktperson, eht, case_id, "utvardering")
+            assert open_elements(kontaktperson, case_id) == []
+            [timer] = kontaktperson.get(f"/cases/{case_id}/timers").json()
+            assert timer["element_id"] == "sex_manader"
+            product.clock.advance(timedelta(days=184))
+            product.fire_timers()
+            do(kontaktperson, case_id, "utvardering", {"avsluta": evaluation == 2, "utvardering": "Utvärderat"})
+        case = kontaktperson.get(f"/cases/{case_id}").json()
+        assert case["status"] == "completed"
+        history = events(kontaktperson, case_id)
+        assert history.count(("timer_fired", "sex_manader")) == 3
+        assert history.count(("task_completed", "insatser_paborjas")) == 4
+        assert ("element_completed", "avslutat") in history
+
+
+def test_not_a_vastbas_case_ends_with_the_alternative_measure_recorded(product):
+    with product.client("siv", *SAMORDNARE) as samordnare:
+        case_id = registered(samordnare)
+        do(samordnare, case_id, "bedomning", {"vastbasarende": False}, status=422)
+        do(samordnare, case_id, "bedomning", {"vastbasarende": False, "alternativ_atgard": {
+            "atgard": "myndighetsutovning", "beskrivning": "IFO inleder utredning"}})
+        case = samordnare.get(f"/cases/{case_id}").json()
+        assert case["status"] == "completed" and case["data"]["alternativ_atgard"]["atgard"] == "myndighetsutovning"
+        assert ("element_completed", "annan_atgard") in events(samordnare, case_id)
+
+
+def test_koordinatorer_are_two_people_and_not_the_cases_handlaggare(product):
+    with product.client("siv", *SAMORDNARE) as samordnare:
+        case_id = registered(samordnare)
+        same = do(samordnare, case_id, "bedomning", {"vastbasarende": True, "koordinator1": person("kim"),
+                                                     "koordinator2": person("Kim")}, status=422)
+        assert same["errors"] == [{"location": "/data/koordinator2/anvandare",
+                                   "message": "koordinator 1 och koordinator 2 måste vara två olika personer"}]
+        own = do(samordnare, case_id, "bedomning", {"vastbasarende": True, "koordinator1": person("hans"),
+                                                    "koordinator2": person("kim")}, status=422)
+        assert own["errors"] == [{"location": "/data/koordinator1/anvandare",
+                                  "message": "en koordinator får inte vara ärendets egen handläggare"}]
+        do(samordnare, case_id, "bedomning", {"vastbasarende": True, "koordinator1": person("kim"),
+                                             "koordinator2": person("klara")})
+
+
+def test_kontaktperson_may_not_be_a_rektor_or_a_socialsekreterare(product):
+    with product.client("siv", *SAMORDNARE) as samordnare, product.client("kim", *KOORDINATOR) as koordinator:
+        case_id = planned_until_plan(product, samordnare, koordinator)
+        for befattning in ("rektor", "socialsekreterare"):
+            refused = do(koordinator, case_id, "natverksmote_2", handlingsplan(befattning), status=422)
+            assert refused["errors"] == [{"location": "/data/kontaktperson/befattning", "message":
+                                          "kontaktpersonen får inte vara rektor eller socialsekreterare "
+                                          "(de fattar myndighetsbesluten)"}]
+        do(koordinator, case_id, "natverksmote_2", handlingsplan("kurator"))
+
+
+def planned_until_plan(product, samordnare, koordinator) -> str:
+    case_id = assessed(samordnare)
+    do(koordinator, case_id, "erbjudande", {"familjen_tackar_ja": True, "barnets_rost": "Ja"})
+    do(koordinator, case_id, "formote", {
+        "problemanalys": "p", "syfte": "s", "natverkskarta": [{"namn": "Maja", "relation": "släkt"}],
+        "sprakror": {"namn": "Maja", "relation": "släkt", "anvandare": "maja"},
+        "gastlista": [{"namn": "Lisa", "roll": "mentor"}], "natverksmote_1": MOTE})
+    with product.client("maja", *SPRAKROR) as sprakror:
+        do(sprakror, case_id, "barnets_rost", {"barnets_rost": "Vill bli lyssnad på"})
+    do(koordinator, case_id, "natverksmote_1", {"behovsanalys": "b", "hemuppgifter": [],
+                                                "natverksmote_2": MOTE})
+    return case_id
+
+
+def test_myndighetsutovning_in_the_middle_interrupts_every_step(product):
+    with product.client("siv", *SAMORDNARE) as samordnare, product.client("kim", *KOORDINATOR) as koordinator, \
+            product.client("karin", *KONTAKTPERSON) as kontaktperson, \
+            product.client("sara", *SOCIALSEKRETERARE, agency="socialtjanst") as sara:
+        case_id = planned(product, samordnare, koordinator)
+        do(kontaktperson, case_id, "insatser_paborjas", {"paborjade": "2026-02-17"})
+        assert open_elements(kontaktperson, case_id) == ["eht_genomgang", "uppfoljning"]
+        response = sara.post(f"/cases/{case_id}/messages", json={"name": "myndighetsutovning", "data": {}})
+        assert response.status_code == 200, response.text
+        assert [t["element_id"] for t in response.json()["open_tasks"]] == ["registrera_myndighetsbeslut"]
+        assert sara.get(f"/cases/{case_id}/timers").json() == []  # the EHT deadline went with the work
+        do(sara, case_id, "registrera_myndighetsbeslut", {"myndighetsbeslut": {
+            "beslut": "inleda_utredning", "datum": "2026-03-01", "beslutsfattare": "Sara",
+            "motivering": "Oro för barnets hemsituation"}})
+        case = sara.get(f"/cases/{case_id}").json()
+        assert case["status"] == "completed" and case["data"]["myndighetsbeslut"]["beslut"] == "inleda_utredning"
+        history = events(sara, case_id)
+        assert ("task_cancelled", "uppfoljning") in history and ("task_cancelled", "eht_genomgang") in history
+        assert ("element_completed", "lamnar_vastbas") in history
+
+
+def test_myndighetsutovning_can_come_at_the_very_first_step(product):
+    with product.client("siv", *SAMORDNARE) as samordnare, \
+            product.client("sara", *SOCIALSEKRETERARE, agency="socialtjanst") as sara:
+        case = start_case(samordnare, "vastbas")
+        sara.post(f"/cases/{case['id']}/messages", json={"name": "myndighetsutovning", "data": {}})
+        assert open_elements(sara, case["id"]) == ["registrera_myndighetsbeslut"]
+
+
+def test_eht_review_within_two_months_and_network_meeting_target(product):
+    with product.client("siv", *SAMORDNARE) as samordnare, product.client("kim", *KOORDINATOR) as koordinator, \
+            product.client("karin", *KONTAKTPERSON) as kontaktperson:
+        case_id = assessed(samordnare)
+        do(koordinator, case_id, "erbjudande", {"familjen_tackar_ja": True, "barnets_rost": "Ja"})
+        do(koordinator, case_id, "formote", {
+            "problemanalys": "p", "syfte": "s", "natverkskarta": [{"namn": "Maja", "relation": "släkt"}],
+            "sprakror": {"namn": "Maja", "relation": "släkt", "anvandare": "maja"},
+            "gastlista": [{"namn": "Lisa", "roll": "mentor"}], "natverksmote_1": MOTE})
+        with product.client("maja", *SPRAKROR) as sprakror:
+            do(sprakror, case_id, "barnets_rost", {"barnets_rost": "Ja"})
+        product.clock.advance(timedelta(days=21))
+        product.fire_timers()
+        assert open_elements(samordnare, case_id) == ["natverksmote_1", "paminn_natverksmote"]
+        do(samordnare, case_id, "paminn_natverksmote", eskalering())
+        do(koordinator, case_id, "natverksmote_1", {"behovsanalys": "b", "hemuppgifter": [], "natverksmote_2": MOTE})
+        do(koordinator, case_id, "natverksmote_2", handlingsplan())
+        do(kontaktperson, case_id, "insatser_paborjas", {"paborjade": "2026-02-17"})
+        product.clock.advance(timedelta(days=62))
+        product.fire_timers()
+        assert open_elements(samordnare, case_id) == ["eht_genomgang", "paminn_eht", "uppfoljning"]
