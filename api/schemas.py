@@ -108,11 +108,18 @@ class CaseSummary(Out):
     created_by: str
 
 
+class LinkOut(Out):
+    case_id: str
+    process_key: str
+    relation: Literal["startade", "startad_av"] = Field(description="startade: this case started it; startad_av: it started this case")
+
+
 class CaseOut(CaseSummary):
     process_version: int
     data: dict[str, Any]
     open_tasks: list[TaskOut]
     timers: list[TimerOut]
+    links: list[LinkOut] = Field(default_factory=list, description="Linked cases about the same child")
 
 
 class Actor(BaseModel):

@@ -11,7 +11,7 @@ from . import deployments
 from .clock import Clock
 from .errors import FieldError, InvalidInput, InvalidTransition, NotFound, Refused
 from .identity import Principal
-from .models import Case, HistoryEntry, ProcessVersion, Timer, UserTask
+from .models import Case, CaseLink, HistoryEntry, ProcessVersion, Timer, UserTask
 from .paging import Page, keyset_page
 from .runtime import Runner, Snapshot, StepRecord
 from .serializer import SERIALIZER_VERSION
@@ -20,12 +20,33 @@ from .specs import CachedSpec, SpecCache
 STATUSES = ("open", "completed", "cancelled", "failed")
 
 
+START_CASE_MESSAGE = "starta_arende"  # a thrown message {"process": KEY, "data": {...}} starts a linked case
+
+
+@dataclass
+class LinkView:
+    case_id: str
+    process_key: str
+    relation: str  # startade (this case started it) | startad_av (this case was started by it)
+
+
 @dataclass
 class CaseView:
     case: Case
     process_version: int
     open_tasks: list[UserTask]
     timers: list[Timer]
+    links: list[LinkView]
+
+
+def _with_changes(data: dict | None, records: list[StepRecord]) -> dict:
+    merged = dict(data or {})
+    for record in records:
+        if record.data_changes:
+            merged.update(record.data_changes.get("set", {}))
+            for key in record.data_changes.get("removed", []):
+                merged.pop(key, None)
+    return merged
 
 
 class CaseService:
@@ -66,7 +87,16 @@ class CaseService:
         tasks = list(self.session.scalars(select(UserTask).where(UserTask.case_id == case.id, UserTask.state == "open")
                                           .order_by(UserTask.created_at, UserTask.id)))
         timers = list(self.session.scalars(select(Timer).where(Timer.case_id == case.id).order_by(Timer.due_at)))
-        return CaseView(case, version.version, tasks, timers)
+        return CaseView(case, version.version, tasks, timers, self.links(case.id))
+
+    def links(self, case_id: str) -> list[LinkView]:
+        """The cases this one started and the case that started it."""
+        started = self.session.execute(select(CaseLink.to_case_id, Case.process_key).join(
+            Case, Case.id == CaseLink.to_case_id).where(CaseLink.from_case_id == case_id).order_by(CaseLink.id))
+        started_by = self.session.execute(select(CaseLink.from_case_id, Case.process_key).join(
+            Case, Case.id == CaseLink.from_case_id).where(CaseLink.to_case_id == case_id).order_by(CaseLink.id))
+        return ([LinkView(i, k, "startade") for i, k in started] +
+                [LinkView(i, k, "startad_av") for i, k in started_by])
 
     def list(self, process_key: str | None, status: str | None, cursor: str | None, limit: int) -> Page:
         query = select(Case)
@@ -111,7 +141,9 @@ class CaseService:
               completed_task: str | None = None) -> None:
         """Write a step's outcome: state, data, task rows, timers and history, in the caller's transaction."""
         now = self.clock.now()
-        case.state, case.data, case.updated_at = snapshot.state, snapshot.data, now
+        # Case data is the sum of what each step changed, so parallel branches holding older copies
+        # of the data never roll a newer value back.
+        case.state, case.data, case.updated_at = snapshot.state, _with_changes(case.data, snapshot.records), now
         case.serializer_version = SERIALIZER_VERSION
         if status or snapshot.completed:
             case.status, case.closed_at = status or "completed", now
@@ -124,6 +156,17 @@ class CaseService:
         self._sync_timers(case, snapshot)
         for record in snapshot.records:
             self.record_history(case, principal, now, record)
+        self.session.flush()
+        for name, payload in snapshot.sent:
+            if name == START_CASE_MESSAGE:
+                self._start_linked(case, principal, payload)
+
+    def _start_linked(self, case: Case, principal: Principal, payload) -> None:
+        if not isinstance(payload, dict) or not isinstance(payload.get("process"), str):
+            raise InvalidInput(f"{START_CASE_MESSAGE} needs a payload {{process, data}}",
+                               [FieldError(f"process/{START_CASE_MESSAGE}", "payload must name a process")])
+        linked = self.start(principal, payload["process"], dict(payload.get("data") or {}))
+        self.session.add(CaseLink(from_case_id=case.id, to_case_id=linked.id, created_at=self.clock.now()))
         self.session.flush()
 
     def _sync_tasks(self, case, snapshot, principal, now, due, completed_task) -> None:

@@ -75,6 +75,18 @@ class Case(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
+class CaseLink(Base):
+    """Two cases about the same child, one started from the other (e.g. a ladder case starting an HLT case)."""
+
+    __tablename__ = "case_link"
+    __table_args__ = (Index("ix_case_link_from", "from_case_id"), Index("ix_case_link_to", "to_case_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    from_case_id: Mapped[str] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"))
+    to_case_id: Mapped[str] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(Timestamp())
+
+
 class UserTask(Base):
     """A user task of a case, open or finished; the list caseworkers query."""
 

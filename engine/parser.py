@@ -107,6 +107,8 @@ def _expression_checks(root) -> list[tuple[object, str, callable]]:
                       " | .//bpmn:loopCardinality | .//bpmn:completionCondition"
                       " | .//bpmn:conditionalEventDefinition/bpmn:condition | .//bpmn:messagePath"):
         checks.append((node, node.text, validate_expression))
+    for node in xpath(".//bpmn:messageEventDefinition[@camunda:expression]"):  # a thrown message's payload
+        checks.append((node, node.get(f"{{{CAMUNDA_NS}}}expression"), validate_expression))
     for node in xpath(".//bpmn:scriptTask/bpmn:script"):
         checks.append((node, node.text, validate_script))
     local = lambda name: f".//*[local-name()='{name}']/*[local-name()='text']"  # noqa: E731

@@ -11,6 +11,7 @@ from datetime import datetime
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
@@ -78,6 +79,7 @@ class Snapshot:
     timers: list[PendingTimer]
     state: str
     records: list[StepRecord] = field(default_factory=list)
+    sent: list[tuple[str, object]] = field(default_factory=list)  # messages thrown out of the process: (name, payload)
 
 
 def _changes(before: dict, after: dict) -> dict | None:
@@ -167,7 +169,8 @@ class Runner:
             raise NotFound(f"the process has no message {name}")
         before = {t.id: t.state for t in _active(workflow)}
         workflow.catch(BpmnEvent(definition, {"payload": copy.deepcopy(payload), "result_var": name}))
-        records = [StepRecord("message_received", None, name, "Message", details={"message": name})]
+        records = [StepRecord("message_received", None, name, "Message", data_changes={"set": {name: payload}},
+                              details={"message": name})]
         self._advance(workflow, records)
         started = [t for t in _active(workflow) if t.id not in before and t.workflow is workflow
                    and t.task_spec.bpmn_id in cached.interrupting]
@@ -226,6 +229,10 @@ class Runner:
             workflow.do_engine_steps(will_complete_task=will_complete, did_complete_task=did_complete)
         except SpiffWorkflowException as exc:
             raise _element_error(exc) from None
+        for event in workflow.get_events():  # messages no part of this process catches: the engine's to handle
+            payload = event.payload.get("payload") if isinstance(event.payload, dict) else event.payload
+            records.append(StepRecord("message_sent", None, event.event_definition.name, "Message",
+                                      details={"message": event.event_definition.name, "payload": payload}))
         if self.compact_state:
             compact(workflow)
 
@@ -240,7 +247,8 @@ class Runner:
             data.update(task.data)
         if completed:
             data.update({k: v for k, v in workflow.data.items() if k != "data_objects"})
-        return Snapshot(completed, data, open_tasks, timers, serializer.dumps(workflow), records)
+        sent = [(r.details["message"], r.details["payload"]) for r in records if r.event == "message_sent"]
+        return Snapshot(completed, data, open_tasks, timers, serializer.dumps(workflow), records, sent)
 
 
 def _form_key(spec) -> str | None:
@@ -277,6 +285,9 @@ def _timer_expression(definition: TimerEventDefinition) -> str:
 def _pending_timer(task) -> PendingTimer | None:
     spec = task.task_spec
     definition = getattr(spec, "event_definition", None)
+    if isinstance(definition, MultipleEventDefinition):  # an event-based gateway waiting on a timer among others
+        definition = next((d for d in definition.event_definitions if isinstance(d, TimerEventDefinition)), None)
+        spec = next((o for o in spec.outputs if definition is not None and o.bpmn_name == definition.name), spec)
     if not isinstance(definition, TimerEventDefinition):
         return None
     value = task._get_internal_data("event_value")

@@ -6,6 +6,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 
 from .parser import interrupting_event_subprocesses, load_spec
 from .roles import role_id
@@ -43,8 +44,9 @@ class SpecCache:
         specs = [spec, *subprocess_specs.values()]
         task_specs = [t for s in specs for t in s.task_specs.values()]
         groups = frozenset(filter(None, (candidate_group(getattr(t, "lane", None)) for t in task_specs)))
-        messages = {t.event_definition.name: t.event_definition for t in task_specs
-                    if isinstance(getattr(t, "event_definition", None), MessageEventDefinition)}
+        definitions = [getattr(t, "event_definition", None) for t in task_specs]
+        definitions += [d for m in definitions if isinstance(m, MultipleEventDefinition) for d in m.event_definitions]
+        messages = {d.name: d for d in definitions if isinstance(d, MessageEventDefinition)}
         cached = CachedSpec(spec, subprocess_specs, groups, messages, interrupting_event_subprocesses(files))
         with self._lock:
             self._items[version_id] = cached

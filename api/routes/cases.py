@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from engine.models import HistoryEntry
 
 from ..deps import CasesDep, PrincipalDep
-from ..schemas import Actor, CaseCreate, MessageIn, CaseOut, CaseSummary, HistoryOut, Page, TaskOut, TimerOut
+from ..schemas import Actor, CaseCreate, LinkOut, MessageIn, CaseOut, CaseSummary, HistoryOut, Page, TaskOut, TimerOut
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 Limit = Annotated[int, Query(ge=1, le=500)]
@@ -18,7 +18,8 @@ def _case_out(cases, case_id: str) -> CaseOut:
     view = cases.view(case_id)
     return CaseOut(**CaseSummary.model_validate(view.case).model_dump(), process_version=view.process_version,
                    data=view.case.data, open_tasks=[TaskOut.model_validate(t) for t in view.open_tasks],
-                   timers=[TimerOut.model_validate(t) for t in view.timers])
+                   timers=[TimerOut.model_validate(t) for t in view.timers],
+                   links=[LinkOut.model_validate(link) for link in view.links])
 
 
 @router.post("", response_model=CaseOut, status_code=201)

@@ -1,0 +1,126 @@
+"""The school-absence ladder, driven through the REST API by absence reports and the roles' work."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from factories import do, events, open_elements, start_case
+from forms_data import samtycke
+
+MENTOR, EHT, REKTOR = ("mentor",), ("eht",), ("rektor",)
+INFORMERAD = {"vardnadshavare_informerad": {"datum": "2026-01-12", "hur": "telefon"}}
+OROSANMALAN = {"orosanmalan": {"datum": "2026-02-01", "anmalare": "Rektor Rut", "oro": "Långvarig frånvaro"}}
+
+
+def report(client, case_id: str, procent: float, ogiltig: bool = False) -> dict:
+    """The attendance system's report for one period, as a message to the pupil's ladder case."""
+    response = client.post(f"/cases/{case_id}/messages", json={"name": "franvarorapport", "data": {
+        "period_start": "2026-01-12", "period_slut": "2026-01-18", "franvaro_procent": procent,
+        "ogiltig_franvaro": ogiltig}})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def steg(client, case_id: str) -> int:
+    return client.get(f"/cases/{case_id}").json()["data"]["steg"]
+
+
+def climb_to_rektor(mentor, eht, rektor, case_id: str) -> None:
+    report(mentor, case_id, 12, ogiltig=True)
+    assert steg(mentor, case_id) == 2
+    assert open_elements(mentor, case_id) == ["informera_vardnadshavare", "mentorsuppfoljning"]
+    do(mentor, case_id, "informera_vardnadshavare", INFORMERAD)
+    do(mentor, case_id, "mentorsuppfoljning", {"mentorssamtal": {
+        "datum": "2026-01-20", "med_elev": True, "med_vardnadshavare": True, "atgarder": "Schemaanpassning"}})
+    report(mentor, case_id, 16)
+    assert steg(mentor, case_id) == 3 and open_elements(mentor, case_id) == ["eht_kartlaggning"]
+    do(eht, case_id, "eht_kartlaggning", {"kartlaggning": {"skola": "Otrygg i korridoren", "socialt": "Konflikter",
+                                                           "halsa": "Sömnproblem", "atgarder": "Trygg vuxen"}})
+    report(mentor, case_id, 17)
+    assert steg(mentor, case_id) == 4 and open_elements(mentor, case_id) == ["rektors_utredning"]
+
+
+def test_the_ladder_climbs_to_rektors_utredning_and_orosanmalan_then_steps_down_and_closes(product):
+    with product.client("mats", *MENTOR) as mentor, product.client("eva", *EHT) as eht, \
+            product.client("rut", *REKTOR) as rektor:
+        case_id = start_case(mentor, "skolfranvaro", barn="elev-ref-3")["id"]
+        assert steg(mentor, case_id) == 0
+        climb_to_rektor(mentor, eht, rektor, case_id)
+        refused = do(rektor, case_id, "rektors_utredning", {"utredning": {
+            "paborjad": "2026-02-01", "huvudman_informerad": False, "slutsats": "s", "atgardsprogram": True},
+            "orosanmalan_behovs": True}, status=422)
+        assert refused["errors"][0]["location"] == "/data/utredning/huvudman_informerad"
+        do(rektor, case_id, "rektors_utredning", {"utredning": {
+            "paborjad": "2026-02-01", "huvudman_informerad": True, "slutsats": "Behov av stöd", "atgardsprogram": True},
+            "orosanmalan_behovs": True})
+        do(rektor, case_id, "orosanmalan_utredning", OROSANMALAN)
+        # Attendance recovers: a rung down for every second good period, then closed.
+        for procent, expected in [(3, 4), (2, 3), (1, 2), (0, 1)]:
+            report(mentor, case_id, procent)
+            assert steg(mentor, case_id) == expected
+        report(mentor, case_id, 0)
+        case = mentor.get(f"/cases/{case_id}").json()
+        assert case["status"] == "completed" and case["data"]["avsluta"] is True
+        history = events(mentor, case_id)
+        assert history.count(("message_received", None)) == 8
+        assert ("task_completed", "orosanmalan_utredning") in history and ("element_completed", "avslutat") in history
+
+
+def test_orosanmalan_is_possible_from_any_rung_without_stopping_the_ladder(product):
+    with product.client("mats", *MENTOR) as mentor, product.client("rut", *REKTOR) as rektor:
+        case_id = start_case(mentor, "skolfranvaro", barn="elev-ref-4")["id"]
+        response = mentor.post(f"/cases/{case_id}/messages", json={"name": "orosanmalan", "data": {}})
+        assert response.status_code == 200, response.text
+        assert open_elements(mentor, case_id) == ["gor_orosanmalan"]
+        do(rektor, case_id, "gor_orosanmalan", OROSANMALAN)
+        report(mentor, case_id, 11)
+        assert steg(mentor, case_id) == 2 and mentor.get(f"/cases/{case_id}").json()["status"] == "open"
+
+
+def test_no_report_for_two_weeks_asks_the_mentor_and_same_day_contact_is_a_deadline(product):
+    with product.client("mats", *MENTOR) as mentor, product.client("rut", *REKTOR) as rektor:
+        case_id = start_case(mentor, "skolfranvaro", barn="elev-ref-5")["id"]
+        [periodic] = mentor.get(f"/cases/{case_id}/timers").json()
+        assert periodic["element_id"] == "ingen_rapport" and periodic["expression"] == "P14D"
+        product.clock.advance(timedelta(days=14))
+        product.fire_timers()
+        assert open_elements(mentor, case_id) == ["registrera_narvaro"]
+        do(mentor, case_id, "registrera_narvaro", {"franvarorapport": {
+            "period_start": "2026-01-12", "period_slut": "2026-01-25", "franvaro_procent": 4,
+            "ogiltig_franvaro": True}})
+        assert open_elements(mentor, case_id) == ["informera_vardnadshavare"]
+        product.clock.advance(timedelta(hours=8))
+        product.fire_timers()
+        assert open_elements(rektor, case_id) == ["ej_informerad", "informera_vardnadshavare"]
+
+
+def test_escalation_to_samverkan_starts_a_linked_hlt_case(product):
+    with product.client("mats", *MENTOR) as mentor, product.client("eva", *EHT) as eht, \
+            product.client("rut", *REKTOR) as rektor:
+        case_id = start_case(mentor, "skolfranvaro", barn="elev-ref-6")["id"]
+        climb_to_rektor(mentor, eht, rektor, case_id)
+        report(mentor, case_id, 22)
+        assert steg(mentor, case_id) == 5 and "samtycke" in open_elements(rektor, case_id)
+        do(rektor, case_id, "samtycke", samtycke())
+        do(rektor, case_id, "samverkan_beslut", {"samverkan": {"vag": "hlt", "motivering": "Behov hos flera"}})
+        ladder = rektor.get(f"/cases/{case_id}").json()
+        [link] = ladder["links"]
+        assert link["process_key"] == "hlt" and link["relation"] == "startade"
+        hlt = rektor.get(f"/cases/{link['case_id']}").json()
+        assert hlt["status"] == "open" and [t["element_id"] for t in hlt["open_tasks"]] == ["aktualisering"]
+        assert hlt["data"]["barn"] == "elev-ref-6" and hlt["data"]["samtycke"]["lamnat"] is True
+        assert hlt["links"] == [{"case_id": case_id, "process_key": "skolfranvaro", "relation": "startad_av"}]
+        assert ladder["status"] == "open"  # the ladder goes on checking attendance
+
+
+def test_consent_withdrawn_during_samverkan_stops_it_but_not_the_schools_duty(product):
+    with product.client("mats", *MENTOR) as mentor, product.client("eva", *EHT) as eht, \
+            product.client("rut", *REKTOR) as rektor:
+        case_id = start_case(mentor, "skolfranvaro", barn="elev-ref-7")["id"]
+        climb_to_rektor(mentor, eht, rektor, case_id)
+        report(mentor, case_id, 25)
+        do(rektor, case_id, "samtycke", samtycke())
+        response = rektor.post(f"/cases/{case_id}/messages", json={"name": "samtycke_aterkallat", "data": {}})
+        assert response.status_code == 200, response.text
+        assert "samverkan_beslut" not in open_elements(rektor, case_id)
+        assert "registrera_aterkallelse" in open_elements(rektor, case_id)
+        report(mentor, case_id, 30)  # the ladder still takes the next period's report
