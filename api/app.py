@@ -15,7 +15,7 @@ from engine.specs import SpecCache
 from engine.worker import Worker
 
 from . import problems
-from .routes import cases, health, process_definitions, tasks, timers
+from .routes import cases, documents, health, process_definitions, tasks, timers
 from .schemas import Problem
 
 _PROBLEMS = {status: {"model": Problem, "content": {"application/problem+json": {}}}
@@ -54,6 +54,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.runner = Runner(app.state.clock)
     app.state.specs = SpecCache()
     problems.install(app)
-    for module in (health, process_definitions, cases, tasks, timers):
+    for module in (health, process_definitions, cases, tasks, timers, documents):
         app.include_router(module.router)
     return app

@@ -1,0 +1,41 @@
+"""Printable documents rendered from case data with Jinja2: the SIP, the Västbas handlingsplan, the kallelse.
+
+Templates live in forms/templates/ as NAME.html; autoescaping is on, so case data can never
+become markup. A document exists for a case once the data it prints has been recorded.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from .clock import Clock
+from .errors import InvalidTransition, NotFound
+from .models import Case
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+# name -> the case data keys it prints, and what to call the missing part in an error
+DOCUMENTS = {
+    "sip": (("sip",), "no SIP has been drawn up in this case yet"),
+    "handlingsplan": (("handlingsplan",), "no handlingsplan has been agreed in this case yet"),
+    "kallelse": (("natverksmote_1", "gastlista"), "no network meeting has been planned in this case yet"),
+}
+
+
+@lru_cache(maxsize=8)
+def _environment(directory: Path) -> Environment:
+    return Environment(loader=FileSystemLoader(directory), autoescape=select_autoescape(default=True))
+
+
+def render(case: Case, name: str, directory: Path, clock: Clock) -> str:
+    """The document `name` for `case` as printable HTML."""
+    if not _NAME.match(name) or name not in DOCUMENTS or not (directory / f"{name}.html").is_file():
+        raise NotFound(f"no document named {name!r}; there are: {', '.join(sorted(DOCUMENTS))}")
+    needed, missing = DOCUMENTS[name]
+    if not all(key in case.data for key in needed):
+        raise InvalidTransition(missing)
+    context = {**case.data, "arende": {"id": case.id, "process": case.process_key},
+               "utskrivet": clock.now().date().isoformat()}
+    return _environment(directory).get_template(f"{name}.html").render(context)
