@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test bench postgres lint clean
+.PHONY: run test bench postgres node clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -18,16 +18,27 @@ postgres:
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null; \
 	fi
 
+# Node tools for the tests (bpmnlint): Debian's nodejs/npm if npm is missing, then package.json's versions.
+node_modules/.installed: package.json
+	@if ! command -v npm >/dev/null 2>&1; then \
+		echo "installing Node.js and npm (Debian packages)"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm >/dev/null; \
+	fi
+	npm install --no-audit --no-fund --loglevel=error
+	touch node_modules/.installed
+
+node: node_modules/.installed
+
 run: $(STAMP)
 	$(VENV)/bin/samverka migrate
 	$(VENV)/bin/samverka deploy processes/
 	$(VENV)/bin/samverka serve
 
-test: $(STAMP) postgres
+test: $(STAMP) postgres node
 	$(PY) -m pytest -n 2 -q
 
 bench: $(STAMP) postgres
 	$(PY) -m pytest tests/bench -q -s -p no:xdist -m bench
 
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) var .pytest_cache node_modules

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from engine.cases import CaseService
 from engine.errors import Refused
 from engine.identity import Principal, verify_token
+from engine.scoring import ScoringSettings
 from engine.tasks import TaskService
 
 from .problems import Unauthenticated
@@ -54,7 +55,8 @@ CasesDep = Annotated[CaseService, Depends(_cases)]
 
 
 def _tasks(request: Request, cases: CasesDep) -> TaskService:
-    return TaskService(cases, request.app.state.settings.forms_dir)
+    settings = request.app.state.settings
+    return TaskService(cases, settings.forms_dir, ScoringSettings(sdq_cutoffs=settings.sdq_cutoffs))
 
 
 TasksDep = Annotated[TaskService, Depends(_tasks)]

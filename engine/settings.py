@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     worker_batch_size: int = 20
     worker_poll_seconds: float = 1.0
     worker_metrics_port: int = 0  # serve Prometheus metrics on 127.0.0.1:PORT; 0 = off
+    # SDQ total-difficulties cut-offs per informant: (gränsvärde from, avvikande from). UK bands by default;
+    # set Swedish norms with e.g. SAMVERKA_SDQ_CUTOFFS='{"foralder": [11, 14], "larare": [9, 12], "sjalv": [14, 17]}'
+    sdq_cutoffs: dict[str, tuple[int, int]] = {"foralder": (14, 17), "larare": (12, 16), "sjalv": (16, 20)}
 
     def resolved_database_url(self) -> str:
         """The configured URL, or the embedded SQLite file under var/."""

@@ -1,0 +1,84 @@
+"""The shipped models: bpmnlint-clean with diagrams, every task's form present, one role scheme, editable thresholds."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
+from lxml import etree
+
+from conftest import ROOT
+from engine import forms
+from engine.roles import role_id
+from factories import deploy_files, start_case
+
+PROCESSES = sorted((ROOT / "processes").glob("*.bpmn"))
+NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL", "camunda": "http://camunda.org/schema/1.0/bpmn"}
+ROLES = {"samordnare", "koordinator", "kontaktperson", "sprakror", "eht", "socialsekreterare", "hlt_motet", "chef",
+         "mentor", "rektor"}  # the README's table of roles
+
+
+def test_bpmnlint_recommended_rules_find_nothing():
+    binary = ROOT / "node_modules" / ".bin" / "bpmnlint"
+    if not binary.exists():
+        pytest.fail("bpmnlint is not installed: `make test` runs `npm install` (package.json)")
+    result = subprocess.run([str(binary), *map(str, PROCESSES)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "problem" not in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("path", PROCESSES, ids=lambda p: p.name)
+def test_every_user_task_has_a_form_and_every_lane_a_known_role(path: Path):
+    root = etree.parse(str(path)).getroot()
+    for task in root.iterfind(".//bpmn:userTask", NS):
+        key = task.get(f"{{{NS['camunda']}}}formKey")
+        schema, _ = forms.form(key, ROOT / "forms")
+        assert schema is not None, f"{path.name}: {task.get('id')} has no form {key}"
+    lanes = {role_id(lane.get("name")) for lane in root.iterfind(".//bpmn:lane", NS)}
+    assert lanes <= ROLES, lanes - ROLES
+    assert root.find(".//{http://www.omg.org/spec/BPMN/20100524/DI}BPMNDiagram") is not None
+
+
+def test_every_form_schema_is_valid_and_its_references_resolve():
+    for path in sorted((ROOT / "forms").glob("*.schema.json")):
+        schema = json.loads(path.read_text())
+        Draft202012Validator.check_schema(schema)
+        # Resolving every $ref: validating an empty object walks the schema's references.
+        forms.validate(path.name.removesuffix(".schema.json"), {}, ROOT / "forms")
+    for path in sorted((ROOT / "forms").glob("*.ui.json")):
+        assert (ROOT / "forms" / path.name.replace(".ui.json", ".schema.json")).exists(), path.name
+
+
+def test_a_process_owner_changes_the_ladders_thresholds_in_the_dmn_alone(product):
+    dmn = (ROOT / "processes" / "skolfranvaro_trappa.dmn").read_text()
+    assert "<text>&gt;= 10</text>" in dmn
+    stricter = dmn.replace("<text>&gt;= 10</text>", "<text>&gt;= 5</text>").encode()
+    with product.client("agda", "processagare") as owner:
+        response = deploy_files(owner, "skolfranvaro.bpmn", "skolfranvaro_trappa.dmn", overrides={
+            "skolfranvaro.bpmn": (ROOT / "processes" / "skolfranvaro.bpmn").read_bytes(),
+            "skolfranvaro_trappa.dmn": stricter})
+        assert response.status_code == 201, response.text
+        assert [p["version"] for p in response.json()["processes"]] == [2]
+    with product.client("mats", "mentor") as mentor:
+        case_id = start_case(mentor, "skolfranvaro", barn="elev-ref-8")["id"]
+        mentor.post(f"/cases/{case_id}/messages", json={"name": "franvarorapport", "data": {
+            "period_start": "2026-01-12", "period_slut": "2026-01-18", "franvaro_procent": 6,
+            "ogiltig_franvaro": False}})
+        assert mentor.get(f"/cases/{case_id}").json()["data"]["steg"] == 2
+
+
+def test_the_layout_tool_draws_what_the_modeler_needs(tmp_path):
+    from engine.diagram import layout
+
+    bare = etree.parse(str(ROOT / "processes" / "hlt.bpmn")).getroot()
+    for diagram in bare.findall("{http://www.omg.org/spec/BPMN/20100524/DI}BPMNDiagram"):
+        bare.remove(diagram)
+    target = tmp_path / "hlt.bpmn"
+    target.write_bytes(layout(etree.tostring(bare)))
+    binary = ROOT / "node_modules" / ".bin" / "bpmnlint"
+    shutil.copy(ROOT / ".bpmnlintrc", tmp_path / ".bpmnlintrc")
+    result = subprocess.run([str(binary), str(target)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout
