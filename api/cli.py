@@ -122,6 +122,21 @@ def simulate(process_key: Annotated[Optional[str], typer.Argument(help="Process 
 
 
 @app.command()
+def diagram(files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, help=".bpmn files")],
+            relayout: Annotated[bool, typer.Option("--layout", help="Replace each file's diagram with a fresh layout")] = False,
+            svg_out: Annotated[bool, typer.Option("--svg", help="Write FILE.svg next to each file")] = False):
+    """Lay out BPMN files that lack a diagram, and/or draw them as SVG pictures."""
+    from engine.diagram import layout, svg
+
+    for path in files:
+        if relayout:
+            path.write_bytes(layout(path.read_bytes()))
+        if svg_out:
+            path.with_suffix(".svg").write_text(svg(path.read_bytes()))
+        typer.echo(f"{path}{' laid out' if relayout else ''}{' drawn' if svg_out else ''}")
+
+
+@app.command()
 def serve(host: Annotated[Optional[str], typer.Option()] = None, port: Annotated[Optional[int], typer.Option()] = None):
     """Serve the API."""
     import uvicorn

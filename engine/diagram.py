@@ -198,3 +198,83 @@ def layout(content: bytes) -> bytes:
     for sub in process.iter(f"{{{BPMN}}}subProcess"):
         _plane(root, sub.get("id"), sub, [], False, None)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    return textwrap.wrap(text, width) or [""]
+
+
+def _text(x: float, y: float, lines: list[str], size: int = 11, anchor: str = "middle") -> str:
+    top = y - (len(lines) - 1) * (size + 2) / 2
+    spans = "".join(f'<tspan x="{x:g}" y="{top + i * (size + 2):g}">{escape(line)}</tspan>'
+                    for i, line in enumerate(lines))
+    return f'<text font-size="{size}" text-anchor="{anchor}" dominant-baseline="middle">{spans}</text>'
+
+
+def _icon(kinds: set[str], box: Box) -> str:
+    """The event's marker drawn with lines, so it shows in any font: clock, envelope or filled circle."""
+    cx, cy = box.cx, box.cy
+    if "timerEventDefinition" in kinds:
+        return (f'<circle cx="{cx:g}" cy="{cy:g}" r="9" fill="#fff" stroke="#333"/>'
+                f'<path d="M {cx:g} {cy - 7:g} L {cx:g} {cy:g} L {cx + 5:g} {cy + 2:g}" fill="none" stroke="#333"/>')
+    if "messageEventDefinition" in kinds:
+        return (f'<rect x="{cx - 8:g}" y="{cy - 5.5:g}" width="16" height="11" fill="#fff" stroke="#333"/>'
+                f'<path d="M {cx - 8:g} {cy - 5.5:g} L {cx:g} {cy + 1:g} L {cx + 8:g} {cy - 5.5:g}" fill="none" '
+                f'stroke="#333"/>')
+    if "terminateEventDefinition" in kinds:
+        return f'<circle cx="{cx:g}" cy="{cy:g}" r="10" fill="#333"/>'
+    return ""
+
+
+def svg(content: bytes) -> str:
+    """The main plane of a laid-out model as a standalone SVG."""
+    root = etree.fromstring(content, _PARSER)
+    plane = root.find("bpmndi:BPMNDiagram/bpmndi:BPMNPlane", NS)
+    elements = {e.get("id"): e for e in root.iter() if isinstance(e.tag, str) and e.get("id")}
+    parts, right, bottom = [], 0.0, 0.0
+    for shape in plane.findall("bpmndi:BPMNShape", NS):
+        b = shape.find("dc:Bounds", NS)
+        box = Box(*(float(b.get(k)) for k in ("x", "y", "width", "height")))
+        right, bottom = max(right, box.x + box.w), max(bottom, box.y + box.h)
+        element = elements[shape.get("bpmnElement")]
+        kind, name = _local(element), element.get("name") or ""
+        if kind in ("participant", "lane"):
+            fill = "#fff" if kind == "participant" else "none"
+            parts.append(f'<rect x="{box.x:g}" y="{box.y:g}" width="{box.w:g}" height="{box.h:g}" fill="{fill}" '
+                         f'stroke="#333"/>')
+            cx, cy = box.x + LANE_HEADER / 2, box.cy
+            parts.append(f'<g transform="rotate(-90 {cx:g} {cy:g})">{_text(cx, cy, _wrap(name, 40), 12)}</g>')
+        elif kind in ACTIVITIES:
+            dashed = ' stroke-dasharray="4 3"' if element.get("triggeredByEvent") == "true" else ""
+            parts.append(f'<rect x="{box.x:g}" y="{box.y:g}" width="{box.w:g}" height="{box.h:g}" rx="10" '
+                         f'fill="#fffbe6" stroke="#333"{dashed}/>')
+            parts.append(_text(box.cx, box.cy - 4, _wrap(name, 18)[:4], 10))
+            if kind == "subProcess":
+                parts.append(f'<rect x="{box.cx - 7:g}" y="{box.y + box.h - 16:g}" width="14" height="14" fill="none" '
+                             f'stroke="#333"/>{_text(box.cx, box.y + box.h - 9, ["+"], 12)}')
+        elif kind.endswith("Gateway"):
+            points = f"{box.cx:g},{box.y:g} {box.x + box.w:g},{box.cy:g} {box.cx:g},{box.y + box.h:g} {box.x:g},{box.cy:g}"
+            marker = {"parallelGateway": "+", "eventBasedGateway": "○"}.get(kind, "×")
+            parts.append(f'<polygon points="{points}" fill="#fff" stroke="#333"/>{_text(box.cx, box.cy, [marker], 16)}')
+            parts.append(_text(box.cx, box.y - 14, _wrap(name, 22), 10))
+        else:
+            width = 3 if kind == "endEvent" else 1
+            ring = f'<circle cx="{box.cx:g}" cy="{box.cy:g}" r="{box.w / 2 - 3:g}" fill="none" stroke="#333"/>' \
+                if kind in ("boundaryEvent", "intermediateCatchEvent", "intermediateThrowEvent") else ""
+            kinds = {_local(d) for d in element if isinstance(d.tag, str) and _local(d).endswith("EventDefinition")}
+            parts.append(f'<circle cx="{box.cx:g}" cy="{box.cy:g}" r="{box.w / 2:g}" fill="#fff" stroke="#333" '
+                         f'stroke-width="{width}"/>{ring}{_icon(kinds, box)}')
+            parts.append(_text(box.cx, box.y + box.h + 14, _wrap(name, 22), 10))
+    for edge in plane.findall("bpmndi:BPMNEdge", NS):
+        points = " ".join(f'{float(w.get("x")):g},{float(w.get("y")):g}' for w in edge.findall("di:waypoint", NS))
+        parts.append(f'<polyline points="{points}" fill="none" stroke="#333" marker-end="url(#pil)"/>')
+        name = elements[edge.get("bpmnElement")].get("name")
+        if name:
+            first = edge.find("di:waypoint", NS)
+            parts.append(_text(float(first.get("x")) + 6, float(first.get("y")) - 8, [name], 9, "start"))
+    width, height = right + 40, bottom + 60
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:g}" height="{height:g}" '
+            f'viewBox="0 0 {width:g} {height:g}" font-family="Arial, sans-serif">'
+            '<defs><marker id="pil" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
+            'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#333"/></marker></defs>'
+            f'<rect width="100%" height="100%" fill="#fff"/>{"".join(parts)}</svg>\n')

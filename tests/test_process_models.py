@@ -82,3 +82,12 @@ def test_the_layout_tool_draws_what_the_modeler_needs(tmp_path):
     shutil.copy(ROOT / ".bpmnlintrc", tmp_path / ".bpmnlintrc")
     result = subprocess.run([str(binary), str(target)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize("path", PROCESSES, ids=lambda p: p.name)
+def test_the_readme_pictures_are_drawn_from_the_current_models(path: Path):
+    from engine.diagram import svg
+
+    picture = path.with_suffix(".svg")
+    assert picture.exists() and picture.read_text() == svg(path.read_bytes()), \
+        f"redraw with `.venv/bin/samverka diagram --svg {path.relative_to(ROOT)}`"
