@@ -178,7 +178,14 @@ class Simulation:
                                       .order_by(HistoryEntry.id))
             tasks = {t.id: t for t in session.scalars(select(UserTask).where(UserTask.case_id == case_id))}
             timeline = Timeline(case.status, started, self.clock.now())
+            activity_deadlines: dict[str, Deadline] = {}  # deadlines on subprocesses, done when they complete
             for entry in entries:
+                if entry.event == "deadline_missed" and entry.task_id not in tasks:
+                    activity_deadlines[entry.element_id] = Deadline(
+                        entry.element_name or entry.element_id, datetime.fromisoformat(entry.details["due_at"]),
+                        None, "missed")
+                if entry.event == "element_completed" and entry.element_id in activity_deadlines:
+                    activity_deadlines[entry.element_id].done_at = entry.at
                 if entry.event == "element_completed" and entry.element_type not in ("UserTask", "EndEvent"):
                     continue
                 note = ""
@@ -188,6 +195,7 @@ class Simulation:
                 elif entry.event == "timer_fired" and entry.details:
                     note = f"(due {entry.details['due_at'][:10]})"
                 timeline.lines.append(Line(entry.at, entry.event, entry.element_name or entry.element_id or "", note))
+            timeline.deadlines += activity_deadlines.values()
             for task in sorted(tasks.values(), key=lambda t: (t.due_at or started, t.id)):
                 if task.due_at is None:
                     continue

@@ -49,3 +49,19 @@ def test_a_malformed_script_is_refused_with_the_field(tmp_path):
     result = simulate(tmp_path, script)
     assert result.returncode == 1
     assert "/steps/0/efter" in result.stderr and "Extra inputs are not permitted" in result.stderr
+
+
+def test_the_real_hlt_model_through_a_late_sip_and_two_follow_ups(tmp_path):
+    env = {**os.environ, "SAMVERKA_VAR_DIR": str(tmp_path / "var")}
+    result = subprocess.run([sys.executable, "-m", "api.cli", "simulate", "--script",
+                             str(SIMULATION / "hlt_processen.yaml"), "--processes", str(ROOT / "processes"),
+                             "--forms", str(ROOT / "forms")], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "2026-02-11 08:00  deadline_missed  Fram till SIP (inom 30 dagar)" in lines
+    assert "2027-01-16 08:00  deadline_missed  Uppföljning (SDQ, SIP-avstämning)" in lines
+    assert "  missed   Fram till SIP (inom 30 dagar): due 2026-02-11 08:00, done 2026-02-16" in lines
+    assert "  met      Uppföljning (SDQ, SIP-avstämning): due 2026-08-16 08:00, done 2026-07-16" in lines
+    assert "  missed   Uppföljning (SDQ, SIP-avstämning): due 2027-01-16 08:00, done 2027-02-16" in lines
+    assert "case completed after 400 days (virtual)" in lines

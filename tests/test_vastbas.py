@@ -181,3 +181,15 @@ def test_eht_review_within_two_months_and_network_meeting_target(product):
         product.clock.advance(timedelta(days=62))
         product.fire_timers()
         assert open_elements(samordnare, case_id) == ["eht_genomgang", "paminn_eht", "uppfoljning"]
+
+
+def test_consent_withdrawn_mid_case_stops_the_network_work(product):
+    with product.client("siv", *SAMORDNARE) as samordnare, product.client("kim", *KOORDINATOR) as koordinator:
+        case_id = planned_until_plan(product, samordnare, koordinator)
+        response = samordnare.post(f"/cases/{case_id}/messages", json={"name": "samtycke_aterkallat", "data": {}})
+        assert response.status_code == 200, response.text
+        assert open_elements(samordnare, case_id) == ["registrera_aterkallelse"]
+        assert ("task_cancelled", "natverksmote_2") in events(samordnare, case_id)
+        do(samordnare, case_id, "registrera_aterkallelse", {"aterkallelse": {"aterkallat_av": "Vera",
+                                                                             "datum": "2026-02-10"}})
+        assert samordnare.get(f"/cases/{case_id}").json()["status"] == "completed"
