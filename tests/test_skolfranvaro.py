@@ -93,14 +93,20 @@ def test_no_report_for_two_weeks_asks_the_mentor_and_same_day_contact_is_a_deadl
         assert open_elements(rektor, case_id) == ["ej_informerad", "informera_vardnadshavare"]
 
 
+def at_samverkan(mentor, eht, rektor, barn: str) -> str:
+    """A ladder case climbed to rung 5 with consent given: the samverkan choice is open."""
+    case_id = start_case(mentor, "skolfranvaro", barn=barn)["id"]
+    climb_to_rektor(mentor, eht, rektor, case_id)
+    report(mentor, case_id, 22)
+    assert steg(mentor, case_id) == 5 and "samtycke" in open_elements(rektor, case_id)
+    do(rektor, case_id, "samtycke", samtycke())
+    return case_id
+
+
 def test_escalation_to_samverkan_starts_a_linked_hlt_case(product):
     with product.client("mats", *MENTOR) as mentor, product.client("eva", *EHT) as eht, \
             product.client("rut", *REKTOR) as rektor:
-        case_id = start_case(mentor, "skolfranvaro", barn="elev-ref-6")["id"]
-        climb_to_rektor(mentor, eht, rektor, case_id)
-        report(mentor, case_id, 22)
-        assert steg(mentor, case_id) == 5 and "samtycke" in open_elements(rektor, case_id)
-        do(rektor, case_id, "samtycke", samtycke())
+        case_id = at_samverkan(mentor, eht, rektor, "elev-ref-6")
         do(rektor, case_id, "samverkan_beslut", {"samverkan": {"vag": "hlt", "motivering": "Behov hos flera"}})
         ladder = rektor.get(f"/cases/{case_id}").json()
         [link] = ladder["links"]
@@ -115,10 +121,7 @@ def test_escalation_to_samverkan_starts_a_linked_hlt_case(product):
 def test_consent_withdrawn_during_samverkan_stops_it_but_not_the_schools_duty(product):
     with product.client("mats", *MENTOR) as mentor, product.client("eva", *EHT) as eht, \
             product.client("rut", *REKTOR) as rektor:
-        case_id = start_case(mentor, "skolfranvaro", barn="elev-ref-7")["id"]
-        climb_to_rektor(mentor, eht, rektor, case_id)
-        report(mentor, case_id, 25)
-        do(rektor, case_id, "samtycke", samtycke())
+        case_id = at_samverkan(mentor, eht, rektor, "elev-ref-7")
         response = rektor.post(f"/cases/{case_id}/messages", json={"name": "samtycke_aterkallat", "data": {}})
         assert response.status_code == 200, response.text
         assert "samverkan_beslut" not in open_elements(rektor, case_id)

@@ -27,7 +27,8 @@ def assessed(samordnare) -> str:
     return case_id
 
 
-def planned(product, samordnare, koordinator) -> str:
+def offered(product, samordnare, koordinator) -> str:
+    """A case through steps 1-4: assessed, offered, förmöte held and the child's voice heard."""
     case_id = assessed(samordnare)
     do(koordinator, case_id, "erbjudande", {"familjen_tackar_ja": True, "barnets_rost": "Vill ha lugn i skolan"})
     do(koordinator, case_id, "formote", {
@@ -37,9 +38,21 @@ def planned(product, samordnare, koordinator) -> str:
         "gastlista": [{"namn": "Lärare Lisa", "roll": "mentor", "verksamhet": "skola"}], "natverksmote_1": MOTE})
     with product.client("maja", *SPRAKROR) as sprakror:
         do(sprakror, case_id, "barnets_rost", {"barnets_rost": "Vill ha en vuxen att prata med"})
+    return case_id
+
+
+def planned_until_plan(product, samordnare, koordinator) -> str:
+    """A case through nätverksmöte 1, waiting for the handlingsplan."""
+    case_id = offered(product, samordnare, koordinator)
     do(koordinator, case_id, "natverksmote_1", {"behovsanalys": "Trygghet och struktur",
                                                 "hemuppgifter": [{"vem": "Moster Maja", "bidrag": "Läxhjälp"}],
                                                 "natverksmote_2": {**MOTE, "datum": "2026-02-16"}})
+    return case_id
+
+
+def planned(product, samordnare, koordinator) -> str:
+    """A case with its handlingsplan agreed (step 6)."""
+    case_id = planned_until_plan(product, samordnare, koordinator)
     do(koordinator, case_id, "natverksmote_2", handlingsplan())
     return case_id
 
@@ -117,20 +130,6 @@ def test_kontaktperson_may_not_be_a_rektor_or_a_socialsekreterare(product):
         do(koordinator, case_id, "natverksmote_2", handlingsplan("kurator"))
 
 
-def planned_until_plan(product, samordnare, koordinator) -> str:
-    case_id = assessed(samordnare)
-    do(koordinator, case_id, "erbjudande", {"familjen_tackar_ja": True, "barnets_rost": "Ja"})
-    do(koordinator, case_id, "formote", {
-        "problemanalys": "p", "syfte": "s", "natverkskarta": [{"namn": "Maja", "relation": "släkt"}],
-        "sprakror": {"namn": "Maja", "relation": "släkt", "anvandare": "maja"},
-        "gastlista": [{"namn": "Lisa", "roll": "mentor"}], "natverksmote_1": MOTE})
-    with product.client("maja", *SPRAKROR) as sprakror:
-        do(sprakror, case_id, "barnets_rost", {"barnets_rost": "Vill bli lyssnad på"})
-    do(koordinator, case_id, "natverksmote_1", {"behovsanalys": "b", "hemuppgifter": [],
-                                                "natverksmote_2": MOTE})
-    return case_id
-
-
 def test_myndighetsutovning_in_the_middle_interrupts_every_step(product):
     with product.client("siv", *SAMORDNARE) as samordnare, product.client("kim", *KOORDINATOR) as koordinator, \
             product.client("karin", *KONTAKTPERSON) as kontaktperson, \
@@ -163,14 +162,7 @@ def test_myndighetsutovning_can_come_at_the_very_first_step(product):
 def test_eht_review_within_two_months_and_network_meeting_target(product):
     with product.client("siv", *SAMORDNARE) as samordnare, product.client("kim", *KOORDINATOR) as koordinator, \
             product.client("karin", *KONTAKTPERSON) as kontaktperson:
-        case_id = assessed(samordnare)
-        do(koordinator, case_id, "erbjudande", {"familjen_tackar_ja": True, "barnets_rost": "Ja"})
-        do(koordinator, case_id, "formote", {
-            "problemanalys": "p", "syfte": "s", "natverkskarta": [{"namn": "Maja", "relation": "släkt"}],
-            "sprakror": {"namn": "Maja", "relation": "släkt", "anvandare": "maja"},
-            "gastlista": [{"namn": "Lisa", "roll": "mentor"}], "natverksmote_1": MOTE})
-        with product.client("maja", *SPRAKROR) as sprakror:
-            do(sprakror, case_id, "barnets_rost", {"barnets_rost": "Ja"})
+        case_id = offered(product, samordnare, koordinator)
         product.clock.advance(timedelta(days=21))
         product.fire_timers()
         assert open_elements(samordnare, case_id) == ["natverksmote_1", "paminn_natverksmote"]
