@@ -12,10 +12,11 @@ from engine.db import make_engine, make_session_factory
 from engine.runtime import Runner
 from engine.settings import Settings, get_settings
 from engine.specs import SpecCache
+from engine.webhooks import Deliverer
 from engine.worker import Worker
 
 from . import problems
-from .routes import cases, documents, health, process_definitions, tasks, timers
+from .routes import cases, documents, events, health, process_definitions, tasks, timers, webhooks
 from .schemas import Problem
 
 _PROBLEMS = {status: {"model": Problem, "content": {"application/problem+json": {}}}
@@ -29,7 +30,8 @@ async def _lifespan(app: FastAPI):
     if settings.runs_embedded_worker():
         state = app.state
         worker = Worker(state.session_factory, state.clock, state.runner, state.specs,
-                        batch_size=settings.worker_batch_size, poll_seconds=settings.worker_poll_seconds)
+                        batch_size=settings.worker_batch_size, poll_seconds=settings.worker_poll_seconds,
+                        deliverer=Deliverer(state.session_factory, state.clock))
         thread = threading.Thread(target=worker.run, args=(stop,), name="samverka-worker", daemon=True)
         thread.start()
         if settings.worker_metrics_port:
@@ -54,6 +56,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.runner = Runner(app.state.clock)
     app.state.specs = SpecCache()
     problems.install(app)
-    for module in (health, process_definitions, cases, tasks, timers, documents):
+    for module in (health, process_definitions, cases, tasks, timers, documents, webhooks, events):
         app.include_router(module.router)
     return app

@@ -79,19 +79,23 @@ def worker(batch_size: Annotated[Optional[int], typer.Option(help="Cases claimed
 
     from engine.db import make_engine, make_session_factory
     from engine.logs import configure
+    from engine.webhooks import Deliverer
     from engine.worker import Worker
 
     configure(json=True)
     settings = get_settings()
     engine = make_engine(settings.resolved_database_url(), application_name="samverka-worker")
-    timer_worker = Worker(make_session_factory(engine), SystemClock(), batch_size=batch_size or settings.worker_batch_size,
-                    poll_seconds=poll if poll is not None else settings.worker_poll_seconds)
+    sessions = make_session_factory(engine)
+    timer_worker = Worker(sessions, SystemClock(), batch_size=batch_size or settings.worker_batch_size,
+                          poll_seconds=poll if poll is not None else settings.worker_poll_seconds,
+                          deliverer=Deliverer(sessions, SystemClock()))
     port = metrics_port if metrics_port is not None else settings.worker_metrics_port
     if port:
         start_http_server(port, addr="127.0.0.1")
     if once:
         fired = timer_worker.run_until_idle()
-        typer.echo(f"fired {len(fired)} timers", err=True)
+        sent = timer_worker.deliverer.run_until_idle()
+        typer.echo(f"fired {len(fired)} timers, attempted {sent} webhook deliveries", err=True)
         return
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

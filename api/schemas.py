@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
 T = TypeVar("T")
 
@@ -148,3 +148,51 @@ class Problem(BaseModel):
     detail: str
     instance: str
     errors: list[dict[str, Any]] | None = None
+
+
+class WebhookIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: AnyHttpUrl = Field(description="Where deliveries are POSTed")
+    event_types: list[str] = Field(default_factory=list, description="Only these event types; empty for all")
+    process_keys: list[str] = Field(default_factory=list, description="Only these processes; empty for all")
+
+
+class WebhookOut(Out):
+    id: str
+    url: str
+    event_types: list[str]
+    process_keys: list[str]
+    created_by: str
+    created_at: datetime
+
+
+class WebhookCreated(WebhookOut):
+    secret: str = Field(description="Standard Webhooks signing secret (whsec_...); shown only now")
+
+
+class DeliveryOut(Out):
+    id: int
+    event_id: str
+    event_type: str
+    case_id: str
+    state: Literal["pending", "delivered", "dead"]
+    attempts: int
+    last_status: int | None
+    last_error: str | None
+    next_attempt_at: datetime
+
+
+class CloudEventOut(BaseModel):
+    specversion: Literal["1.0"]
+    id: str
+    source: str
+    type: str
+    subject: str | None
+    time: datetime
+    datacontenttype: str
+    data: dict[str, Any]
+
+
+class EventPage(BaseModel):
+    items: list[CloudEventOut]
+    next_cursor: str = Field(description="Pass as `after` to continue; stable, so a consumer can resume from it")

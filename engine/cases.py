@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import deployments
+from . import deployments, outbox
 from .clock import Clock
 from .errors import FieldError, InvalidInput, InvalidTransition, NotFound, Refused
 from .identity import Principal
@@ -218,3 +218,4 @@ class CaseService:
                                       task_id=record.task_id, actor_user=principal.user,
                                       actor_agency=principal.agency, actor_roles=sorted(principal.roles),
                                       data_changes=record.data_changes, details=record.details))
+        outbox.emit(self.session, case, now, record.event, record)

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 JsonType = JSON().with_variant(JSONB(), "postgresql")
@@ -161,3 +161,55 @@ class HistoryEntry(Base):
     actor_roles: Mapped[list] = mapped_column(JsonType)
     data_changes: Mapped[dict | None] = mapped_column(JsonType, nullable=True)
     details: Mapped[dict | None] = mapped_column(JsonType, nullable=True)  # event facts, e.g. a timer's due time and lag
+
+
+class Event(Base):
+    """The outbox and the event feed: one CloudEvent per state change, written in the change's transaction."""
+
+    __tablename__ = "event"
+    __table_args__ = (Index("ix_event_case", "case_id", "seq"), Index("ix_event_type_seq", "type", "seq"))
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)  # the feed's cursor
+    id: Mapped[str] = mapped_column(String(36), unique=True)  # CloudEvents id, also the webhook-id
+    type: Mapped[str] = mapped_column(String(100))
+    case_id: Mapped[str | None] = mapped_column(String(36), nullable=True)  # the CloudEvents subject
+    process_key: Mapped[str] = mapped_column(String(200))
+    time: Mapped[datetime] = mapped_column(Timestamp())
+    data: Mapped[dict] = mapped_column(JsonType)
+
+
+class WebhookSubscription(Base):
+    """An integrator's endpoint and what it wants: event types and processes (empty = all)."""
+
+    __tablename__ = "webhook_subscription"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(String(200))
+    event_types: Mapped[list] = mapped_column(JsonType)
+    process_keys: Mapped[list] = mapped_column(JsonType)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(Timestamp())
+    active: Mapped[bool] = mapped_column(Boolean)
+
+
+class WebhookDelivery(Base):
+    """One event to one subscription: pending until delivered, or dead after the retry window."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        Index("ix_delivery_due", "state", "next_attempt_at"),
+        Index("ix_delivery_order", "subscription_id", "case_id", "state", "event_seq"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subscription_id: Mapped[str] = mapped_column(ForeignKey("webhook_subscription.id", ondelete="CASCADE"))
+    event_seq: Mapped[int] = mapped_column(ForeignKey("event.seq", ondelete="CASCADE"))
+    case_id: Mapped[str] = mapped_column(String(36))  # events of one case go out in order
+    state: Mapped[str] = mapped_column(String(20))  # pending | delivered | dead
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column(Timestamp())
+    last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
+    event: Mapped[Event] = relationship(lazy="joined")

@@ -26,6 +26,7 @@ from .models import Case
 from .runtime import Runner
 from .specs import SpecCache
 from .timers import Fired, TimerService
+from .webhooks import Deliverer
 
 LAG = Histogram("samverka_timer_lag_seconds", "Seconds between a timer's due time and its firing",
                 buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 86400))
@@ -46,12 +47,13 @@ class Worker:
 
     def __init__(self, session_factory: sessionmaker, clock: Clock, runner: Runner | None = None,
                  specs: SpecCache | None = None, batch_size: int = 20, poll_seconds: float = 1.0,
-                 name: str | None = None):
+                 name: str | None = None, deliverer: Deliverer | None = None):
         self.session_factory, self.clock = session_factory, clock
         self.runner = runner or Runner(clock)
         self.specs = specs or SpecCache()
         self.batch_size, self.poll_seconds = batch_size, poll_seconds
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
+        self.deliverer = deliverer  # webhook deliveries share the loop: both are the worker's, never a request's
 
     def _service(self, session) -> TimerService:
         return TimerService(CaseService(session, self.clock, self.runner, self.specs))
@@ -128,10 +130,14 @@ class Worker:
         log.info("worker_started", worker=self.name, batch_size=self.batch_size)
         while not stop.is_set():
             try:
-                if self.run_once().claimed:
+                claimed = self.run_once().claimed
+                sent = self.deliverer.run_once() if self.deliverer else 0
+                if claimed or sent:
                     continue
                 with self.session_factory() as session:
                     next_at = self._service(session).next_fire_at()
+                if self.deliverer and (next_delivery := self.deliverer.next_attempt_at()) is not None:
+                    next_at = min(next_at, next_delivery) if next_at else next_delivery
             except OperationalError as exc:  # database away: wait and try again, never die
                 log.warning("worker_database_error", error=str(exc.orig)[:200], worker=self.name)
                 stop.wait(self.poll_seconds)

@@ -29,6 +29,7 @@ from engine.clock import ManualClock
 from engine.identity import Principal, mint_token
 from engine.migrate import upgrade
 from engine.settings import Settings
+from engine.webhooks import Deliverer
 from engine.worker import Worker
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -158,6 +159,10 @@ class Server:
         """Run the timer worker (the real one, on the app's clock and database) until nothing is due."""
         state = self.app.state
         return Worker(state.session_factory, self.clock, state.runner, state.specs).run_until_idle()
+
+    def deliver_webhooks(self) -> int:
+        """Run the webhook deliverer (the worker's) on the app's clock until nothing is due."""
+        return Deliverer(self.app.state.session_factory, self.clock, timeout=5).run_until_idle()
 
     def token(self, user: str, *roles: str, agency: str | None = "skola") -> str:
         # Long-lived, because scenario tests move the engine clock by months.

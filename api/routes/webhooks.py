@@ -1,0 +1,64 @@
+"""Webhook subscriptions for integrators, and their dead letters."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from engine.webhooks import WebhookService
+
+from ..deps import PrincipalDep, SessionDep
+from ..schemas import DeliveryOut, Page, WebhookCreated, WebhookIn, WebhookOut
+
+router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+
+
+def _service(request: Request, session) -> WebhookService:
+    return WebhookService(session, request.app.state.clock)
+
+
+def _delivery_out(delivery) -> DeliveryOut:
+    return DeliveryOut(id=delivery.id, event_id=delivery.event.id, event_type=delivery.event.type,
+                       case_id=delivery.case_id, state=delivery.state, attempts=delivery.attempts,
+                       last_status=delivery.last_status, last_error=delivery.last_error,
+                       next_attempt_at=delivery.next_attempt_at)
+
+
+@router.post("", response_model=WebhookCreated, status_code=201)
+def create_webhook(body: WebhookIn, request: Request, session: SessionDep, principal: PrincipalDep):
+    """Subscribe an endpoint to events (role `integrator`). The response holds the signing secret, once."""
+    subscription = _service(request, session).create(principal, str(body.url), body.event_types, body.process_keys)
+    return WebhookCreated(**WebhookOut.model_validate(subscription).model_dump(), secret=subscription.secret)
+
+
+@router.get("", response_model=list[WebhookOut])
+def list_webhooks(request: Request, session: SessionDep, principal: PrincipalDep):
+    """All subscriptions."""
+    return _service(request, session).list(principal)
+
+
+@router.get("/{webhook_id}", response_model=WebhookOut)
+def get_webhook(webhook_id: str, request: Request, session: SessionDep, principal: PrincipalDep):
+    """One subscription."""
+    return _service(request, session).get(principal, webhook_id)
+
+
+@router.delete("/{webhook_id}", status_code=204, response_class=Response)
+def delete_webhook(webhook_id: str, request: Request, session: SessionDep, principal: PrincipalDep):
+    """Unsubscribe; pending deliveries are dropped."""
+    _service(request, session).delete(principal, webhook_id)
+    return Response(status_code=204)
+
+
+@router.get("/{webhook_id}/failures", response_model=Page[DeliveryOut])
+def webhook_failures(webhook_id: str, request: Request, session: SessionDep, principal: PrincipalDep,
+                     cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100):
+    """Deliveries that failed for the whole retry window (dead letters)."""
+    page = _service(request, session).failures(principal, webhook_id, cursor, limit)
+    return Page[DeliveryOut](items=[_delivery_out(d) for d in page.items], next_cursor=page.next_cursor)
+
+
+@router.post("/{webhook_id}/failures/{delivery_id}/redeliver", response_model=DeliveryOut)
+def redeliver(webhook_id: str, delivery_id: int, request: Request, session: SessionDep, principal: PrincipalDep):
+    """Send a dead-lettered delivery again, in its case's order."""
+    return _delivery_out(_service(request, session).redeliver(principal, webhook_id, delivery_id))

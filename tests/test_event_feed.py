@@ -1,0 +1,42 @@
+"""The event feed: a consumer that was away replays exactly what it missed, from any cursor."""
+from __future__ import annotations
+
+import threading
+import time
+
+from test_webhooks import INTEGRATOR, some_work
+
+
+def test_replays_from_any_cursor_and_filters_by_type(server):
+    some_work(server, cases=3)
+    with server.client("ivar", *INTEGRATOR) as integrator:
+        everything = integrator.get("/events", params={"limit": 1000}).json()
+        ids = [e["id"] for e in everything["items"]]
+        assert len(ids) == len(set(ids)) >= 12
+        collected, cursor = [], "0"
+        while True:  # a consumer reading three at a time, resuming from each cursor
+            page = integrator.get("/events", params={"after": cursor, "limit": 3}).json()
+            if not page["items"]:
+                break
+            collected += [e["id"] for e in page["items"]]
+            cursor = page["next_cursor"]
+        assert collected == ids
+        middle = integrator.get("/events", params={"after": 5, "limit": 1000}).json()["items"]
+        assert [e["id"] for e in middle] == ids[5:]
+        completed = integrator.get("/events", params={"types": "se.samverka.case.completed"}).json()["items"]
+        assert len(completed) == 3 and {e["type"] for e in completed} == {"se.samverka.case.completed"}
+        unknown = integrator.get("/events", params={"types": "se.samverka.case.started,drop table"})
+        assert unknown.status_code == 422 and unknown.json()["errors"][0]["location"] == "/types"
+    with server.client("hanna", "handlaggare") as hanna:
+        assert hanna.get("/events").status_code == 403  # caseworkers see cases, not the feed
+
+
+def test_long_poll_returns_as_soon_as_an_event_is_written(server):
+    some_work(server, cases=1)
+    with server.client("ivar", *INTEGRATOR) as integrator:
+        cursor = integrator.get("/events", params={"limit": 1000}).json()["next_cursor"]
+        threading.Timer(0.5, lambda: some_work(server, cases=1)).start()
+        started = time.monotonic()
+        page = integrator.get("/events", params={"after": cursor, "wait": 20}).json()
+        assert page["items"] and page["items"][0]["type"] == "se.samverka.case.started"
+        assert time.monotonic() - started < 20
