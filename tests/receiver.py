@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Receiver:
     """Answers 204 (or `status`), keeps every request; `stop()` makes the port refuse connections."""
 
-    def __init__(self, port: int):
-        self.port, self.status, self.received = port, 204, []
+    def __init__(self, port: int, delay: float = 0.0):
+        self.port, self.status, self.received, self.delay = port, 204, [], delay
         self._lock = threading.Lock()
         self._server = None
 
@@ -25,6 +26,7 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 with receiver._lock:
                     receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                time.sleep(receiver.delay)  # a slow receiver keeps the sender mid-delivery
                 self.send_response(receiver.status)
                 self.end_headers()
 

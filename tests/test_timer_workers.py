@@ -124,3 +124,38 @@ def test_a_worker_killed_while_firing_leaves_nothing_half_done(pg_url, tmp_path)
     rescuer.communicate(timeout=300)
     assert counts(pg_url) == {"fired": 600, "cases_fired_twice": 0, "completed": 600, "completed_twice": 0,
                               "timers_left": 0, "half_done": 0, "open_without_timer": 0}
+
+
+def test_a_worker_killed_mid_delivery_loses_no_event(pg_url, tmp_path):
+    """At-least-once: after a SIGKILL mid-delivery every event arrives; webhook-id de-duplicates the repeats."""
+    from standardwebhooks import Webhook
+
+    from engine.webhooks import WebhookService
+    from receiver import Receiver
+
+    receiver = Receiver(_free_port(), delay=0.05).start()
+    engine = make_engine(pg_url)
+    clock = ManualClock(datetime.now(timezone.utc))
+    with make_session_factory(engine)() as session:
+        hook = WebhookService(session, clock).create(Principal("ivar", roles=frozenset({"integrator"})),
+                                                     receiver.url, [], [])
+        secret = hook.secret
+        session.commit()
+    start_due_cases(pg_url, 40)  # 40 case.started events, each case's in its own order
+    victim = worker(pg_url, tmp_path, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while len(receiver.received) < 5:
+        assert victim.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(30)
+    rescuer = worker(pg_url, tmp_path, "--once", stdout=subprocess.DEVNULL)
+    assert rescuer.wait(120) == 0
+    receiver.stop()
+    with engine.connect() as conn:
+        outbox = set(conn.execute(text("SELECT id FROM event")).scalars())
+        pending = conn.execute(text("SELECT count(*) FROM webhook_delivery WHERE state <> 'delivered'")).scalar_one()
+    engine.dispose()
+    arrived = [Webhook(secret).verify(body, headers)["id"] for headers, body in receiver.received]
+    assert set(arrived) == outbox and pending == 0
+    assert len(outbox) >= 40 * 3  # started, timer fired, completed: nothing lost in between
