@@ -196,3 +196,15 @@ class CloudEventOut(BaseModel):
 class EventPage(BaseModel):
     items: list[CloudEventOut]
     next_cursor: str = Field(description="Pass as `after` to continue; stable, so a consumer can resume from it")
+
+
+class CorrelatedMessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[a-z][a-z0-9_]*$", description="BPMN message name")
+    correlation: dict[str, str] = Field(description="case_id, process_key and/or a business key such as barn")
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class MessageDelivered(BaseModel):
+    name: str
+    delivered_to: list[str] = Field(description="The cases that were waiting for the message")

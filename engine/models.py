@@ -213,3 +213,26 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     delivered_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
     event: Mapped[Event] = relationship(lazy="joined")
+
+
+class CaseCorrelation(Base):
+    """A business key of an open case (e.g. the child's reference), for correlating incoming messages."""
+
+    __tablename__ = "case_correlation"
+    __table_args__ = (Index("ix_case_correlation_value", "key", "value"),)
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+
+
+class IdempotencyRecord(Base):
+    """The answer to a request made with an Idempotency-Key, so a retry gets it again instead of a second effect."""
+
+    __tablename__ = "idempotency_record"
+
+    principal: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    response: Mapped[dict] = mapped_column(JsonType)
+    created_at: Mapped[datetime] = mapped_column(Timestamp())
