@@ -16,7 +16,7 @@ from engine.webhooks import Deliverer
 from engine.worker import Worker
 
 from . import problems
-from .routes import cases, documents, events, health, messages, process_definitions, tasks, timers, webhooks
+from .routes import absence, cases, documents, events, health, messages, process_definitions, tasks, timers, webhooks
 from .schemas import Problem
 
 _PROBLEMS = {status: {"model": Problem, "content": {"application/problem+json": {}}}
@@ -56,6 +56,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.runner = Runner(app.state.clock)
     app.state.specs = SpecCache()
     problems.install(app)
-    for module in (health, process_definitions, cases, tasks, timers, documents, webhooks, events, messages):
+    for module in (health, process_definitions, cases, tasks, timers, documents, webhooks, events, messages, absence):
         app.include_router(module.router)
     return app

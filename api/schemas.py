@@ -1,10 +1,10 @@
 """The API's request and response shapes: plain pydantic models, never engine objects."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
 
 T = TypeVar("T")
 
@@ -208,3 +208,33 @@ class CorrelatedMessageIn(BaseModel):
 class MessageDelivered(BaseModel):
     name: str
     delivered_to: list[str] = Field(description="The cases that were waiting for the message")
+
+
+class AbsenceRow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    elev: str = Field(min_length=1, max_length=200, description="The pupil's reference (the case's `barn`)")
+    franvaro_procent: float = Field(ge=0, le=100)
+    giltig_procent: float | None = Field(None, ge=0, le=100)
+    ogiltig_franvaro: bool
+
+
+class AbsenceImportIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    skola: str = Field(min_length=1, max_length=200)
+    period_start: date
+    period_slut: date
+    rows: list[AbsenceRow] = Field(min_length=1, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _period(self):
+        if self.period_slut < self.period_start:
+            raise ValueError("period_slut is before period_start")
+        return self
+
+
+class AbsenceImportOut(BaseModel):
+    processed: int
+    delivered: int = Field(description="Reports delivered to a ladder case (new or existing)")
+    started: int = Field(description="Ladder cases started by the ladder's entry rule")
+    below_threshold: int = Field(description="Pupils without a case whom the entry rule left alone")
+    failed: list[dict[str, Any]] = Field(description="Rows not applied: row index, pupil reference, reason")
