@@ -1,6 +1,7 @@
 """The event feed: a consumer that was away replays exactly what it missed, from any cursor."""
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -40,3 +41,24 @@ def test_long_poll_returns_as_soon_as_an_event_is_written(server):
         page = integrator.get("/events", params={"after": cursor, "wait": 20}).json()
         assert page["items"] and page["items"][0]["type"] == "se.samverka.case.started"
         assert time.monotonic() - started < 20
+
+
+def test_consent_given_and_withdrawn_are_events_without_personal_data(product):
+    from cloudevents.v1.http import from_json
+
+    from test_hlt import HLT_MOTET, SAMORDNARE, to_follow_up
+
+    with product.client("hugo", *HLT_MOTET) as motet, product.client("sam", *SAMORDNARE) as samordnare:
+        case_id = to_follow_up(motet, samordnare)
+        samordnare.post(f"/cases/{case_id}/messages", json={"name": "samtycke_aterkallat", "data": {}})
+    with product.client("ivar", *INTEGRATOR) as integrator:
+        page = integrator.get("/events", params={"limit": 1000})
+        events = [e for e in page.json()["items"] if e["subject"] == case_id]
+        types = [e["type"] for e in events]
+        assert "se.samverka.consent.given" in types and "se.samverka.consent.withdrawn" in types
+        assert types.index("se.samverka.consent.given") < types.index("se.samverka.consent.withdrawn")
+        given = next(e for e in events if e["type"] == "se.samverka.consent.given")
+        assert given["data"]["scope"] == ["skola", "socialtjanst", "halso_sjukvard"]
+        assert "Vera" not in page.text and "barn-ref-17" not in page.text  # no guardian names, no child reference
+        parsed = from_json(json.dumps(events[0]))  # a valid CloudEvents 1.0 JSON event, per the SDK
+        assert parsed["specversion"] == "1.0" and parsed["subject"] == case_id
