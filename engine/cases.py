@@ -159,9 +159,9 @@ class CaseService:
         for record in snapshot.records:
             self.record_history(case, principal, now, record)
         self.session.flush()
-        for name, payload in snapshot.sent:
-            if name == START_CASE_MESSAGE:
-                self._start_linked(case, principal, payload)
+        for record in snapshot.records:
+            if record.event == "message_sent" and record.details["message"] == START_CASE_MESSAGE:
+                self._start_linked(case, principal, record.details["payload"])
 
     def _start_linked(self, case: Case, principal: Principal, payload) -> None:
         if not isinstance(payload, dict) or not isinstance(payload.get("process"), str):

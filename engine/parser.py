@@ -38,6 +38,19 @@ def _with_clock_timers(parser_class):
     return type(parser_class.__name__, (parser_class,), {"parse_timer_event": parse_timer_event})
 
 
+def _reading_is_interrupting(parser_class):
+    """Subclass the start event parser so event-subprocess starts carry `interrupting`.
+
+    The library does not read isInterrupting; BPMN's default for an event subprocess's start is true.
+    """
+    def create_task(self):
+        task = parser_class.create_task(self)
+        task.interrupting = (self.node.getparent().get("triggeredByEvent") == "true"
+                             and self.node.get("isInterrupting", "true") != "false")
+        return task
+    return type(parser_class.__name__, (parser_class,), {"create_task": create_task})
+
+
 class SamverkaProcessParser(ProcessParser):
     """Elements inside a subprocess keep the lane they are drawn in; only unplaced ones inherit the subprocess's.
 
@@ -62,6 +75,9 @@ class SamverkaParser(CamundaParser):
         tag: ((_with_clock_timers(p) if hasattr(p, "parse_timer_event") else p), spec)
         for tag, (p, spec) in CamundaParser.OVERRIDE_PARSER_CLASSES.items()
     }
+    _start = f"{{{BPMN_NS}}}startEvent"
+    OVERRIDE_PARSER_CLASSES[_start] = (_reading_is_interrupting(OVERRIDE_PARSER_CLASSES[_start][0]),
+                                       OVERRIDE_PARSER_CLASSES[_start][1])
 
 
 @dataclass
@@ -215,14 +231,3 @@ def load_spec(key: str, files: dict[str, str]):
     return parser.get_spec(key), parser.get_subprocess_specs(key)
 
 
-
-def interrupting_event_subprocesses(files: dict[str, str]) -> frozenset[str]:
-    """Ids of event subprocesses whose start event interrupts (BPMN's default when isInterrupting is absent)."""
-    found = set()
-    for text in files.values():
-        root = etree.fromstring(text.encode("utf-8"), _XML_PARSER)
-        for sub in root.iterfind(".//bpmn:subProcess[@triggeredByEvent='true']", NS):
-            starts = sub.findall("bpmn:startEvent", NS)
-            if any(start.get("isInterrupting", "true") != "false" for start in starts):
-                found.add(sub.get("id"))
-    return frozenset(found)

@@ -79,7 +79,6 @@ class Snapshot:
     timers: list[PendingTimer]
     state: str
     records: list[StepRecord] = field(default_factory=list)
-    sent: list[tuple[str, object]] = field(default_factory=list)  # messages thrown out of the process: (name, payload)
 
 
 def _changes(before: dict, after: dict) -> dict | None:
@@ -172,9 +171,10 @@ class Runner:
         records = [StepRecord("message_received", None, name, "Message", data_changes={"set": {name: payload}},
                               details={"message": name})]
         self._advance(workflow, records)
-        started = [t for t in _active(workflow) if t.id not in before and t.workflow is workflow
+        after = _active(workflow)
+        started = [t for t in after if t.id not in before and t.workflow is workflow
                    and t.task_spec.bpmn_id in cached.interrupting]
-        if not started and {t.id: t.state for t in _active(workflow)} == before:
+        if not started and {t.id: t.state for t in after} == before:
             raise InvalidTransition(f"no part of this case is waiting for the message {name}")
         for subprocess_task in started:
             self._interrupt(workflow, subprocess_task)
@@ -247,8 +247,7 @@ class Runner:
             data.update(task.data)
         if completed:
             data.update({k: v for k, v in workflow.data.items() if k != "data_objects"})
-        sent = [(r.details["message"], r.details["payload"]) for r in records if r.event == "message_sent"]
-        return Snapshot(completed, data, open_tasks, timers, serializer.dumps(workflow), records, sent)
+        return Snapshot(completed, data, open_tasks, timers, serializer.dumps(workflow), records)
 
 
 def _form_key(spec) -> str | None:
@@ -309,7 +308,7 @@ def _pending_timer(task) -> PendingTimer | None:
         interrupting = bool(spec.cancel_activity)
         kind, effect = "boundary", "interrupts_task" if interrupting else "runs_alongside_task"
     elif isinstance(spec, StartEvent) and task.workflow is not task.workflow.top_workflow:
-        interrupting = bool(getattr(spec, "interrupting", False))
+        interrupting = bool(getattr(spec, "interrupting", False))  # set by engine.parser
         kind, effect = "event_subprocess", "interrupts_process" if interrupting else "runs_alongside_process"
     leads_to = [o.bpmn_name or o.bpmn_id for o in spec.outputs if o.bpmn_id]
     return PendingTimer(str(task.id), spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, due, attached_to, interrupting,

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 
-from .parser import interrupting_event_subprocesses, load_spec
+from .parser import load_spec
 from .roles import role_id
 
 
@@ -47,7 +47,9 @@ class SpecCache:
         definitions = [getattr(t, "event_definition", None) for t in task_specs]
         definitions += [d for m in definitions if isinstance(m, MultipleEventDefinition) for d in m.event_definitions]
         messages = {d.name: d for d in definitions if isinstance(d, MessageEventDefinition)}
-        cached = CachedSpec(spec, subprocess_specs, groups, messages, interrupting_event_subprocesses(files))
+        interrupting = frozenset(key for key, sub in subprocess_specs.items()
+                                 if any(getattr(t, "interrupting", False) for t in sub.task_specs.values()))
+        cached = CachedSpec(spec, subprocess_specs, groups, messages, interrupting)
         with self._lock:
             self._items[version_id] = cached
             while len(self._items) > self._size:

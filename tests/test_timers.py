@@ -205,3 +205,34 @@ def test_after_downtime_overdue_timers_fire_once_each_oldest_first(server):
         assert all(len(history(kim, case_id, "timer_fired")) == 1 for case_id in started)
         missing = kim.get("/cases/00000000-0000-0000-0000-000000000000/timers")
         assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
+
+
+EVENT_SUBPROCESS_TIMER = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="D" targetNamespace="http://samverka.se/test">
+  <bpmn:process id="vanta" name="Arbete med tidsgrans" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="arbete" name="Arbete"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:userTask>
+    <bpmn:endEvent id="slut"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="arbete" />
+    <bpmn:sequenceFlow id="f2" sourceRef="arbete" targetRef="slut" />
+    <bpmn:subProcess id="tidsgrans" name="Tidsgrans" triggeredByEvent="true">
+      <bpmn:startEvent id="tid_ute" name="Ett ar har gatt"><bpmn:outgoing>g1</bpmn:outgoing>
+        <bpmn:timerEventDefinition id="t"><bpmn:timeDuration>"P1Y"</bpmn:timeDuration></bpmn:timerEventDefinition>
+      </bpmn:startEvent>
+      <bpmn:userTask id="omprova" name="Ompröva"><bpmn:incoming>g1</bpmn:incoming><bpmn:outgoing>g2</bpmn:outgoing></bpmn:userTask>
+      <bpmn:endEvent id="omprovat"><bpmn:incoming>g2</bpmn:incoming></bpmn:endEvent>
+      <bpmn:sequenceFlow id="g1" sourceRef="tid_ute" targetRef="omprova" />
+      <bpmn:sequenceFlow id="g2" sourceRef="omprova" targetRef="omprovat" />
+    </bpmn:subProcess>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_an_interrupting_event_subprocess_timer_says_it_interrupts(server):
+    with server.client("agda", "processagare") as owner:
+        assert deploy_files(owner, "vanta.bpmn", overrides={"vanta.bpmn": EVENT_SUBPROCESS_TIMER.encode()}).status_code == 201
+    with server.client("kim", *KOORDINATOR) as kim:
+        case = start_case(kim, "vanta")
+        timers = kim.get(f"/cases/{case['id']}/timers").json()
+        assert [(t["kind"], t["effect"]) for t in timers] == [("event_subprocess", "interrupts_process")]
+        assert timers[0]["description"] == "Avbryter ärendets pågående steg och startar «Ompröva»."
