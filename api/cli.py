@@ -49,11 +49,12 @@ def deploy(directory: Annotated[Path, typer.Argument(exists=True, file_okay=Fals
 def token(user: Annotated[str, typer.Option(help="User id")],
           agency: Annotated[Optional[str], typer.Option(help="skola, socialtjanst, halso_sjukvard, ...")] = None,
           role: Annotated[Optional[list[str]], typer.Option(help="A role; repeat for several")] = None,
+          scope: Annotated[Optional[list[str]], typer.Option(help="An integrator scope; repeat for several")] = None,
           hours: Annotated[Optional[int], typer.Option(help="Lifetime in hours")] = None):
     """Print a signed bearer token (and nothing else)."""
     from datetime import timedelta
 
-    principal = Principal(user=user, agency=agency, roles=frozenset(role or []))
+    principal = Principal(user=user, agency=agency, roles=frozenset(role or []), scopes=frozenset(scope or []))
     ttl = timedelta(hours=hours) if hours else None
     typer.echo(mint_token(get_settings(), SystemClock(), principal, ttl))
 

@@ -139,6 +139,7 @@ class HistoryOut(BaseModel):
     actor: Actor
     data_changes: dict[str, Any] | None
     details: dict[str, Any] | None = Field(None, description="Facts of the event, e.g. a timer's due time and lag")
+    redacted: bool = Field(False, description="Recorded by an agency whose data you may not see now (no consent)")
 
 
 class Problem(BaseModel):

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import deployments, messages, outbox
+from . import audit, consent, deployments, messages, outbox
+from .access import PARTICIPANT_ROLE, CaseAccess, acts_in_cases, has_scope, is_client, is_system
 from .clock import Clock
 from .errors import FieldError, InvalidInput, InvalidTransition, NotFound, Refused
 from .identity import Principal
-from .models import Case, CaseLink, HistoryEntry, ProcessVersion, Timer, UserTask
+from .models import Case, CaseLink, CaseParticipant, HistoryEntry, ProcessVersion, Timer, UserTask
+from .roles import role_id
 from .paging import Page, keyset_page
 from .runtime import Runner, Snapshot, StepRecord
 from .serializer import SERIALIZER_VERSION
@@ -33,6 +35,7 @@ class LinkView:
 @dataclass
 class CaseView:
     case: Case
+    data: dict  # what the reader may see of the case data
     process_version: int
     open_tasks: list[UserTask]
     timers: list[Timer]
@@ -49,22 +52,40 @@ def _with_changes(data: dict | None, records: list[StepRecord]) -> dict:
     return merged
 
 
+def _origins(origin: dict | None, records: list[StepRecord], agency: str | None) -> dict:
+    """Which agency last wrote each data key, after a step by someone of `agency`."""
+    merged = dict(origin or {})
+    for record in records:
+        if record.data_changes:
+            merged.update(dict.fromkeys(record.data_changes.get("set", {}), agency))
+            for key in record.data_changes.get("removed", []):
+                merged.pop(key, None)
+    return merged
+
+
 class CaseService:
     """Domain operations on cases; the caller owns the transaction."""
 
     def __init__(self, session: Session, clock: Clock, runner: Runner, specs: SpecCache):
         self.session, self.clock, self.runner, self.specs = session, clock, runner, specs
+        self.access = CaseAccess(session, clock)
 
     def spec_for(self, version: ProcessVersion) -> CachedSpec:
         return self.specs.get(version.id, version.key, version.files)
 
-    def start(self, principal: Principal, process_key: str, data: dict) -> Case:
-        """Start a case on the newest version of `process_key`."""
+    def start(self, principal: Principal, process_key: str, data: dict, authorized: bool = False) -> Case:
+        """Start a case on the newest version of `process_key`, as one of its roles (or `authorized` by the caller)."""
         try:
             version = deployments.get_version(self.session, process_key)
         except NotFound as exc:
             raise InvalidInput(exc.detail, [FieldError("/process_key", exc.detail)]) from None
-        snapshot = self.runner.start(self.spec_for(version), data)
+        cached = self.spec_for(version)
+        roles = principal.role_ids & cached.candidate_groups
+        if not (authorized or is_system(principal) or
+                (acts_in_cases(principal) and (roles or not cached.candidate_groups))):
+            raise Refused(f"starting a {version.key} case needs one of its roles "
+                          f"({', '.join(sorted(cached.candidate_groups))}) and an agency")
+        snapshot = self.runner.start(cached, data)
         now = self.clock.now()
         case = Case(id=str(uuid.uuid4()), process_key=version.key, process_version_id=version.id, status="open",
                     data={}, state="", serializer_version=SERIALIZER_VERSION, created_at=now, updated_at=now,
@@ -73,6 +94,8 @@ class CaseService:
         snapshot.records.insert(0, StepRecord("case_started", version.key, version.name, "Process",
                                               data_changes={"set": data} if data else None))
         self.apply(case, snapshot, principal)
+        for role in sorted(roles) or [PARTICIPANT_ROLE]:
+            self.access.join(principal, case.id, role, "started")
         return case
 
     def load(self, case_id: str) -> Case:
@@ -81,13 +104,15 @@ class CaseService:
             raise NotFound(f"no case with id {case_id}")
         return case
 
-    def view(self, case_id: str) -> CaseView:
-        case = self.load(case_id)
+    def view(self, principal: Principal, case_id: str, what: str = "case") -> CaseView:
+        """The case as `principal` may see it; the read is logged."""
+        case = self.access.readable(principal, case_id, what)
         version = self.session.get(ProcessVersion, case.process_version_id)
         tasks = list(self.session.scalars(select(UserTask).where(UserTask.case_id == case.id, UserTask.state == "open")
                                           .order_by(UserTask.created_at, UserTask.id)))
         timers = list(self.session.scalars(select(Timer).where(Timer.case_id == case.id).order_by(Timer.due_at)))
-        return CaseView(case, version.version, tasks, timers, self.links(case.id))
+        return CaseView(case, self.access.visible_data(principal, case), version.version, tasks, timers,
+                        self.links(case.id))
 
     def links(self, case_id: str) -> list[LinkView]:
         """The cases this one started and the case that started it."""
@@ -98,37 +123,76 @@ class CaseService:
         return ([LinkView(i, k, "startade") for i, k in started] +
                 [LinkView(i, k, "startad_av") for i, k in started_by])
 
-    def list(self, process_key: str | None, status: str | None, cursor: str | None, limit: int) -> Page:
-        query = select(Case)
+    def list(self, principal: Principal, process_key: str | None, status: str | None, cursor: str | None,
+             limit: int) -> Page:
+        """The cases `principal` participates in; each one returned is logged as read."""
+        query = self.access.member_cases(select(Case), principal)
         if process_key:
             query = query.where(Case.process_key == process_key)
         if status:
             query = query.where(Case.status == status)
-        return keyset_page(self.session, query, Case.created_at, Case.id, cursor, limit)
+        page = keyset_page(self.session, query, Case.created_at, Case.id, cursor, limit)
+        audit.record(self.session, self.clock, principal, [c.id for c in page.items], "read", "case list")
+        return page
+
+    def participants(self, principal: Principal, case_id: str) -> list[CaseParticipant]:
+        self.access.readable(principal, case_id, "participants")
+        return self.access.participants(case_id)
+
+    def add_participant(self, principal: Principal, case_id: str, user: str, agency: str, role: str):
+        """A participant gives someone a role in the case (one of the process's roles)."""
+        case = self.access.member(principal, case_id)
+        roles = self._spec_of(case).candidate_groups | {PARTICIPANT_ROLE}
+        if role_id(role) not in roles:
+            raise InvalidInput(f"{role!r} is not a role of {case.process_key}",
+                               [FieldError("/role", f"one of: {', '.join(sorted(roles))}")])
+        audit.record(self.session, self.clock, principal, [case_id], "write", f"participant {user} {role_id(role)}")
+        return self.access.join(principal, case_id, role_id(role), "added", user=user, agency=agency)
+
+    def access_log(self, principal: Principal, case_id: str, cursor: str | None, limit: int) -> Page:
+        """The case's access log, for the registrar (role registrator); reading it is logged too."""
+        if not principal.has_role(audit.REGISTRAR_ROLE) or is_client(principal):
+            raise Refused(f"the access log is for the role {audit.REGISTRAR_ROLE}")
+        self.load(case_id)
+        audit.record(self.session, self.clock, principal, [case_id], "read", "access log")
+        return audit.for_case(self.session, case_id, cursor, limit)
 
     def cancel(self, principal: Principal, case_id: str) -> Case:
-        case = self.load(case_id)
+        case = self.access.member(principal, case_id)
         if case.status != "open":
             raise InvalidTransition(f"case {case_id} is {case.status}; only open cases can be cancelled")
         workflow = self.runner.load(self._spec_of(case), case.state)
         self.apply(case, self.runner.cancel(workflow), principal, status="cancelled")
         return case
 
-    def deliver(self, principal: Principal, case_id: str, name: str, data: dict) -> Case:
-        """Deliver a BPMN message to an open case, as someone who holds one of the process's roles."""
-        case = self.load(case_id)
+    def deliver(self, principal: Principal, case_id: str, name: str, data: dict, authorized: bool = False) -> Case:
+        """Deliver a BPMN message to an open case: by a participant, or a client with the scope messages:KEY."""
+        if is_client(principal):
+            case = self.load(case_id)
+            if not (authorized or has_scope(principal, "messages", case.process_key)):
+                raise Refused(f"messages to {case.process_key} cases need the scope messages:{case.process_key}")
+        else:
+            case = self.access.member(principal, case_id)
         cached = self._spec_of(case)
-        if not (principal.role_ids & cached.candidate_groups or principal.has_role("integrator")):
-            raise Refused(f"messages to a {case.process_key} case need one of its roles, or the role integrator")
         if case.status != "open":
             raise InvalidTransition(f"case {case_id} is {case.status}")
         self.apply(case, self.runner.deliver(cached, self.runner.load(cached, case.state), name, data), principal)
         return case
 
-    def history(self, case_id: str, cursor: str | None, limit: int) -> Page:
-        self.load(case_id)
+    def history(self, principal: Principal, case_id: str, cursor: str | None, limit: int) -> Page:
+        """Every step of the case; what another agency recorded shows without its data unless consent covers it."""
+        case = self.access.readable(principal, case_id, "history")
         query = select(HistoryEntry).where(HistoryEntry.case_id == case_id)
-        return keyset_page(self.session, query, None, HistoryEntry.id, cursor, limit)
+        page = keyset_page(self.session, query, None, HistoryEntry.id, cursor, limit)
+        agencies = self.access.visible_agencies(principal, case)
+        for entry in page.items:
+            hidden = agencies is not None and entry.actor_agency is not None and entry.actor_agency not in agencies
+            entry.redacted = hidden and bool(entry.data_changes or (entry.details or {}).get("payload"))
+            if entry.redacted:
+                self.session.expunge(entry)  # shown without the data; never written back
+                entry.data_changes, entry.details = None, {k: v for k, v in (entry.details or {}).items()
+                                                           if k != "payload"}
+        return page
 
     def _spec_of(self, case: Case) -> CachedSpec:
         return self.spec_for(self.session.get(ProcessVersion, case.process_version_id))
@@ -145,6 +209,8 @@ class CaseService:
         # of the data never roll a newer value back.
         case.state, case.data, case.updated_at = snapshot.state, _with_changes(case.data, snapshot.records), now
         case.serializer_version = SERIALIZER_VERSION
+        case.data_origin = _origins(case.data_origin, snapshot.records, principal.agency)
+        case.consent = consent.updated(case.consent, snapshot.records, now)
         if status or snapshot.completed:
             case.status, case.closed_at = status or "completed", now
             snapshot.records.append(StepRecord(f"case_{case.status}", None, None, None))
@@ -158,6 +224,8 @@ class CaseService:
         self._sync_timers(case, snapshot)
         for record in snapshot.records:
             self.record_history(case, principal, now, record)
+        audit.record(self.session, self.clock, principal, [case.id], "write",
+                     " ".join(dict.fromkeys(r.event for r in snapshot.records)))
         self.session.flush()
         for record in snapshot.records:
             if record.event == "message_sent" and record.details["message"] == START_CASE_MESSAGE:
@@ -167,7 +235,8 @@ class CaseService:
         if not isinstance(payload, dict) or not isinstance(payload.get("process"), str):
             raise InvalidInput(f"{START_CASE_MESSAGE} needs a payload {{process, data}}",
                                [FieldError(f"process/{START_CASE_MESSAGE}", "payload must name a process")])
-        linked = self.start(principal, payload["process"], dict(payload.get("data") or {}))
+        # The process itself decided to start the linked case, so its starter needs no role in it.
+        linked = self.start(principal, payload["process"], dict(payload.get("data") or {}), authorized=True)
         self.session.add(CaseLink(from_case_id=case.id, to_case_id=linked.id, created_at=self.clock.now()))
         self.session.flush()
 

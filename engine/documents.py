@@ -29,13 +29,18 @@ def _environment(directory: Path) -> Environment:
     return Environment(loader=FileSystemLoader(directory), autoescape=select_autoescape(default=True))
 
 
-def render(case: Case, name: str, directory: Path, clock: Clock) -> str:
-    """The document `name` for `case` as printable HTML."""
+def require_known(name: str, directory: Path) -> None:
+    """NotFound unless `name` is one of the documents (never a path: `../x` is just an unknown name)."""
     if not _NAME.match(name) or name not in DOCUMENTS or not (directory / f"{name}.html").is_file():
-        raise NotFound(f"no document named {name!r}; there are: {', '.join(sorted(DOCUMENTS))}")
+        raise NotFound(f"no document named {name[:60]!r}; there are: {', '.join(sorted(DOCUMENTS))}")
+
+
+def render(case: Case, data: dict, name: str, directory: Path, clock: Clock) -> str:
+    """The document `name` for `case` as printable HTML, from the `data` its reader may see."""
+    require_known(name, directory)
     needed, missing = DOCUMENTS[name]
-    if not all(key in case.data for key in needed):
+    if not all(key in data for key in needed):
         raise InvalidTransition(missing)
-    context = {**case.data, "arende": {"id": case.id, "process": case.process_key},
+    context = {**data, "arende": {"id": case.id, "process": case.process_key},
                "utskrivet": clock.now().date().isoformat()}
     return _environment(directory).get_template(f"{name}.html").render(context)

@@ -23,6 +23,8 @@ class Principal:
     user: str
     agency: str | None = None
     roles: frozenset[str] = field(default_factory=frozenset)
+    client: str = "token"  # how they signed in, for the access log: token, oidc:<issuer>, api-key:<id>, worker
+    scopes: frozenset[str] = field(default_factory=frozenset)  # what an integration client may do; see engine.access
 
     def has_role(self, role: str) -> bool:
         return role_id(role) in self.role_ids
@@ -33,7 +35,7 @@ class Principal:
         return frozenset(filter(None, map(role_id, self.roles)))
 
 
-SYSTEM = Principal(user="system", agency=None, roles=frozenset({"system"}))
+SYSTEM = Principal(user="system", agency=None, roles=frozenset({"system"}), client="worker")
 
 
 def token_secret(settings: Settings) -> str:
@@ -56,6 +58,7 @@ def mint_token(settings: Settings, clock: Clock, principal: Principal, ttl: time
         "sub": principal.user,
         "agency": principal.agency,
         "roles": sorted(principal.roles),
+        "scope": " ".join(sorted(principal.scopes)),
         "iat": int(now.timestamp()),
         "exp": int((now + (ttl or timedelta(hours=settings.token_ttl_hours))).timestamp()),
     }
@@ -75,4 +78,10 @@ def verify_token(settings: Settings, clock: Clock, token: str) -> Principal:
     roles = claims.get("roles") or []
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise Refused("invalid token: roles must be a list of strings")
-    return Principal(user=str(claims["sub"]), agency=claims.get("agency"), roles=frozenset(roles))
+    if "system" in {role_id(r) for r in roles}:
+        raise Refused("invalid token: the role system is internal")
+    scope = claims.get("scope") or ""
+    if not isinstance(scope, str):
+        raise Refused("invalid token: scope must be a space-separated string")
+    return Principal(user=str(claims["sub"]), agency=claims.get("agency"), roles=frozenset(roles),
+                     scopes=frozenset(scope.split()))

@@ -56,6 +56,7 @@ class Case(Base):
     __table_args__ = (
         Index("ix_case_process_status_created", "process_key", "status", "created_at", "id"),
         Index("ix_case_created", "created_at", "id"),
+        Index("ix_case_closed", "closed_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -70,6 +71,12 @@ class Case(Base):
     updated_at: Mapped[datetime] = mapped_column(Timestamp())
     closed_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
     created_by: Mapped[str] = mapped_column(String(200))
+    child_id: Mapped[str | None] = mapped_column(ForeignKey("child.id", name="fk_case_child", ondelete="SET NULL"),
+                                                 nullable=True)
+    # Which agency last wrote each data key: another agency sees it only under consent (engine.access).
+    data_origin: Mapped[dict] = mapped_column(JsonType, default=dict, server_default="{}")
+    consent: Mapped[dict | None] = mapped_column(JsonType, nullable=True)  # see engine.consent
+    culled_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)  # gallrad
 
     # Optimistic concurrency: every UPDATE checks and bumps `version`; a stale writer gets a conflict.
     __mapper_args__ = {"version_id_col": version}
@@ -236,3 +243,65 @@ class IdempotencyRecord(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     response: Mapped[dict] = mapped_column(JsonType)
     created_at: Mapped[datetime] = mapped_column(Timestamp())
+
+
+class Child(Base):
+    """A child's personnummer/samordningsnummer: a keyed hash to find it, a ciphertext to show it."""
+
+    __tablename__ = "child"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the reference used everywhere else
+    pnr_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    pnr_cipher: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(Timestamp())
+
+
+class CaseParticipant(Base):
+    """Who holds which role in one case, for which agency."""
+
+    __tablename__ = "case_participant"
+    __table_args__ = (UniqueConstraint("case_id", "user", "role", name="uq_case_participant"),
+                      Index("ix_case_participant_user", "user", "case_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"))
+    user: Mapped[str] = mapped_column(String(200))
+    agency: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(20))  # started | task | added
+    added_at: Mapped[datetime] = mapped_column(Timestamp())
+    added_by: Mapped[str] = mapped_column(String(200))
+
+
+class AccessLogEntry(Base):
+    """One read or write of case data; the table refuses UPDATE and DELETE (database triggers)."""
+
+    __tablename__ = "access_log"
+    __table_args__ = (Index("ix_access_log_case", "case_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(Timestamp())
+    user: Mapped[str] = mapped_column(String(200))
+    agency: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    roles: Mapped[list] = mapped_column(JsonType)
+    client: Mapped[str] = mapped_column(String(200))
+    case_id: Mapped[str | None] = mapped_column(String(36), nullable=True)  # kept after the case is culled
+    action: Mapped[str] = mapped_column(String(20))  # read | write | cull
+    what: Mapped[str] = mapped_column(String(200))
+
+
+class ApiKey(Base):
+    """An integration client's key: only a hash of its secret is kept."""
+
+    __tablename__ = "api_key"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    agency: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    roles: Mapped[list] = mapped_column(JsonType)
+    scopes: Mapped[list] = mapped_column(JsonType)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(Timestamp())
+    expires_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)

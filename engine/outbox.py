@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .consent import CONSENT_WITHDRAWN
 from .models import Case, Event, WebhookDelivery, WebhookSubscription
 
 TYPE_PREFIX = "se.samverka."
@@ -24,7 +25,6 @@ TYPES = {
 }
 EVENT_TYPES = sorted({TYPE_PREFIX + t for t in TYPES.values()} | {TYPE_PREFIX + "consent.given",
                                                                   TYPE_PREFIX + "consent.withdrawn"})
-CONSENT_WITHDRAWN = "samtycke_aterkallat"
 _SUBSCRIPTIONS = "samverka.webhook_subscriptions"
 
 

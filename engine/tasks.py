@@ -6,7 +6,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from . import forms
+from . import audit, forms
+from .access import PARTICIPANT_ROLE
 from .cases import CaseService
 from .errors import Conflict, InvalidInput, InvalidTransition, NotFound, Refused
 from .identity import Principal
@@ -27,11 +28,12 @@ class TaskService:
         self.forms_dir = forms_dir
         self.scoring = scoring_settings or ScoringSettings()
 
-    def list(self, *, case_id: str | None = None, process_key: str | None = None, candidate_group: str | None = None,
+    def list(self, principal: Principal, *, case_id: str | None = None, process_key: str | None = None, candidate_group: str | None = None,
              assignee: str | None = None, due_before: datetime | None = None, due_after: datetime | None = None,
              state: str = "open", sort: str = "created_at", cursor: str | None = None, limit: int = 50) -> Page:
-        """Tasks by filter; `sort` is created_at or due_at (tasks without a due date left out), `-` for newest first."""
-        query = select(UserTask).where(UserTask.state == state)
+        """The tasks `principal` may act on, by filter; `sort` is created_at or due_at (tasks without a due date
+        left out), `-` for newest first. Each case a returned task belongs to is logged as read."""
+        query = self.cases.access.actionable_tasks(select(UserTask).where(UserTask.state == state), principal)
         if case_id:
             query = query.where(UserTask.case_id == case_id)
         if process_key:
@@ -47,21 +49,28 @@ class TaskService:
         column = UserTask.due_at if sort.lstrip("-") == "due_at" else UserTask.created_at
         if column is UserTask.due_at:
             query = query.where(UserTask.due_at.is_not(None))
-        return keyset_page(self.session, query, column, UserTask.id, cursor, limit, sort.startswith("-"))
+        page = keyset_page(self.session, query, column, UserTask.id, cursor, limit, sort.startswith("-"))
+        audit.record(self.session, self.cases.clock, principal, [t.case_id for t in page.items], "read", "task list")
+        return page
 
-    def get(self, task_id: str) -> UserTask:
+    def get(self, principal: Principal, task_id: str, what: str = "task") -> UserTask:
+        """A task of a case `principal` may read (NotFound otherwise); the read is logged."""
         task = self.session.get(UserTask, task_id)
-        if task is None:
+        if task is None or not self.cases.access.may_read(principal, task.case_id):
             raise NotFound(f"no task with id {task_id}")
+        audit.record(self.session, self.cases.clock, principal, [task.case_id], "read", what)
         return task
 
     def form(self, task: UserTask) -> tuple[dict | None, dict | None]:
         return forms.form(task.form_key, self.forms_dir)
 
     def _open_for(self, principal: Principal, task_id: str) -> UserTask:
-        task = self.get(task_id)
-        if task.candidate_group and not principal.has_role(task.candidate_group):
-            raise Refused(f"task {task_id} is for the role {task.candidate_group}")
+        task = self.session.get(UserTask, task_id)
+        if task is None or not self.cases.access.may_read(principal, task.case_id):
+            raise NotFound(f"no task with id {task_id}")
+        if not self.cases.access.may_act(principal, task.case_id, task.candidate_group):
+            raise Refused(f"task {task_id} is for the role {task.candidate_group} in this case"
+                          if task.candidate_group else f"task {task_id} is for the case's participants")
         if task.state != "open":
             raise InvalidTransition(f"task {task_id} is {task.state}")
         return task
@@ -70,7 +79,8 @@ class TaskService:
         case = self.cases.load(task.case_id)
         case.updated_at = self.cases.clock.now()
         self.cases.record_history(case, principal, case.updated_at,
-                            StepRecord(event, task.element_id, task.name, "UserTask", task.id))
+                                  StepRecord(event, task.element_id, task.name, "UserTask", task.id))
+        audit.record(self.session, self.cases.clock, principal, [case.id], "write", event)
         self.session.flush()
 
     def claim(self, principal: Principal, task_id: str) -> UserTask:
@@ -78,6 +88,7 @@ class TaskService:
         if task.assignee and task.assignee != principal.user:
             raise Conflict(f"task {task_id} is claimed by {task.assignee}")
         task.assignee = principal.user
+        self.cases.access.join(principal, task.case_id, task.candidate_group or PARTICIPANT_ROLE, "task")
         self._touch(task, principal, "task_claimed")
         return task
 
@@ -102,5 +113,6 @@ class TaskService:
         workflow = self.cases.workflow_of(case)
         snapshot = self.cases.runner.complete(workflow, task_id, data)
         task.assignee = task.assignee or principal.user
+        self.cases.access.join(principal, task.case_id, task.candidate_group or PARTICIPANT_ROLE, "task")
         self.cases.apply(case, snapshot, principal, completed_task=task_id)
         return task

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
+from . import audit
 from .cases import CaseService
 from .errors import FieldError, InvalidInput, Refused
 from .identity import Principal
@@ -19,7 +20,7 @@ from .paging import Page, keyset_page
 from .roles import role_id
 from .runtime import StepRecord
 
-TIMER_ACTOR = Principal(user="samverka-timer", agency=None, roles=frozenset({"system"}))
+TIMER_ACTOR = Principal(user="samverka-timer", agency=None, roles=frozenset({"system"}), client="worker")
 MAX_BACKOFF = timedelta(hours=1)
 
 
@@ -136,9 +137,9 @@ class TimerService:
                     details={"error": error[:500], "attempts": row.attempts, "retry_at": row.fire_at.isoformat()}))
         self.session.flush()
 
-    def for_case(self, case_id: str) -> list[tuple[Timer, str]]:
+    def for_case(self, principal: Principal, case_id: str) -> list[tuple[Timer, str]]:
         """A case's pending timers, soonest first, each with what happens when it fires."""
-        self.cases.load(case_id)
+        self.cases.access.readable(principal, case_id, "timers")
         timers = list(self.session.scalars(select(Timer).where(Timer.case_id == case_id)
                                            .order_by(Timer.due_at, Timer.id)))
         names = dict(self.session.execute(select(UserTask.id, UserTask.name).where(UserTask.case_id == case_id)).all())
@@ -158,6 +159,8 @@ class TimerService:
         horizon = now + timedelta(days=within_days)
         query = select(UserTask).where(UserTask.candidate_group.in_(roles), UserTask.state == "open",
                                        UserTask.due_at.is_not(None), UserTask.due_at <= horizon)
+        query = self.cases.access.actionable_tasks(query, principal)
         page = keyset_page(self.session, query, UserTask.due_at, UserTask.id, cursor, limit, descending)
+        audit.record(self.session, self.clock, principal, [t.case_id for t in page.items], "read", "deadlines")
         page.items = [(task, task.due_at <= now) for task in page.items]
         return page

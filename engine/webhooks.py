@@ -21,20 +21,15 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from standardwebhooks import Webhook
 
 from .clock import Clock, SystemClock
-from .errors import NotFound, Refused
+from .errors import NotFound
+from .access import require_client
 from .identity import Principal
 from .models import WebhookDelivery, WebhookSubscription
 from .outbox import cloudevent, forget_subscriptions
 from .paging import Page, keyset_page
 
-INTEGRATOR_ROLE = "integrator"
 RETRY_WINDOW = timedelta(hours=25)
 log = structlog.get_logger("samverka.webhooks")
-
-
-def require_integrator(principal: Principal) -> None:
-    if not principal.has_role(INTEGRATOR_ROLE):
-        raise Refused(f"webhooks and the event feed need the role {INTEGRATOR_ROLE}")
 
 
 def backoff(attempts: int) -> timedelta:
@@ -49,7 +44,7 @@ class WebhookService:
         self.session, self.clock = session, clock
 
     def create(self, principal: Principal, url: str, event_types: list[str], process_keys: list[str]):
-        require_integrator(principal)
+        require_client(principal, "webhooks")
         secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
         subscription = WebhookSubscription(id=str(uuid.uuid4()), url=url, secret=secret, event_types=event_types,
                                            process_keys=process_keys, created_by=principal.user,
@@ -60,13 +55,14 @@ class WebhookService:
         return subscription
 
     def list(self, principal: Principal) -> list[WebhookSubscription]:
-        require_integrator(principal)
-        return list(self.session.scalars(select(WebhookSubscription).order_by(WebhookSubscription.created_at)))
+        require_client(principal, "webhooks")
+        return list(self.session.scalars(select(WebhookSubscription).where(
+            WebhookSubscription.created_by == principal.user).order_by(WebhookSubscription.created_at)))
 
     def get(self, principal: Principal, subscription_id: str) -> WebhookSubscription:
-        require_integrator(principal)
+        require_client(principal, "webhooks")
         subscription = self.session.get(WebhookSubscription, subscription_id)
-        if subscription is None:
+        if subscription is None or subscription.created_by != principal.user:
             raise NotFound(f"no webhook {subscription_id}")
         return subscription
 

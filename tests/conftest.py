@@ -164,14 +164,19 @@ class Server:
         """Run the webhook deliverer (the worker's) on the app's clock until nothing is due."""
         return Deliverer(self.app.state.session_factory, self.clock, timeout=5).run_until_idle()
 
-    def token(self, user: str, *roles: str, agency: str | None = "skola") -> str:
-        # Long-lived, because scenario tests move the engine clock by months.
-        return mint_token(self.settings, self.clock, Principal(user, agency, frozenset(roles)), timedelta(days=3650))
+    def token(self, user: str, *roles: str, agency: str | None = "skola", scopes: tuple[str, ...] | None = None) -> str:
+        """A long-lived token (scenario tests move the engine clock by months); integrators get every scope."""
+        scopes = ("*",) if scopes is None and "integrator" in roles else scopes or ()
+        return mint_token(self.settings, self.clock, Principal(user, agency, frozenset(roles), scopes=frozenset(scopes)),
+                          timedelta(days=3650))
 
-    def client(self, user: str, *roles: str, agency: str | None = "skola") -> httpx.Client:
-        """A real HTTP client acting as `user` with `roles`."""
-        return httpx.Client(base_url=self.base_url, timeout=30,
-                            headers={"Authorization": f"Bearer {self.token(user, *roles, agency=agency)}"})
+    def client(self, user: str, *roles: str, agency: str | None = "skola",
+               scopes: tuple[str, ...] | None = None) -> httpx.Client:
+        """A real HTTP client acting as `user` with `roles` (and, for an integrator, `scopes`)."""
+        return self.bearer(self.token(user, *roles, agency=agency, scopes=scopes))
+
+    def bearer(self, token: str) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=30, headers={"Authorization": f"Bearer {token}"})
 
     def anonymous(self) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, timeout=30)

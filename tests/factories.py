@@ -29,6 +29,12 @@ def start_case(client: httpx.Client, process_key: str, **data) -> dict:
     return response.json()
 
 
+def join(client: httpx.Client, case_id: str, user: str, agency: str, role: str) -> None:
+    """As a participant of the case, give `user` of `agency` the role `role` in it."""
+    response = client.post(f"/cases/{case_id}/participants", json={"user": user, "agency": agency, "role": role})
+    assert response.status_code == 201, response.text
+
+
 def open_task(client: httpx.Client, case_id: str, element_id: str) -> dict:
     """The one open task of `case_id` at `element_id`."""
     tasks = [t for t in client.get("/cases/" + case_id).json()["open_tasks"] if t["element_id"] == element_id]

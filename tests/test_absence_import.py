@@ -14,6 +14,13 @@ def row(elev: str, procent: float, ogiltig: bool = False) -> dict:
     return {"elev": elev, "franvaro_procent": procent, "ogiltig_franvaro": ogiltig}
 
 
+def ladder_cases(product) -> set[str]:
+    """The ladder cases with work for the school's staff (the ones the import started have no participants yet)."""
+    with product.client("tove", "mentor", "eht", "rektor") as staff:
+        tasks = staff.get("/tasks", params={"process_key": "skolfranvaro", "limit": 100}).json()["items"]
+    return {t["case_id"] for t in tasks}
+
+
 def test_reports_reach_existing_cases_start_new_ones_and_leave_the_rest(product):
     with product.client("mats", *MENTOR) as mentor, product.client("nara", *INTEGRATOR) as system:
         existing = start_case(mentor, "skolfranvaro", barn="elev-1")["id"]
@@ -22,8 +29,7 @@ def test_reports_reach_existing_cases_start_new_ones_and_leave_the_rest(product)
         assert response.status_code == 200, response.text
         assert response.json() == {"processed": 4, "delivered": 3, "started": 2, "below_threshold": 1, "failed": []}
         assert mentor.get(f"/cases/{existing}").json()["data"]["steg"] == 2
-        ladders = mentor.get("/cases", params={"process_key": "skolfranvaro", "limit": 10}).json()["items"]
-        assert len(ladders) == 3
+        assert len(ladder_cases(product) - {existing}) == 2  # the two it started (mats holds the first's seat)
         again = system.post("/absence-reports", json=period([row("elev-3", 17)]))
         assert again.json()["started"] == 0 and again.json()["delivered"] == 1  # the case it started is found
 
@@ -58,5 +64,4 @@ def test_a_failing_row_is_reported_and_nothing_of_it_stored_while_the_others_go_
         assert result["started"] == 1 and result["delivered"] == 1 and result["processed"] == 2
         [failure] = result["failed"]
         assert failure["row"] == 0 and failure["elev"] == "elev-a" and "berakna" in failure["error"]
-        ladders = mentor.get("/cases", params={"process_key": "skolfranvaro"}).json()["items"]
-        assert len(ladders) == 1  # elev-a's case was never stored, not even half
+        assert len(ladder_cases(product)) == 1  # elev-a's case was never stored, not even half

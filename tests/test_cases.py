@@ -42,7 +42,7 @@ def test_running_case_stays_on_its_version_after_redeploy(server):
 
 def test_list_cases_filters_and_pages(server):
     deployed(server, "enkel.bpmn", "loop.bpmn")
-    with server.client("hanna", "handläggare") as hanna:
+    with server.client("hanna", "handläggare", "kontaktperson") as hanna:
         ids = []
         for _ in range(5):
             ids.append(start_case(hanna, "enkel")["id"])

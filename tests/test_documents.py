@@ -10,7 +10,7 @@ from test_vastbas import KOORDINATOR, SAMORDNARE as VASTBAS_SAMORDNARE, assessed
 def test_sip_document_prints_the_plan_with_data_escaped(product):
     with product.client("hugo", *HLT_MOTET) as motet, product.client("sam", *SAMORDNARE) as samordnare:
         case_id = aktualisera(motet)
-        early = samordnare.get(f"/cases/{case_id}/documents/sip")
+        early = motet.get(f"/cases/{case_id}/documents/sip")
         assert early.status_code == 409 and "no SIP" in early.json()["detail"]
         do(motet, case_id, "samtycke", samtycke())
         do(motet, case_id, "sammankallande", {"traffar_familjen": [person("sam")], "samordnare": person("sam")})

@@ -10,7 +10,7 @@ from factories import complete, deployed, open_task, start_case
 
 def test_list_filters(server):
     deployed(server, "loop.bpmn", "enkel.bpmn")
-    with server.client("kim", "kontaktperson") as kim:
+    with server.client("kim", "kontaktperson", "handläggare") as kim:
         loop = start_case(kim, "uppfoljning")
         start_case(kim, "enkel")
         by_group = kim.get("/tasks", params={"candidate_group": "Kontaktperson"}).json()["items"]
@@ -27,7 +27,11 @@ def test_claim_unclaim_and_roles(server):
     with server.client("kim", "kontaktperson") as kim, server.client("kalle", "kontaktperson") as kalle, \
             server.client("rut", "rektor") as rut:
         task = start_case(kim, "uppfoljning")["open_tasks"][0]
-        assert rut.post(f"/tasks/{task['id']}/claim").status_code == 403
+        assert rut.post(f"/tasks/{task['id']}/claim").status_code == 404, "not in the case: it does not exist for her"
+        assert kalle.post(f"/tasks/{task['id']}/claim").status_code == 404, "kim holds the kontaktperson seat"
+        added = kim.post(f"/cases/{task['case_id']}/participants",
+                         json={"user": "kalle", "agency": "skola", "role": "kontaktperson"})
+        assert added.status_code == 201, added.text
         assert kim.post(f"/tasks/{task['id']}/claim").json()["assignee"] == "kim"
         assert kalle.post(f"/tasks/{task['id']}/claim").status_code == 409
         assert complete(kalle, task["id"], fortsatt=False).status_code == 409
@@ -87,7 +91,9 @@ def test_concurrent_changes_to_one_case_never_lose_an_update(server):
     skola = {"Authorization": f"Bearer {server.token('eva', 'eht')}"}
     soc = {"Authorization": f"Bearer {server.token('sara', 'socialsekreterare', agency='socialtjanst')}"}
     with server.client("eva", "eht") as eva:
-        case = start_case(eva, "parallell", varv=0, skola=0, soc=0)
+        # With consent covering both agencies, each sees the other's assessment (and the join's count).
+        case = start_case(eva, "parallell", varv=0, skola=0, soc=0,
+                          samtycke={"lamnat": True, "omfattning": ["skola", "socialtjanst"]})
         ids = {t["element_id"]: t["id"] for t in case["open_tasks"]}
         calls = [lambda c: c.post(f"/tasks/{ids['skolans_bedomning']}/complete", json={"data": {"skola": 5}}, headers=skola),
                  lambda c: c.post(f"/tasks/{ids['socialtjanstens_bedomning']}/complete", json={"data": {"soc": 7}}, headers=soc)]

@@ -39,7 +39,7 @@ def start_due_cases(url: str, count: int) -> None:
         deployments.deploy(session, clock, owner, {"vanta.bpmn": (FIXTURES / "vanta.bpmn").read_bytes()})
         cases = CaseService(session, clock, Runner(clock), SpecCache())
         for _ in range(count):
-            cases.start(Principal("kim"), "vanta", {})
+            cases.start(Principal("kim", "skola"), "vanta", {})
         session.commit()
     engine.dispose()
 
@@ -137,7 +137,7 @@ def test_a_worker_killed_mid_delivery_loses_no_event(pg_url, tmp_path):
     engine = make_engine(pg_url)
     clock = ManualClock(datetime.now(timezone.utc))
     with make_session_factory(engine)() as session:
-        hook = WebhookService(session, clock).create(Principal("ivar", roles=frozenset({"integrator"})),
+        hook = WebhookService(session, clock).create(Principal("ivar", roles=frozenset({"integrator"}), scopes=frozenset({"webhooks"})),
                                                      receiver.url, [], [])
         secret = hook.secret
         session.commit()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from factories import do, events, open_elements, start_case
+from factories import join, do, events, open_elements, start_case
 from forms_data import eskalering, person, samtycke
 
 SAMORDNARE, KOORDINATOR, SPRAKROR = ("samordnare",), ("koordinator",), ("sprakror",)
@@ -137,6 +137,7 @@ def test_myndighetsutovning_in_the_middle_interrupts_every_step(product):
         case_id = planned(product, samordnare, koordinator)
         do(kontaktperson, case_id, "insatser_paborjas", {"paborjade": "2026-02-17"})
         assert open_elements(kontaktperson, case_id) == ["eht_genomgang", "uppfoljning"]
+        join(samordnare, case_id, "sara", "socialtjanst", "socialsekreterare")
         response = sara.post(f"/cases/{case_id}/messages", json={"name": "myndighetsutovning", "data": {}})
         assert response.status_code == 200, response.text
         assert [t["element_id"] for t in response.json()["open_tasks"]] == ["registrera_myndighetsbeslut"]
@@ -155,6 +156,8 @@ def test_myndighetsutovning_can_come_at_the_very_first_step(product):
     with product.client("siv", *SAMORDNARE) as samordnare, \
             product.client("sara", *SOCIALSEKRETERARE, agency="socialtjanst") as sara:
         case = start_case(samordnare, "vastbas")
+        assert sara.post(f"/cases/{case['id']}/messages", json={"name": "myndighetsutovning"}).status_code == 404
+        join(samordnare, case["id"], "sara", "socialtjanst", "socialsekreterare")
         sara.post(f"/cases/{case['id']}/messages", json={"name": "myndighetsutovning", "data": {}})
         assert open_elements(sara, case["id"]) == ["registrera_myndighetsbeslut"]
 

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from fastapi import APIRouter, Request
 
 from engine.absence import AbsenceImport
-from engine.webhooks import require_integrator
+from engine.access import require_client
 
 from ..deps import PrincipalDep
 from ..schemas import AbsenceImportIn, AbsenceImportOut
@@ -21,7 +21,7 @@ def import_absence(body: AbsenceImportIn, request: Request, principal: Principal
     Each pupil's report goes to their ladder case, or starts one when the ladder's decision
     table says so. Rows are applied independently: a failed row is listed with its reason and
     nothing of it is stored; the others go in."""
-    require_integrator(principal)
+    require_client(principal, "absence", body.skola)
     state = request.app.state
     result = AbsenceImport(state.session_factory, state.clock, state.runner, state.specs).run(
         principal, body.skola, body.period_start.isoformat(), body.period_slut.isoformat(),

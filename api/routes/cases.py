@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query
 
 from engine.models import HistoryEntry
 
+from ..access_schemas import AccessLogOut, ParticipantIn, ParticipantOut
 from ..deps import CasesDep, PrincipalDep
 from ..schemas import Actor, CaseCreate, LinkOut, MessageIn, CaseOut, CaseSummary, HistoryOut, Page, TaskOut, TimerOut
 
@@ -14,10 +15,10 @@ router = APIRouter(prefix="/cases", tags=["cases"])
 Limit = Annotated[int, Query(ge=1, le=500)]
 
 
-def _case_out(cases, case_id: str) -> CaseOut:
-    view = cases.view(case_id)
+def _case_out(cases, principal, case_id: str, what: str = "case") -> CaseOut:
+    view = cases.view(principal, case_id, what)
     return CaseOut(**CaseSummary.model_validate(view.case).model_dump(), process_version=view.process_version,
-                   data=view.case.data, open_tasks=[TaskOut.model_validate(t) for t in view.open_tasks],
+                   data=view.data, open_tasks=[TaskOut.model_validate(t) for t in view.open_tasks],
                    timers=[TimerOut.model_validate(t) for t in view.timers],
                    links=[LinkOut.model_validate(link) for link in view.links])
 
@@ -26,29 +27,32 @@ def _case_out(cases, case_id: str) -> CaseOut:
 def start_case(body: CaseCreate, cases: CasesDep, principal: PrincipalDep):
     """Start a case on the newest version of a process; it runs to its first wait state."""
     case = cases.start(principal, body.process_key, body.data)
-    return _case_out(cases, case.id)
+    return _case_out(cases, principal, case.id)
 
 
 @router.get("", response_model=Page[CaseSummary])
 def list_cases(cases: CasesDep, principal: PrincipalDep, process_key: str | None = None,
                status: Literal["open", "completed", "cancelled", "failed"] | None = None,
                cursor: str | None = None, limit: Limit = 50):
-    """Cases, oldest first, filtered by process and status; page on with `cursor`."""
-    page = cases.list(process_key, status, cursor, limit)
+    """The cases you take part in, oldest first, filtered by process and status; page on with `cursor`."""
+    page = cases.list(principal, process_key, status, cursor, limit)
     return Page[CaseSummary](items=[CaseSummary.model_validate(c) for c in page.items], next_cursor=page.next_cursor)
 
 
 @router.get("/{case_id}", response_model=CaseOut)
 def get_case(case_id: str, cases: CasesDep, principal: PrincipalDep):
-    """A case: status, process version, data, open tasks and pending timers."""
-    return _case_out(cases, case_id)
+    """A case: status, process version, data, open tasks and pending timers.
+
+    You see the data your agency recorded, and other agencies' only while the guardians'
+    consent covers both. A case you may not read answers 404."""
+    return _case_out(cases, principal, case_id)
 
 
 @router.post("/{case_id}/cancel", response_model=CaseOut)
 def cancel_case(case_id: str, cases: CasesDep, principal: PrincipalDep):
     """Cancel an open case: its open tasks are cancelled and its timers dropped."""
     cases.cancel(principal, case_id)
-    return _case_out(cases, case_id)
+    return _case_out(cases, principal, case_id)
 
 
 @router.post("/{case_id}/messages", response_model=CaseOut)
@@ -57,19 +61,43 @@ def send_message(case_id: str, body: MessageIn, cases: CasesDep, principal: Prin
 
     404 if the process has no such message, 409 if no part of the case is waiting for it."""
     cases.deliver(principal, case_id, body.name, body.data)
-    return _case_out(cases, case_id)
+    return _case_out(cases, principal, case_id)
 
 
 def _history_out(entry: HistoryEntry) -> HistoryOut:
     return HistoryOut(id=entry.id, at=entry.at, event=entry.event, element_id=entry.element_id,
                       element_name=entry.element_name, element_type=entry.element_type, task_id=entry.task_id,
                       actor=Actor(user=entry.actor_user, agency=entry.actor_agency, roles=entry.actor_roles),
-                      data_changes=entry.data_changes, details=entry.details)
+                      data_changes=entry.data_changes, details=entry.details,
+                      redacted=getattr(entry, "redacted", False))
 
 
 @router.get("/{case_id}/history", response_model=Page[HistoryOut])
 def case_history(case_id: str, cases: CasesDep, principal: PrincipalDep, cursor: str | None = None,
                  limit: Limit = 200):
-    """Every step of the case in order: element, event, who, when and what data changed."""
-    page = cases.history(case_id, cursor, limit)
+    """Every step of the case in order: element, event, who, when and what data changed.
+
+    Steps another agency recorded show without their data (`redacted`) unless consent covers both agencies."""
+    page = cases.history(principal, case_id, cursor, limit)
     return Page[HistoryOut](items=[_history_out(e) for e in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/{case_id}/participants", response_model=list[ParticipantOut])
+def list_participants(case_id: str, cases: CasesDep, principal: PrincipalDep):
+    """Who takes part in the case, in which role and for which agency."""
+    return cases.participants(principal, case_id)
+
+
+@router.post("/{case_id}/participants", response_model=ParticipantOut, status_code=201)
+def add_participant(case_id: str, body: ParticipantIn, cases: CasesDep, principal: PrincipalDep):
+    """Give someone a role in the case (participants only); they may then read it and act in that role."""
+    return cases.add_participant(principal, case_id, body.user, body.agency, body.role)
+
+
+@router.get("/{case_id}/access-log", response_model=Page[AccessLogOut])
+def access_log(case_id: str, cases: CasesDep, principal: PrincipalDep, cursor: str | None = None,
+               limit: Limit = 200):
+    """Every read and write of the case's data: who, agency, roles, client, what and when (role `registrator`)."""
+    page = cases.access_log(principal, case_id, cursor, limit)
+    return Page[AccessLogOut](items=[AccessLogOut.model_validate(e) for e in page.items],
+                              next_cursor=page.next_cursor)

@@ -18,4 +18,6 @@ def case_document(case_id: str, name: str, request: Request, cases: CasesDep, pr
 
     404 for an unknown document, 409 while the case has not recorded what the document prints."""
     settings, clock = request.app.state.settings, request.app.state.clock
-    return HTMLResponse(documents.render(cases.load(case_id), name, settings.forms_dir / "templates", clock))
+    documents.require_known(name, settings.forms_dir / "templates")
+    view = cases.view(principal, case_id, f"document {name}")
+    return HTMLResponse(documents.render(view.case, view.data, name, settings.forms_dir / "templates", clock))

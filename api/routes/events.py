@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from engine import outbox
 from engine.errors import FieldError, InvalidInput
-from engine.webhooks import require_integrator
+from engine.access import require_client
 
 from ..deps import PrincipalDep, SessionDep
 from ..schemas import CloudEventOut, EventPage
@@ -23,7 +23,7 @@ def events(session: SessionDep, principal: PrincipalDep,
            limit: Annotated[int, Query(ge=1, le=1000)] = 100,
            wait: Annotated[float, Query(ge=0, le=30, description="Long-poll: seconds to wait for new events")] = 0):
     """Events after `after`, oldest first (role `integrator`). Replaying from an old cursor gives the same events."""
-    require_integrator(principal)
+    require_client(principal, "events")
     wanted = [t.strip() for t in types.split(",") if t.strip()] if types else None
     unknown = sorted(set(wanted or []) - set(outbox.EVENT_TYPES))
     if unknown:

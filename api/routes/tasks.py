@@ -18,9 +18,9 @@ def list_tasks(tasks: TasksDep, principal: PrincipalDep, case_id: str | None = N
                due_after: datetime | None = None, state: Literal["open", "completed", "cancelled"] = "open",
                sort: Literal["created_at", "-created_at", "due_at", "-due_at"] = "created_at",
                cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 50):
-    """Tasks filtered by case, process, candidate group (lane role), assignee and due date (`due_before`,
+    """The tasks you may act on (your roles, in your cases or with the role's seat open), filtered by case, process, candidate group (lane role), assignee and due date (`due_before`,
     `due_after`); sorted by `created_at` or `due_at` (tasks without a due date are left out), `-` for descending."""
-    page = tasks.list(case_id=case_id, process_key=process_key, candidate_group=candidate_group, assignee=assignee,
+    page = tasks.list(principal, case_id=case_id, process_key=process_key, candidate_group=candidate_group, assignee=assignee,
                       due_before=due_before, due_after=due_after, state=state, sort=sort, cursor=cursor, limit=limit)
     return Page[TaskOut](items=[TaskOut.model_validate(t) for t in page.items], next_cursor=page.next_cursor)
 
@@ -28,7 +28,7 @@ def list_tasks(tasks: TasksDep, principal: PrincipalDep, case_id: str | None = N
 @router.get("/{task_id}", response_model=TaskDetail)
 def get_task(task_id: str, tasks: TasksDep, principal: PrincipalDep):
     """One task, with the JSON Schema of its form when the BPMN declares one (camunda:formKey)."""
-    task = tasks.get(task_id)
+    task = tasks.get(principal, task_id)
     schema, ui = tasks.form(task)
     return TaskDetail(**TaskOut.model_validate(task).model_dump(), form=schema, ui_schema=ui)
 

@@ -17,7 +17,7 @@ router = APIRouter(tags=["timers"])
 def case_timers(case_id: str, cases: CasesDep, principal: PrincipalDep):
     """The case's pending timers, soonest first: what each is, when it is due and what happens when it fires."""
     return [TimerDetail(**TimerOut.model_validate(timer).model_dump(), description=description)
-            for timer, description in TimerService(cases).for_case(case_id)]
+            for timer, description in TimerService(cases).for_case(principal, case_id)]
 
 
 @router.get("/deadlines", response_model=Page[DeadlineOut])

@@ -34,7 +34,7 @@ DUE = 10_000
 
 def _template(session, clock) -> tuple[str, str, str]:
     """Start one `vanta` case on `clock`; its id, timer id and the due time written in its state."""
-    case = CaseService(session, clock, Runner(clock), SpecCache()).start(Principal("bench"), "vanta", {})
+    case = CaseService(session, clock, Runner(clock), SpecCache()).start(Principal("bench", "skola"), "vanta", {})
     session.flush()
     timer_id, due = session.execute(text("SELECT id, due_at FROM timer WHERE case_id = :c"), {"c": case.id}).one()
     return case.id, timer_id, due.astimezone(timezone.utc).isoformat()

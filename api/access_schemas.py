@@ -1,0 +1,66 @@
+"""Request and response shapes of access control: participants, the access log, API keys."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+AGENCY_PATTERN = r"^[a-z][a-z0-9_]{1,49}$"
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,199}$"
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class ParticipantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user: str = Field(pattern=NAME_PATTERN, description="The user id the person signs in with")
+    agency: str = Field(pattern=AGENCY_PATTERN, description="skola, socialtjanst, halso_sjukvard, fritid, polis, ...")
+    role: str = Field(min_length=1, max_length=200, description="One of the process's roles (lanes)")
+
+
+class ParticipantOut(Out):
+    user: str
+    agency: str
+    role: str
+    source: Literal["started", "task", "added"] = Field(description="How they joined the case")
+    added_at: datetime
+    added_by: str
+
+
+class AccessLogOut(Out):
+    id: int
+    at: datetime
+    user: str
+    agency: str | None
+    roles: list[str]
+    client: str = Field(description="How the caller signed in: token, oidc:ISSUER, api-key:ID, worker")
+    case_id: str | None
+    action: Literal["read", "write", "cull"]
+    what: str
+
+
+class ApiKeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200, description="What the client is, e.g. the school's attendance system")
+    agency: str | None = Field(None, pattern=AGENCY_PATTERN)
+    scopes: list[str] = Field(min_length=1, max_length=50,
+                              description="events, webhooks, messages:PROCESS, absence:SCHOOL (or :* for all)")
+    expires_in_days: int | None = Field(365, ge=1, le=3650)
+
+
+class ApiKeyOut(Out):
+    id: str
+    name: str
+    agency: str | None
+    scopes: list[str]
+    created_by: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str = Field(description="The key, shown once: send it as `Authorization: Bearer KEY`")
