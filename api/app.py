@@ -16,7 +16,7 @@ from engine.webhooks import Deliverer
 from engine.worker import Worker
 
 from . import problems
-from .routes import absence, cases, documents, events, health, messages, process_definitions, tasks, timers, webhooks
+from .routes import absence, api_keys, cases, documents, events, health, messages, process_definitions, tasks, timers, webhooks
 from .schemas import Problem
 
 _PROBLEMS = {status: {"model": Problem, "content": {"application/problem+json": {}}}
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.runner = Runner(app.state.clock)
     app.state.specs = SpecCache()
     problems.install(app)
-    for module in (health, process_definitions, cases, tasks, timers, documents, webhooks, events, messages, absence):
+    for module in (health, process_definitions, cases, tasks, timers, documents, webhooks, events, messages, absence,
+                   api_keys):
         app.include_router(module.router)
     return app

@@ -7,6 +7,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from engine.apikeys import ApiKeyService, looks_like_key
 from engine.cases import CaseService
 from engine.errors import Refused
 from engine.identity import Principal, verify_token
@@ -15,7 +16,8 @@ from engine.tasks import TaskService
 
 from .problems import Unauthenticated
 
-_bearer = HTTPBearer(auto_error=False, description="A token from `samverka token`")
+_bearer = HTTPBearer(auto_error=False, description="A token from the identity provider or `samverka token`, "
+                                                    "or an integration client's API key (svk_...)")
 
 
 def _session(request: Request) -> Iterator[Session]:
@@ -31,18 +33,24 @@ def _session(request: Request) -> Iterator[Session]:
         session.close()
 
 
-def _principal(request: Request,
+# scope="function": the commit runs before the response is sent, so a failed commit is never a 2xx.
+SessionDep = Annotated[Session, Depends(_session, scope="function")]
+
+
+def _principal(request: Request, session: SessionDep,
                credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
+    """The caller, from a local or OIDC bearer token or an API key."""
     if credentials is None:
-        raise Unauthenticated("a Bearer token is required")
+        raise Unauthenticated("a Bearer token or API key is required")
+    state = request.app.state
     try:
-        return verify_token(request.app.state.settings, request.app.state.clock, credentials.credentials)
+        if looks_like_key(credentials.credentials):
+            return ApiKeyService(session, state.clock).authenticate(credentials.credentials)
+        return verify_token(state.settings, state.clock, credentials.credentials)
     except Refused as exc:
         raise Unauthenticated(exc.detail) from None
 
 
-# scope="function": the commit runs before the response is sent, so a failed commit is never a 2xx.
-SessionDep = Annotated[Session, Depends(_session, scope="function")]
 PrincipalDep = Annotated[Principal, Depends(_principal)]
 
 

@@ -23,6 +23,7 @@ from .consent import sharing_agencies
 from .errors import NotFound, Refused
 from .identity import Principal
 from .models import Case, CaseParticipant, UserTask
+from .roles import role_id
 
 SYSTEM_ROLE = "system"
 INTEGRATOR_ROLE = "integrator"
@@ -40,8 +41,10 @@ def is_client(principal: Principal) -> bool:
 
 
 def has_scope(principal: Principal, area: str, target: str | None = None) -> bool:
-    """Whether a client's scopes allow `area` (events, webhooks) or `area:target` (messages:hlt, absence:SCHOOL)."""
-    wanted = {"*", area, f"{area}:*"} | ({f"{area}:{target}"} if target is not None else set())
+    """Whether a client's scopes allow `area` (events, webhooks) or `area:target` (messages:hlt, absence:SCHOOL).
+
+    Targets are compared as slugs (engine.roles), so `absence:skolan_i_hoor` covers the school "Skolan i Höör"."""
+    wanted = {"*", area, f"{area}:*"} | ({f"{area}:{role_id(target)}"} if target is not None else set())
     return bool(principal.scopes & wanted)
 
 

@@ -1,9 +1,11 @@
-"""Who is asking: principals and the signed tokens of the embedded default."""
+"""Who is asking: principals, the locally signed tokens of the embedded default, and OIDC tokens
+verified against the configured identity provider's issuer and JWKS."""
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import lru_cache
 
 import jwt
 
@@ -65,23 +67,48 @@ def mint_token(settings: Settings, clock: Clock, principal: Principal, ttl: time
     return jwt.encode(claims, token_secret(settings), algorithm=ALGORITHM)
 
 
-def verify_token(settings: Settings, clock: Clock, token: str) -> Principal:
-    """The principal a token names; Refused if it is invalid or expired (by the engine clock)."""
+@lru_cache(maxsize=4)
+def _jwks(url: str) -> jwt.PyJWKClient:
+    """The identity provider's signing keys, fetched on first use and cached (refetched for an unknown kid)."""
+    return jwt.PyJWKClient(url, cache_keys=True, lifespan=300, timeout=10)
+
+
+def _claims(settings: Settings, token: str) -> tuple[dict, str]:
+    """The verified claims of a local or OIDC token, and the client they came from."""
     try:
-        # Expiry is judged below by the engine clock, so simulations and tests agree with timers.
-        claims = jwt.decode(token, token_secret(settings), algorithms=[ALGORITHM], issuer=ISSUER,
-                            options={"require": ["exp", "sub", "iss"], "verify_exp": False, "verify_iat": False})
+        issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
     except jwt.InvalidTokenError as exc:
         raise Refused(f"invalid token: {exc}") from None
+    # Expiry is judged by the engine clock (below), so simulations and tests agree with timers.
+    options = {"require": ["exp", "sub", "iss"], "verify_exp": False, "verify_iat": False, "verify_nbf": False}
+    try:
+        if settings.oidc_issuer and issuer == settings.oidc_issuer:
+            key = _jwks(settings.oidc_jwks_url).get_signing_key_from_jwt(token).key
+            claims = jwt.decode(token, key, algorithms=settings.oidc_algorithms, issuer=settings.oidc_issuer,
+                                audience=settings.oidc_audience or None,
+                                options={**options, "verify_aud": bool(settings.oidc_audience)})
+            return claims, f"oidc:{issuer}"
+        return jwt.decode(token, token_secret(settings), algorithms=[ALGORITHM], issuer=ISSUER,
+                          options=options), "token"
+    except jwt.PyJWKClientError as exc:
+        raise Refused(f"the token's signing key could not be fetched from the identity provider: {exc}") from None
+    except jwt.InvalidTokenError as exc:
+        raise Refused(f"invalid token: {exc}") from None
+
+
+def verify_token(settings: Settings, clock: Clock, token: str) -> Principal:
+    """The principal a local or OIDC token names; Refused if it is invalid or expired (by the engine clock)."""
+    claims, client = _claims(settings, token)
     if not isinstance(claims["exp"], (int, float)) or claims["exp"] <= clock.now().timestamp():
         raise Refused("token expired")
-    roles = claims.get("roles") or []
+    roles = claims.get(settings.oidc_roles_claim if client != "token" else "roles") or []
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise Refused("invalid token: roles must be a list of strings")
     if "system" in {role_id(r) for r in roles}:
         raise Refused("invalid token: the role system is internal")
     scope = claims.get("scope") or ""
-    if not isinstance(scope, str):
-        raise Refused("invalid token: scope must be a space-separated string")
-    return Principal(user=str(claims["sub"]), agency=claims.get("agency"), roles=frozenset(roles),
-                     scopes=frozenset(scope.split()))
+    agency = claims.get(settings.oidc_agency_claim if client != "token" else "agency")
+    if not isinstance(scope, str) or not (agency is None or isinstance(agency, str)):
+        raise Refused("invalid token: scope and agency must be strings")
+    return Principal(user=str(claims["sub"])[:200], agency=agency, roles=frozenset(roles),
+                     scopes=frozenset(scope.split()), client=client)

@@ -16,6 +16,13 @@ class Settings(BaseSettings):
     database_url: str = ""
     token_secret: str = ""
     token_ttl_hours: int = 12
+    # An OIDC identity provider: tokens whose `iss` is this are verified with its JWKS (RS256/ES256).
+    oidc_issuer: str = ""
+    oidc_jwks_url: str = ""
+    oidc_audience: str = ""
+    oidc_algorithms: list[str] = ["RS256", "ES256"]
+    oidc_roles_claim: str = "roles"
+    oidc_agency_claim: str = "agency"
     max_upload_bytes: int = 2_000_000
     forms_dir: Path = ROOT / "forms"
     host: str = "127.0.0.1"

@@ -129,11 +129,12 @@ def _free_port() -> int:
 class Server:
     """The app served by uvicorn on a loopback port, with a clock the test controls."""
 
-    def __init__(self, db_url: str, var_dir: Path, embedded_worker: bool = False, forms_dir: Path = FIXTURES / "forms"):
+    def __init__(self, db_url: str, var_dir: Path, embedded_worker: bool = False, forms_dir: Path = FIXTURES / "forms",
+                 **settings):
         self.clock = ManualClock(START)
         self.settings = Settings(database_url=db_url, var_dir=var_dir, token_secret=TEST_SECRET,
                                  forms_dir=forms_dir, embedded_worker=embedded_worker,
-                                 worker_poll_seconds=0.05)
+                                 worker_poll_seconds=0.05, **settings)
         self.app = create_app(self.settings, self.clock)
         self.port = _free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"

@@ -1,0 +1,123 @@
+"""Who is asking: OIDC tokens checked against a real JWKS endpoint, local tokens, and API keys."""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from conftest import Server, _free_port
+from engine.identity import Principal, mint_token
+from factories import deployed, start_case
+
+ISSUER = "https://idp.kommunen.example/realms/samverka"
+
+
+class IdentityProvider:
+    """A real HTTP server publishing a JWKS, and the signer of its tokens."""
+
+    def __init__(self):
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
+        body = json.dumps({"keys": [{**jwk, "kid": "k1", "use": "sig", "alg": "RS256"}]}).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - the stdlib's naming
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", _free_port()), Handler)
+        self.jwks_url = f"http://127.0.0.1:{self.server.server_port}/certs"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def token(self, clock, key=None, **claims) -> str:
+        now = int(clock.now().timestamp())
+        payload = {"iss": ISSUER, "aud": "samverka", "sub": "anna.a", "agency": "skola", "roles": ["kontaktperson"],
+                   "iat": now, "exp": now + 300, **claims}
+        return jwt.encode(payload, key or self.key, algorithm="RS256", headers={"kid": "k1"})
+
+
+@pytest.fixture
+def idp():
+    provider = IdentityProvider()
+    yield provider
+    provider.server.shutdown()
+
+
+@pytest.fixture
+def oidc_server(db_url, tmp_path, idp):
+    with Server(db_url, tmp_path / "var", oidc_issuer=ISSUER, oidc_jwks_url=idp.jwks_url,
+                oidc_audience="samverka") as running:
+        yield running
+
+
+def test_an_oidc_token_signed_by_the_identity_provider_is_accepted(oidc_server, idp):
+    deployed(oidc_server, "loop.bpmn")
+    with oidc_server.bearer(idp.token(oidc_server.clock)) as anna:
+        case = start_case(anna, "uppfoljning")
+        assert anna.get(f"/cases/{case['id']}").status_code == 200
+    with oidc_server.client("registrar", "registrator") as registrar:
+        [started, *_] = registrar.get(f"/cases/{case['id']}/access-log").json()["items"]
+    assert started["user"] == "anna.a" and started["client"] == f"oidc:{ISSUER}"
+
+
+def test_oidc_tokens_that_are_forged_expired_or_for_another_audience_are_refused(oidc_server, idp):
+    forger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    clock = oidc_server.clock
+    bad = {"signed by another key": idp.token(clock, key=forger),
+           "for another audience": idp.token(clock, aud="ekonomisystemet"),
+           "expired": idp.token(clock, exp=int(clock.now().timestamp()) - 1),
+           "claiming the internal role": idp.token(clock, roles=["system"]),
+           "from an unknown issuer": idp.token(clock, iss="https://evil.example")}
+    for why, token in bad.items():
+        with oidc_server.bearer(token) as client:
+            response = client.get("/tasks")
+            assert response.status_code == 401, why
+            assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_local_tokens_expire(server):
+    brief_token = mint_token(server.settings, server.clock, Principal("kim", "skola"), timedelta(minutes=5))
+    with server.client("kim", "kontaktperson") as kim, server.bearer(brief_token) as brief:
+        assert brief.get("/tasks").status_code == 200
+        server.clock.advance(timedelta(minutes=6))
+        assert brief.get("/tasks").status_code == 401 and kim.get("/tasks").status_code == 200
+
+
+def test_api_keys_are_scoped_revocable_expiring_and_stored_only_as_a_hash(server, db_url):
+    with server.client("sys", "systemforvaltare") as admin, server.client("kim", "kontaktperson") as kim:
+        assert kim.post("/api-keys", json={"name": "x", "scopes": ["events"]}).status_code == 403
+        refused = admin.post("/api-keys", json={"name": "x", "scopes": ["events", "DROP TABLE case"]})
+        assert refused.status_code == 422 and refused.json()["errors"][0]["location"] == "/scopes/1"
+        created = admin.post("/api-keys", json={"name": "Närvarosystemet", "agency": "skola", "expires_in_days": 30,
+                                                "scopes": ["events", "absence:skolan_i_hoor"]})
+        assert created.status_code == 201, created.text
+        key, key_id = created.json()["key"], created.json()["id"]
+        with server.bearer(key) as client:
+            assert client.get("/events").status_code == 200
+            assert client.get("/webhooks").status_code == 403, "no webhooks scope"
+            assert client.post("/absence-reports", json={
+                "skola": "Annan skola", "period_start": "2026-01-12", "period_slut": "2026-01-18",
+                "rows": [{"elev": "e", "franvaro_procent": 1, "ogiltig_franvaro": False}]}).status_code == 403
+            assert client.get("/api-keys").status_code == 403, "a key cannot manage keys"
+            assert admin.post(f"/api-keys/{key_id}/revoke").json()["revoked_at"] is not None
+            assert client.get("/events").status_code == 401, "revoked: refused at the very next request"
+        second = admin.post("/api-keys", json={"name": "kort", "scopes": ["events"], "expires_in_days": 1}).json()
+        with server.bearer(second["key"]) as client:
+            assert client.get("/events").status_code == 200
+            server.clock.advance(timedelta(days=1, seconds=1))
+            assert client.get("/events").status_code == 401
+        assert "key" not in admin.get("/api-keys").json()[0]
+    if db_url.startswith("sqlite"):
+        stored = sqlite3.connect(db_url.removeprefix("sqlite:///")).execute("SELECT * FROM api_key").fetchall()
+        assert stored and key.split("_")[-1] not in repr(stored), "only a hash of the secret is kept"
