@@ -61,6 +61,18 @@ def acts_in_cases(principal: Principal) -> bool:
     return bool(principal.agency) and not is_client(principal) and not is_system(principal)
 
 
+def require_caseworker(principal: Principal) -> None:
+    """Refused unless `principal` acts for an agency in cases (lists of cases, tasks and deadlines)."""
+    if not (acts_in_cases(principal) or is_system(principal)):
+        raise Refused("this is for caseworkers: a person acting for an agency")
+
+
+def require_definition_reader(principal: Principal) -> None:
+    """Process definitions are read by process owners and caseworkers."""
+    if not (principal.has_role(OWNER_ROLE) or acts_in_cases(principal) or is_system(principal)):
+        raise Refused(f"process definitions are read by the role {OWNER_ROLE} and by caseworkers")
+
+
 class CaseAccess:
     """The rules above, over the caller's session."""
 

@@ -8,7 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import audit, consent, deployments, messages, outbox
-from .access import PARTICIPANT_ROLE, CaseAccess, acts_in_cases, has_scope, is_client, is_system
+from .access import (PARTICIPANT_ROLE, CaseAccess, acts_in_cases, has_scope, is_client, is_system,
+                     require_caseworker)
 from .clock import Clock
 from .errors import FieldError, InvalidInput, InvalidTransition, NotFound, Refused
 from .identity import Principal
@@ -126,6 +127,7 @@ class CaseService:
     def list(self, principal: Principal, process_key: str | None, status: str | None, cursor: str | None,
              limit: int) -> Page:
         """The cases `principal` participates in; each one returned is logged as read."""
+        require_caseworker(principal)
         query = self.access.member_cases(select(Case), principal)
         if process_key:
             query = query.where(Case.process_key == process_key)

@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from . import audit, forms
-from .access import PARTICIPANT_ROLE
+from .access import PARTICIPANT_ROLE, require_caseworker
 from .cases import CaseService
 from .errors import Conflict, InvalidInput, InvalidTransition, NotFound, Refused
 from .identity import Principal
@@ -33,6 +33,7 @@ class TaskService:
              state: str = "open", sort: str = "created_at", cursor: str | None = None, limit: int = 50) -> Page:
         """The tasks `principal` may act on, by filter; `sort` is created_at or due_at (tasks without a due date
         left out), `-` for newest first. Each case a returned task belongs to is logged as read."""
+        require_caseworker(principal)
         query = self.cases.access.actionable_tasks(select(UserTask).where(UserTask.state == state), principal)
         if case_id:
             query = query.where(UserTask.case_id == case_id)

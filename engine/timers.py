@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from . import audit
+from .access import require_caseworker
 from .cases import CaseService
 from .errors import FieldError, InvalidInput, Refused
 from .identity import Principal
@@ -148,6 +149,7 @@ class TimerService:
     def deadlines(self, principal: Principal, within_days: int, role: str | None, descending: bool,
                   cursor: str | None, limit: int) -> Page:
         """Open tasks of the caller's roles that are overdue or due within `within_days`, each with `overdue`."""
+        require_caseworker(principal)
         roles = sorted(principal.role_ids)
         if role is not None:
             if not principal.has_role(role):

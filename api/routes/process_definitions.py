@@ -7,6 +7,7 @@ from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import Response
 
 from engine import deployments
+from engine.access import require_definition_reader
 from engine.errors import FieldError, InvalidInput
 
 from ..deps import PrincipalDep, SessionDep
@@ -41,12 +42,14 @@ async def deploy(request: Request, session: SessionDep, principal: PrincipalDep,
 @router.get("", response_model=list[ProcessVersionOut])
 def list_definitions(session: SessionDep, principal: PrincipalDep):
     """The newest version of every deployed process."""
+    require_definition_reader(principal)
     return deployments.latest_versions(session)
 
 
 @router.get("/{key}", response_model=list[ProcessVersionOut])
 def list_versions(key: str, session: SessionDep, principal: PrincipalDep):
     """All versions of one process, oldest first."""
+    require_definition_reader(principal)
     return deployments.versions(session, key)
 
 
@@ -54,6 +57,7 @@ def list_versions(key: str, session: SessionDep, principal: PrincipalDep):
             responses={200: {"content": {"application/xml": {}}}})
 def get_bpmn(key: str, version: int, session: SessionDep, principal: PrincipalDep):
     """The BPMN XML of one version, exactly as deployed."""
+    require_definition_reader(principal)
     name, xml = deployments.source(deployments.get_version(session, key, version))
     return Response(xml, media_type="application/xml",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -1,0 +1,71 @@
+"""The access log: a row for every read and write of case data, for the registrar, and unalterable."""
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from factories import do, start_case
+from forms_data import samtycke
+from test_hlt import HLT_MOTET, SAMORDNARE, to_follow_up
+
+REGISTRAR = ("registrator",)
+
+
+def log_of(product, case_id: str) -> list[dict]:
+    with product.client("rita", *REGISTRAR) as registrar:
+        response = registrar.get(f"/cases/{case_id}/access-log", params={"limit": 500})
+        assert response.status_code == 200, response.text
+        return [row for row in response.json()["items"] if row["what"] != "access log"]
+
+
+def test_every_read_in_a_scenario_has_its_row(product):
+    with product.client("hugo", *HLT_MOTET) as motet, product.client("sam", *SAMORDNARE) as samordnare:
+        case_id = to_follow_up(motet, samordnare)
+        before = log_of(product, case_id)
+        reads = [("/cases/" + case_id, "case"), (f"/cases/{case_id}/history", "history"),
+                 (f"/cases/{case_id}/timers", "timers"), (f"/cases/{case_id}/documents/sip", "document sip"),
+                 (f"/cases/{case_id}/participants", "participants")]
+        for path, _ in reads:
+            assert samordnare.get(path).status_code == 200, path
+        [task] = samordnare.get("/tasks", params={"case_id": case_id}).json()["items"]
+        samordnare.get(f"/tasks/{task['id']}")
+        samordnare.get("/cases")
+        samordnare.get("/deadlines", params={"within_days": 365})
+        new = log_of(product, case_id)[len(before):]
+        assert [(r["user"], r["action"], r["what"]) for r in new] == [
+            ("sam", "read", what) for _, what in reads] + [
+            ("sam", "read", "task list"), ("sam", "read", "task"), ("sam", "read", "case list"),
+            ("sam", "read", "deadlines")]
+        assert all(r["agency"] == "skola" and r["roles"] == ["samordnare"] and r["client"] == "token" for r in new)
+        everything = log_of(product, case_id)
+        writes = [r for r in everything if r["action"] == "write"]
+        assert {r["user"] for r in writes} == {"hugo", "sam"} and any("task_completed" in r["what"] for r in writes)
+        assert samordnare.get(f"/cases/{case_id}/access-log").status_code == 403, "for the registrar only"
+
+
+def test_a_refused_read_leaves_no_row_and_the_registrar_reading_is_logged(product):
+    with product.client("hugo", *HLT_MOTET) as motet, product.client("olle", "fritidsledare") as outsider:
+        case = start_case(motet, "hlt", barn="b")
+        assert outsider.get(f"/cases/{case['id']}").status_code == 404
+        assert "olle" not in {r["user"] for r in log_of(product, case["id"])}
+    with product.client("rita", *REGISTRAR) as registrar:
+        registrar.get(f"/cases/{case['id']}/access-log")
+        rows = registrar.get(f"/cases/{case['id']}/access-log").json()["items"]
+        assert [r["what"] for r in rows if r["user"] == "rita"] == ["access log", "access log"]
+        assert registrar.get(f"/cases/{case['id']}").status_code == 404, "the registrar reads the log, not the case"
+
+
+def test_the_database_refuses_to_change_or_delete_log_rows(product):
+    with product.client("hugo", *HLT_MOTET) as motet:
+        case = start_case(motet, "hlt", barn="b")
+        do(motet, case["id"], "aktualisering", {"aktualiserad_av": {"namn": "L", "anvandare": "lisa",
+                                                                      "verksamhet": "skola"},
+                                                  "akut": False, "behov": "Oro", "tas_upp": True})
+        do(motet, case["id"], "samtycke", samtycke())
+    rows = log_of(product, case["id"])
+    engine = product.app.state.db  # the application's own connection
+    for statement in ("UPDATE access_log SET \"user\" = 'nobody'", "DELETE FROM access_log"):
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+            with engine.begin() as connection:
+                connection.execute(sa.text(statement))
+    assert log_of(product, case["id"])[:len(rows)] == rows

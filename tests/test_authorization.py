@@ -1,0 +1,153 @@
+"""Who may see and do what: every route refuses whoever should be refused, and consent gates other agencies' data."""
+from __future__ import annotations
+
+import re
+
+from factories import FIXTURES, do, join, open_elements, start_case
+from forms_data import person, samtycke, sip
+from test_hlt import HLT_MOTET, SAMORDNARE
+
+MARKER = "behov-7f3a-hemligt"  # case data that must never reach anyone refused
+
+
+def _a_case_with_everything(product) -> dict:
+    """An HLT case with data, open work, a webhook and an API key, so that every route has something to refuse."""
+    ids = {"key": "hlt", "version": "1", "name": "sip", "delivery_id": "1"}
+    with product.client("hugo", *HLT_MOTET) as hugo:
+        case = start_case(hugo, "hlt", barn="barn-ref-17")
+        do(hugo, case["id"], "aktualisering", {"aktualiserad_av": person("lisa"), "akut": False, "behov": MARKER,
+                                               "tas_upp": True})
+        ids["case_id"] = case["id"]
+        ids["task_id"] = open_elements(hugo, case["id"]) and hugo.get(f"/cases/{case['id']}").json()["open_tasks"][0]["id"]
+    with product.client("ivar", "integrator") as ivar:
+        ids["webhook_id"] = ivar.post("/webhooks", json={"url": "https://mottagare.example/hook"}).json()["id"]
+    with product.client("sys", "systemforvaltare") as admin:
+        ids["key_id"] = admin.post("/api-keys", json={"name": "n", "scopes": ["events"]}).json()["id"]
+    return ids
+
+
+def _bodies(ids: dict) -> dict:
+    report = {"skola": "Skolan", "period_start": "2026-01-12", "period_slut": "2026-01-18",
+              "rows": [{"elev": "barn-ref-17", "franvaro_procent": 40, "ogiltig_franvaro": True}]}
+    return {
+        ("post", "/cases"): {"json": {"process_key": "hlt", "data": {}}},
+        ("post", "/cases/{case_id}/messages"): {"json": {"name": "samtycke_aterkallat", "data": {}}},
+        ("post", "/cases/{case_id}/participants"): {"json": {"user": "inkraktare", "agency": "polis",
+                                                             "role": "samordnare"}},
+        ("post", "/tasks/{task_id}/complete"): {"json": {"data": samtycke()}},
+        ("post", "/webhooks"): {"json": {"url": "https://annan.example/hook"}},
+        ("post", "/messages"): {"json": {"name": "samtycke_aterkallat", "correlation": {"case_id": ids["case_id"]}}},
+        ("post", "/absence-reports"): {"json": report},
+        ("post", "/api-keys"): {"json": {"name": "x", "scopes": ["*"]}},
+        ("post", "/process-definitions"): {"files": [("files", ("loop.bpmn", (FIXTURES / "loop.bpmn").read_bytes(),
+                                                                "application/xml"))]},
+    }
+
+
+# Each principal that should be refused, and the routes it may use (which then show nothing of the case).
+REFUSED = {
+    "no roles, no agency": (("nobody",), {"agency": None}, set()),
+    "a caseworker outside the case": (("olle", "fritidsledare"), {"agency": "polis"},
+                                      {"GET /process-definitions", "GET /process-definitions/{key}",
+                                       "GET /process-definitions/{key}/versions/{version}/bpmn", "GET /cases",
+                                       "GET /tasks", "GET /deadlines", "POST /messages"}),
+    "the same role, seat taken": (("hilda", "hlt_motet"), {"agency": "skola"},
+                                  {"GET /process-definitions", "GET /process-definitions/{key}",
+                                   "GET /process-definitions/{key}/versions/{version}/bpmn", "GET /cases",
+                                   "GET /tasks", "GET /deadlines", "POST /messages", "POST /cases"}),
+    "a process owner": (("agda", "processagare"), {"agency": None},
+                        {"GET /process-definitions", "GET /process-definitions/{key}",
+                         "GET /process-definitions/{key}/versions/{version}/bpmn", "POST /process-definitions"}),
+    "an integrator": (("nils", "integrator"), {"scopes": ("events", "webhooks", "absence:*")},
+                      {"GET /events", "GET /webhooks", "POST /webhooks", "POST /absence-reports"}),
+}
+
+
+def test_every_route_refuses_whoever_should_be_refused_and_never_shows_case_data(product):
+    ids = _a_case_with_everything(product)
+    bodies = _bodies(ids)
+    paths = product.app.openapi()["paths"]
+    with product.client("hugo", *HLT_MOTET) as hugo:
+        before = hugo.get(f"/cases/{ids['case_id']}").json()
+    walked = set()
+    for who, (identity, options, allowed) in REFUSED.items():
+        with product.client(*identity, **options) as client:
+            for path, methods in paths.items():
+                if path == "/health":
+                    continue
+                for method in methods:
+                    route = f"{method.upper()} {path}"
+                    walked.add(route)
+                    concrete = re.sub(r"\{(\w+)\}", lambda m: str(ids[m.group(1)]), path)
+                    response = client.request(method, concrete, **bodies.get((method, path), {}))
+                    assert MARKER not in response.text, (who, route)
+                    if route in allowed:
+                        assert response.status_code < 300 or response.status_code in (403, 404), (who, route)
+                        if route in ("GET /cases", "GET /tasks", "GET /deadlines"):  # events name cases by design
+                            assert ids["case_id"] not in response.text, (who, route)
+                    else:
+                        assert response.status_code in (403, 404), (who, route, response.text)
+                        assert response.headers["content-type"] == "application/problem+json"
+    assert len(walked) == sum(len(m) for p, m in paths.items() if p != "/health")
+    with product.client("hugo", *HLT_MOTET) as hugo:
+        after = hugo.get(f"/cases/{ids['case_id']}").json()
+        assert after["data"] == before["data"] and after["open_tasks"] == before["open_tasks"], "nothing changed"
+        assert [p["user"] for p in hugo.get(f"/cases/{ids['case_id']}/participants").json()] == ["hugo"]
+
+
+def _shared_case(hugo, sara, omfattning: list[str]) -> str:
+    case = start_case(hugo, "hlt", barn="barn-ref-17")
+    do(hugo, case["id"], "aktualisering", {"aktualiserad_av": person("lisa"), "akut": False, "behov": MARKER,
+                                           "tas_upp": True})
+    do(hugo, case["id"], "samtycke", samtycke(omfattning=omfattning))
+    do(hugo, case["id"], "sammankallande", {"traffar_familjen": [person("sara", "socialtjanst", "socialsekreterare")],
+                                            "samordnare": person("sara", "socialtjanst", "socialsekreterare")})
+    do(sara, case["id"], "upprata_sip", sip())
+    return case["id"]
+
+
+def _school_and_social_services(product):
+    return product.client("hugo", *HLT_MOTET), product.client("sara", *SAMORDNARE, agency="socialtjanst")
+
+
+def test_consent_lets_agencies_see_each_others_data_and_withdrawal_cuts_it_at_the_next_request(product):
+    hugo, sara = _school_and_social_services(product)
+    with hugo, sara:
+        case_id = _shared_case(hugo, sara, ["skola", "socialtjanst"])
+        assert "sip" in hugo.get(f"/cases/{case_id}").json()["data"], "the school sees social services' SIP"
+        assert sara.get(f"/cases/{case_id}").json()["data"]["behov"] == MARKER, "and they see the school's"
+        assert hugo.get(f"/cases/{case_id}/documents/sip").status_code == 200
+        withdrawn = hugo.post(f"/cases/{case_id}/messages", json={"name": "samtycke_aterkallat", "data": {}})
+        assert withdrawn.status_code == 200 and "sip" not in withdrawn.json()["data"]
+        assert "sip" not in hugo.get(f"/cases/{case_id}").json()["data"]
+        assert "behov" not in sara.get(f"/cases/{case_id}").json()["data"]
+        assert sara.get(f"/cases/{case_id}").json()["data"]["sip"]["datum"] == "2026-01-30", "her own stays"
+        assert hugo.get(f"/cases/{case_id}/documents/sip").status_code == 409
+        history = sara.get(f"/cases/{case_id}/history").json()["items"]
+        school_steps = [h for h in history if h["actor"]["agency"] == "skola" and h["event"] == "task_completed"]
+        assert school_steps and all(h["redacted"] and h["data_changes"] is None for h in school_steps)
+        assert MARKER not in sara.get(f"/cases/{case_id}/history").text
+
+
+def test_consent_that_does_not_name_an_agency_shares_nothing_with_it(product):
+    hugo, sara = _school_and_social_services(product)
+    with hugo, sara:
+        case_id = _shared_case(hugo, sara, ["skola", "halso_sjukvard"])
+        assert "behov" not in sara.get(f"/cases/{case_id}").json()["data"]
+        assert "sip" not in hugo.get(f"/cases/{case_id}").json()["data"]
+
+
+def test_a_task_is_for_its_role_in_its_case(product):
+    with product.client("hugo", *HLT_MOTET) as hugo, product.client("hilda", *HLT_MOTET) as hilda, \
+            product.client("sam", *SAMORDNARE) as sam:
+        case = start_case(hugo, "hlt", barn="b")
+        task = case["open_tasks"][0]
+        assert [t["id"] for t in hilda.get("/tasks").json()["items"]] == [], "hugo holds the seat"
+        assert hilda.post(f"/tasks/{task['id']}/claim").status_code == 404
+        assert sam.post(f"/tasks/{task['id']}/claim").status_code == 404, "not a samordnare task, not his case"
+        join(hugo, case["id"], "sam", "skola", "samordnare")
+        assert sam.post(f"/tasks/{task['id']}/claim").status_code == 403, "in the case, but not in that role"
+        join(hugo, case["id"], "hilda", "skola", "hlt_motet")
+        assert hilda.post(f"/tasks/{task['id']}/claim").json()["assignee"] == "hilda"
+        bad_role = hugo.post(f"/cases/{case['id']}/participants", json={"user": "x", "agency": "skola", "role": "kung"})
+        assert bad_role.status_code == 422 and bad_role.json()["errors"][0]["location"] == "/role"
