@@ -16,6 +16,7 @@ from engine.webhooks import Deliverer
 from engine.worker import Worker
 
 from . import problems
+from .limits import RequestLimits
 from .routes import absence, api_keys, cases, documents, events, health, messages, process_definitions, tasks, timers, webhooks
 from .schemas import Problem
 
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.runner = Runner(app.state.clock)
     app.state.specs = SpecCache()
     problems.install(app)
+    app.add_middleware(RequestLimits, max_bytes=settings.max_request_bytes)
     for module in (health, process_definitions, cases, tasks, timers, documents, webhooks, events, messages, absence,
                    api_keys):
         app.include_router(module.router)

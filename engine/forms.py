@@ -18,10 +18,11 @@ from referencing import Registry, Resource
 
 from . import scoring
 from .errors import FieldError
+from .parser import FORM_KEY
 from .settings import ROOT
 
 FORMS_DIR = ROOT / "forms"
-_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
+_KEY = FORM_KEY
 _MISSING = object()
 
 

@@ -7,6 +7,7 @@ or raises InvalidInput naming the file, line, element and rule for every problem
 from __future__ import annotations
 
 import hashlib
+import re
 import json
 from dataclasses import dataclass, field
 
@@ -92,6 +93,9 @@ class ParsedProcess:
         self.content_hash = hashlib.sha256(digest).hexdigest()
 
 
+FORM_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")  # a file name under forms/, never a path
+
+
 def _safe_tree(name: str, content: bytes) -> etree._Element:
     """Parse XML refusing DTDs and entities (XXE, billion laughs); keep line numbers."""
     try:
@@ -142,6 +146,11 @@ def _check_document(name: str, root) -> list[FieldError]:
         for node in root.xpath(f".//bpmn:{tag}", namespaces=NS):
             errors.append(FieldError(name, f"unsupported element bpmn:{tag}: {why}", file=name,
                                      line=node.sourceline, element=node.get("id")))
+    for node in root.xpath(".//bpmn:userTask[@camunda:formKey]", namespaces=NS):
+        key = node.get(f"{{{CAMUNDA_NS}}}formKey")
+        if not FORM_KEY.match(key):
+            errors.append(FieldError(name, f"formKey {key[:120]!r} must be a form name (a-z, 0-9, _ and -), "
+                                     "not a path", file=name, line=node.sourceline, element=node.get("id")))
     for node, text, validator in _expression_checks(root):
         try:
             validator(text)

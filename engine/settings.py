@@ -23,7 +23,8 @@ class Settings(BaseSettings):
     oidc_algorithms: list[str] = ["RS256", "ES256"]
     oidc_roles_claim: str = "roles"
     oidc_agency_claim: str = "agency"
-    max_upload_bytes: int = 2_000_000
+    max_upload_bytes: int = 2_000_000  # per deployed file
+    max_request_bytes: int = 5_000_000  # any request body (a 10,000-row absence import is about 1 MB)
     forms_dir: Path = ROOT / "forms"
     host: str = "127.0.0.1"
     port: int = 8000

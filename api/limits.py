@@ -1,0 +1,79 @@
+"""Request limits, checked before any route runs: body size and JSON nesting depth.
+
+A body over the size limit is refused with 413 whether or not it declares its length; a JSON
+body nested deeper than the depth limit is refused with 422 before it reaches a parser that
+would recurse into it. Both answer with a problem document and store nothing.
+"""
+from __future__ import annotations
+
+import json
+import re
+from itertools import accumulate
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+MAX_DEPTH = 64
+_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in _STEP)
+
+
+def json_depth(body: bytes) -> int:
+    """How deep a JSON text nests arrays and objects (0 for a scalar); strings do not count."""
+    brackets = _STRINGS.sub(b"", body).translate(None, _NOT_BRACKETS)
+    return max(accumulate(_STEP[b] for b in brackets), default=0)
+
+
+class RequestLimits:
+    """ASGI middleware: refuse oversized bodies (413) and too deeply nested JSON (422)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, max_depth: int = MAX_DEPTH):
+        self.app, self.max_bytes, self.max_depth = app, max_bytes, max_depth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            return await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            return await self._refuse(scope, send, 413, "Payload too large",
+                                      f"the request body is larger than {self.max_bytes} bytes")
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_bytes:
+                return await self._refuse(scope, send, 413, "Payload too large",
+                                          f"the request body is larger than {self.max_bytes} bytes")
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        if headers.get(b"content-type", b"").split(b";")[0].strip().endswith(b"json") and \
+                json_depth(body) > self.max_depth:
+            return await self._refuse(scope, send, 422, "Invalid input", "the JSON body is nested too deeply",
+                                      [{"location": "/body", "message": f"nested deeper than {self.max_depth} levels"}])
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _refuse(scope: Scope, send: Send, status: int, title: str, detail: str,
+                      errors: list | None = None) -> None:
+        slug = {413: "payload-too-large", 422: "invalid-input"}[status]
+        problem = {"type": f"urn:samverka:problem:{slug}", "title": title, "status": status, "detail": detail,
+                   "instance": scope["path"], **({"errors": errors} if errors else {})}
+        body = json.dumps(problem).encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/problem+json"),
+                                (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": body})
