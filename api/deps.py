@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from engine.apikeys import ApiKeyService, looks_like_key
 from engine.cases import CaseService
+from engine.children import ChildRegistry
 from engine.errors import Refused
 from engine.identity import Principal, verify_token
 from engine.scoring import ScoringSettings
@@ -56,7 +57,8 @@ PrincipalDep = Annotated[Principal, Depends(_principal)]
 
 def _cases(request: Request, session: SessionDep) -> CaseService:
     state = request.app.state
-    return CaseService(session, state.clock, state.runner, state.specs)
+    return CaseService(session, state.clock, state.runner, state.specs,
+                       ChildRegistry(session, state.clock, state.settings))
 
 
 CasesDep = Annotated[CaseService, Depends(_cases)]

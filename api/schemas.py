@@ -39,6 +39,9 @@ class CaseCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     process_key: str = Field(min_length=1, max_length=200, description="The BPMN process id")
     data: dict[str, Any] = Field(default_factory=dict, description="Initial case data")
+    barn_personnummer: str | None = Field(None, max_length=20, description=(
+        "The child's personnummer or samordningsnummer (date and check digit are validated). Kept encrypted; "
+        "the case's `barn` becomes the child's reference unless given. The only field that may hold one."))
 
 
 class MessageIn(BaseModel):
@@ -115,6 +118,7 @@ class LinkOut(Out):
 
 
 class CaseOut(CaseSummary):
+    barn_personnummer: str | None = Field(None, description="The child's number, for those who may read the case")
     process_version: int
     data: dict[str, Any]
     open_tasks: list[TaskOut]

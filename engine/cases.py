@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from . import audit, consent, deployments, messages, outbox
 from .access import (PARTICIPANT_ROLE, CaseAccess, acts_in_cases, has_scope, is_client, is_system,
                      require_caseworker)
+from .children import ChildRegistry, refuse_in_data
 from .clock import Clock
 from .errors import FieldError, InvalidInput, InvalidTransition, NotFound, Refused
 from .identity import Principal
@@ -67,15 +68,19 @@ def _origins(origin: dict | None, records: list[StepRecord], agency: str | None)
 class CaseService:
     """Domain operations on cases; the caller owns the transaction."""
 
-    def __init__(self, session: Session, clock: Clock, runner: Runner, specs: SpecCache):
+    def __init__(self, session: Session, clock: Clock, runner: Runner, specs: SpecCache,
+                 children: ChildRegistry | None = None):
         self.session, self.clock, self.runner, self.specs = session, clock, runner, specs
         self.access = CaseAccess(session, clock)
+        self.children = children  # None where no personnummer comes in (workers, simulations)
 
     def spec_for(self, version: ProcessVersion) -> CachedSpec:
         return self.specs.get(version.id, version.key, version.files)
 
-    def start(self, principal: Principal, process_key: str, data: dict, authorized: bool = False) -> Case:
-        """Start a case on the newest version of `process_key`, as one of its roles (or `authorized` by the caller)."""
+    def start(self, principal: Principal, process_key: str, data: dict, authorized: bool = False,
+              personnummer: str | None = None, child_id: str | None = None) -> Case:
+        """Start a case on the newest version of `process_key`, as one of its roles (or `authorized` by the caller),
+        about the child with `personnummer` (or the registered child `child_id`)."""
         try:
             version = deployments.get_version(self.session, process_key)
         except NotFound as exc:
@@ -86,11 +91,18 @@ class CaseService:
                 (acts_in_cases(principal) and (roles or not cached.candidate_groups))):
             raise Refused(f"starting a {version.key} case needs one of its roles "
                           f"({', '.join(sorted(cached.candidate_groups))}) and an agency")
+        refuse_in_data(data, self.clock)
+        if personnummer is not None:
+            if self.children is None:
+                raise InvalidInput("a personnummer cannot be given here", [FieldError("/barn_personnummer", "not here")])
+            child_id = self.children.register(personnummer).id
+        if child_id is not None and "barn" not in data:
+            data = {**data, "barn": child_id}
         snapshot = self.runner.start(cached, data)
         now = self.clock.now()
         case = Case(id=str(uuid.uuid4()), process_key=version.key, process_version_id=version.id, status="open",
                     data={}, state="", serializer_version=SERIALIZER_VERSION, created_at=now, updated_at=now,
-                    created_by=principal.user)
+                    created_by=principal.user, child_id=child_id)
         self.session.add(case)
         snapshot.records.insert(0, StepRecord("case_started", version.key, version.name, "Process",
                                               data_changes={"set": data} if data else None))
@@ -176,6 +188,7 @@ class CaseService:
         else:
             case = self.access.member(principal, case_id)
         cached = self._spec_of(case)
+        refuse_in_data(data, self.clock)
         if case.status != "open":
             raise InvalidTransition(f"case {case_id} is {case.status}")
         self.apply(case, self.runner.deliver(cached, self.runner.load(cached, case.state), name, data), principal)
@@ -238,7 +251,8 @@ class CaseService:
             raise InvalidInput(f"{START_CASE_MESSAGE} needs a payload {{process, data}}",
                                [FieldError(f"process/{START_CASE_MESSAGE}", "payload must name a process")])
         # The process itself decided to start the linked case, so its starter needs no role in it.
-        linked = self.start(principal, payload["process"], dict(payload.get("data") or {}), authorized=True)
+        linked = self.start(principal, payload["process"], dict(payload.get("data") or {}), authorized=True,
+                            child_id=case.child_id)
         self.session.add(CaseLink(from_case_id=case.id, to_case_id=linked.id, created_at=self.clock.now()))
         self.session.flush()
 

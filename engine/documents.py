@@ -35,12 +35,12 @@ def require_known(name: str, directory: Path) -> None:
         raise NotFound(f"no document named {name[:60]!r}; there are: {', '.join(sorted(DOCUMENTS))}")
 
 
-def render(case: Case, data: dict, name: str, directory: Path, clock: Clock) -> str:
+def render(case: Case, data: dict, name: str, directory: Path, clock: Clock, personnummer: str | None = None) -> str:
     """The document `name` for `case` as printable HTML, from the `data` its reader may see."""
     require_known(name, directory)
     needed, missing = DOCUMENTS[name]
     if not all(key in data for key in needed):
         raise InvalidTransition(missing)
-    context = {**data, "arende": {"id": case.id, "process": case.process_key},
+    context = {**data, "arende": {"id": case.id, "process": case.process_key, "barn_personnummer": personnummer},
                "utskrivet": clock.now().date().isoformat()}
     return _environment(directory).get_template(f"{name}.html").render(context)

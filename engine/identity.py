@@ -40,16 +40,20 @@ class Principal:
 SYSTEM = Principal(user="system", agency=None, roles=frozenset({"system"}), client="worker")
 
 
-def token_secret(settings: Settings) -> str:
-    """The configured secret, or one generated on first use and kept under var/."""
-    if settings.token_secret:
-        return settings.token_secret
-    path = settings.var_dir / "token-secret"
+def secret_setting(settings: Settings, name: str, file_name: str) -> str:
+    """A configured secret, or one generated on first use and kept (mode 0600) under var/."""
+    if getattr(settings, name):
+        return getattr(settings, name)
+    path = settings.var_dir / file_name
     if not path.exists():
         settings.var_dir.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
         path.write_text(secrets.token_urlsafe(48))
     return path.read_text().strip()
+
+
+def token_secret(settings: Settings) -> str:
+    return secret_setting(settings, "token_secret", "token-secret")
 
 
 def mint_token(settings: Settings, clock: Clock, principal: Principal, ttl: timedelta | None = None) -> str:

@@ -34,16 +34,20 @@ class MessageService:
         self.cases, self.session = cases, cases.session
 
     def _matching(self, correlation: dict) -> list[str]:
-        unknown = sorted(set(correlation) - {"case_id", "process_key", *CORRELATION_KEYS})
+        unknown = sorted(set(correlation) - {"case_id", "process_key", "personnummer", *CORRELATION_KEYS})
         if unknown or not correlation:
             raise InvalidInput("the correlation names no known key", [FieldError(
-                "/correlation", f"use case_id, process_key or {', '.join(CORRELATION_KEYS)}"
+                "/correlation", f"use case_id, process_key, personnummer or {', '.join(CORRELATION_KEYS)}"
                 + (f"; unknown: {', '.join(unknown)}" if unknown else ""))])
         query = select(Case.id).where(Case.status == "open")
         if "case_id" in correlation:
             query = query.where(Case.id == str(correlation["case_id"]))
         if "process_key" in correlation:
             query = query.where(Case.process_key == str(correlation["process_key"]))
+        if "personnummer" in correlation:
+            child = self.cases.children.find(self.cases.children.normalized(correlation["personnummer"],
+                                                                            "/correlation/personnummer"))
+            query = query.where(Case.child_id == (child.id if child else None))
         for key in CORRELATION_KEYS:
             if key in correlation:
                 query = query.where(Case.id.in_(select(CaseCorrelation.case_id).where(
@@ -53,7 +57,11 @@ class MessageService:
     def send(self, principal: Principal, name: str, correlation: dict, data: dict,
              idempotency_key: str | None = None) -> dict:
         """Deliver to every matching case that waits for `name`; a retried key returns the first answer."""
-        request_hash = hashlib.sha256(json.dumps([name, correlation, data], sort_keys=True,
+        hashed = dict(correlation)
+        if "personnummer" in correlation:  # kept only as its keyed hash, even inside the request's hash
+            pnr = self.cases.children.normalized(correlation["personnummer"], "/correlation/personnummer")
+            hashed["personnummer"] = self.cases.children.lookup_hash(pnr)
+        request_hash = hashlib.sha256(json.dumps([name, hashed, data], sort_keys=True,
                                                  default=str).encode()).hexdigest()
         if idempotency_key:
             prior = self.session.get(IdempotencyRecord, (principal.user, idempotency_key))

@@ -16,6 +16,7 @@ class Settings(BaseSettings):
     database_url: str = ""
     token_secret: str = ""
     token_ttl_hours: int = 12
+    data_key: str = ""  # encrypts and keys the hash of children's personnummer; generated under var/ if unset
     # An OIDC identity provider: tokens whose `iss` is this are verified with its JWKS (RS256/ES256).
     oidc_issuer: str = ""
     oidc_jwks_url: str = ""

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from . import audit, forms
 from .access import PARTICIPANT_ROLE, require_caseworker
 from .cases import CaseService
+from .children import refuse_in_data
 from .errors import Conflict, InvalidInput, InvalidTransition, NotFound, Refused
 from .identity import Principal
 from .models import UserTask
@@ -107,6 +108,7 @@ class TaskService:
         if task.assignee and task.assignee != principal.user:
             raise Conflict(f"task {task_id} is claimed by {task.assignee}")
         case = self.cases.load(task.case_id)
+        refuse_in_data(data, self.cases.clock)
         errors = forms.validate(task.form_key, data, self.forms_dir, case.data)
         if errors:
             raise InvalidInput(f"the data does not match the form {task.form_key}", errors)

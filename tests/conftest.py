@@ -130,7 +130,7 @@ class Server:
     """The app served by uvicorn on a loopback port, with a clock the test controls."""
 
     def __init__(self, db_url: str, var_dir: Path, embedded_worker: bool = False, forms_dir: Path = FIXTURES / "forms",
-                 **settings):
+                 log_level: str = "warning", **settings):
         self.clock = ManualClock(START)
         self.settings = Settings(database_url=db_url, var_dir=var_dir, token_secret=TEST_SECRET,
                                  forms_dir=forms_dir, embedded_worker=embedded_worker,
@@ -138,7 +138,7 @@ class Server:
         self.app = create_app(self.settings, self.clock)
         self.port = _free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self._server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
+        self._server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level=log_level,
                                                      lifespan="on"))
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 

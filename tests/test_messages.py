@@ -30,7 +30,7 @@ def test_no_waiting_case_is_a_clear_404(product):
         missing = system.post("/messages", json={"name": "franvarorapport", "correlation": {"barn": "ingen"},
                                                  "data": report(12)})
         assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
-        bad = system.post("/messages", json={"name": "franvarorapport", "correlation": {"personnummer": "x"}})
+        bad = system.post("/messages", json={"name": "franvarorapport", "correlation": {"elevnummer": "x"}})
         assert bad.status_code == 422 and bad.json()["errors"][0]["location"] == "/correlation"
 
 

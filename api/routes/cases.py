@@ -18,7 +18,7 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 def _case_out(cases, principal, case_id: str, what: str = "case") -> CaseOut:
     view = cases.view(principal, case_id, what)
     return CaseOut(**CaseSummary.model_validate(view.case).model_dump(), process_version=view.process_version,
-                   data=view.data, open_tasks=[TaskOut.model_validate(t) for t in view.open_tasks],
+                   barn_personnummer=cases.children.reveal(view.case.child_id), data=view.data, open_tasks=[TaskOut.model_validate(t) for t in view.open_tasks],
                    timers=[TimerOut.model_validate(t) for t in view.timers],
                    links=[LinkOut.model_validate(link) for link in view.links])
 
@@ -26,7 +26,7 @@ def _case_out(cases, principal, case_id: str, what: str = "case") -> CaseOut:
 @router.post("", response_model=CaseOut, status_code=201)
 def start_case(body: CaseCreate, cases: CasesDep, principal: PrincipalDep):
     """Start a case on the newest version of a process; it runs to its first wait state."""
-    case = cases.start(principal, body.process_key, body.data)
+    case = cases.start(principal, body.process_key, body.data, personnummer=body.barn_personnummer)
     return _case_out(cases, principal, case.id)
 
 
