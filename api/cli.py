@@ -81,6 +81,7 @@ def worker(batch_size: Annotated[Optional[int], typer.Option(help="Cases claimed
     from engine.db import make_engine, make_session_factory
     from engine.logs import configure
     from engine.webhooks import Deliverer
+    from engine.retention import Culler
     from engine.worker import Worker
 
     configure(json=True)
@@ -89,7 +90,8 @@ def worker(batch_size: Annotated[Optional[int], typer.Option(help="Cases claimed
     sessions = make_session_factory(engine)
     timer_worker = Worker(sessions, SystemClock(), batch_size=batch_size or settings.worker_batch_size,
                           poll_seconds=poll if poll is not None else settings.worker_poll_seconds,
-                          deliverer=Deliverer(sessions, SystemClock()))
+                          deliverer=Deliverer(sessions, SystemClock()),
+                          culler=Culler(sessions, SystemClock(), settings.retention_days))
     port = metrics_port if metrics_port is not None else settings.worker_metrics_port
     if port:
         start_http_server(port, addr="127.0.0.1")

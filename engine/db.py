@@ -9,7 +9,8 @@ from sqlalchemy.orm import sessionmaker
 
 
 def make_engine(url: str, application_name: str = "samverka") -> Engine:
-    """Create an Engine; SQLite gets WAL, foreign keys and a busy timeout; PostgreSQL names the connection."""
+    """Create an Engine; SQLite gets WAL, foreign keys, secure delete and a busy timeout; PostgreSQL names
+    the connection."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -22,6 +23,8 @@ def make_engine(url: str, application_name: str = "samverka") -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            # Culled and overwritten personal data are zeroed in the file, not left in free pages.
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
         return engine

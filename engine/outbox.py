@@ -18,6 +18,7 @@ from .models import Case, Event, WebhookDelivery, WebhookSubscription
 TYPE_PREFIX = "se.samverka."
 TYPES = {
     "case_started": "case.started", "case_completed": "case.completed", "case_cancelled": "case.cancelled",
+    "case_culled": "case.culled",
     "task_created": "task.created", "task_claimed": "task.claimed", "task_unclaimed": "task.unclaimed",
     "task_completed": "task.completed", "task_cancelled": "task.cancelled",
     "timer_fired": "timer.fired", "deadline_missed": "deadline.missed", "timer_failed": "timer.failed",

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     port: int = 8000
     # The timer worker. None = run one inside the server when the database is the embedded SQLite.
     embedded_worker: bool | None = None
+    # Gallring: closed cases' personal data are culled this many days after closing (set it from the
+    # municipality's dokumenthanteringsplan); the access log is kept.
+    retention_days: int = 1095
     worker_batch_size: int = 20
     worker_poll_seconds: float = 1.0
     worker_metrics_port: int = 0  # serve Prometheus metrics on 127.0.0.1:PORT; 0 = off

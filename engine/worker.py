@@ -11,6 +11,7 @@ import os
 import socket
 import threading
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import structlog
 from prometheus_client import Counter, Histogram
@@ -23,6 +24,7 @@ from .cases import CaseService
 from .clock import Clock
 from .errors import EngineError
 from .models import Case
+from .retention import Culler
 from .runtime import Runner
 from .specs import SpecCache
 from .timers import Fired, TimerService
@@ -47,13 +49,14 @@ class Worker:
 
     def __init__(self, session_factory: sessionmaker, clock: Clock, runner: Runner | None = None,
                  specs: SpecCache | None = None, batch_size: int = 20, poll_seconds: float = 1.0,
-                 name: str | None = None, deliverer: Deliverer | None = None):
+                 name: str | None = None, deliverer: Deliverer | None = None, culler: Culler | None = None):
         self.session_factory, self.clock = session_factory, clock
         self.runner = runner or Runner(clock)
         self.specs = specs or SpecCache()
         self.batch_size, self.poll_seconds = batch_size, poll_seconds
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
         self.deliverer = deliverer  # webhook deliveries share the loop: both are the worker's, never a request's
+        self.culler, self._culled_at = culler, None  # gallring, looked at once an hour
 
     def _service(self, session) -> TimerService:
         return TimerService(CaseService(session, self.clock, self.runner, self.specs))
@@ -118,6 +121,12 @@ class Worker:
                      deadline_of=f.deadline_of, worker=self.name)
         return fired
 
+    def _cull_hourly(self) -> None:
+        now = self.clock.now()
+        if self.culler and (self._culled_at is None or now - self._culled_at >= timedelta(hours=1)):
+            self._culled_at = now
+            self.culler.run_until_idle()
+
     def run_until_idle(self) -> list[Fired]:
         """Fire batches until no due timer is left (by this worker's clock)."""
         fired: list[Fired] = []
@@ -130,6 +139,7 @@ class Worker:
         log.info("worker_started", worker=self.name, batch_size=self.batch_size)
         while not stop.is_set():
             try:
+                self._cull_hourly()
                 claimed = self.run_once().claimed
                 sent = self.deliverer.run_once() if self.deliverer else 0
                 if claimed or sent:

@@ -27,6 +27,7 @@ from sqlalchemy import create_engine, text
 from api.app import create_app
 from engine.clock import ManualClock
 from engine.identity import Principal, mint_token
+from engine.retention import Culler
 from engine.migrate import upgrade
 from engine.settings import Settings
 from engine.webhooks import Deliverer
@@ -160,6 +161,10 @@ class Server:
         """Run the timer worker (the real one, on the app's clock and database) until nothing is due."""
         state = self.app.state
         return Worker(state.session_factory, self.clock, state.runner, state.specs).run_until_idle()
+
+    def cull(self) -> int:
+        """Run the worker's gallring job on the app's clock until no case is due."""
+        return Culler(self.app.state.session_factory, self.clock, self.settings.retention_days).run_until_idle()
 
     def deliver_webhooks(self) -> int:
         """Run the webhook deliverer (the worker's) on the app's clock until nothing is due."""
