@@ -6,7 +6,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -69,6 +69,18 @@ def install(app: FastAPI) -> None:
     async def operational(request: Request, exc: OperationalError):
         if "locked" in str(exc.orig).lower() or "deadlock" in str(exc.orig).lower():
             return problem(request, 409, "Conflict", "the database was busy with a concurrent change; retry")
+        log.exception("database error")
+        return problem(request, 500, "Internal error", "the request could not be completed")
+
+    @app.exception_handler(DataError)
+    async def out_of_range(request: Request, exc: DataError):
+        return problem(request, 422, "Invalid input", "a value is out of range for what can be stored "
+                                                      "(a number too large, or a NUL character)")
+
+    @app.exception_handler(StatementError)
+    async def unadaptable(request: Request, exc: StatementError):
+        if isinstance(exc.orig, (ValueError, OverflowError)):  # the driver refused a value (e.g. NUL in text)
+            return problem(request, 422, "Invalid input", "a value cannot be stored: " + str(exc.orig)[:200])
         log.exception("database error")
         return problem(request, 500, "Internal error", "the request could not be completed")
 

@@ -9,6 +9,9 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
 T = TypeVar("T")
 
 
+INT32_MAX = 2_147_483_647  # ids and version numbers are 32-bit in the database
+
+
 class Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

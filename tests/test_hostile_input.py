@@ -126,3 +126,14 @@ def test_bodies_that_are_not_what_they_claim_get_a_problem_not_a_crash(server):
     with httpx.Client(base_url=server.base_url) as anonymous:
         assert anonymous.post("/cases", content=b"[" * 100000,
                               headers={"content-type": "application/json"}).status_code in (401, 422)
+
+
+def test_values_the_database_cannot_hold_are_a_problem_not_a_crash(server):
+    deployed(server, "enkel.bpmn")
+    with server.client("hanna", "handläggare") as hanna, server.client("agda", *OWNER) as owner:
+        assert owner.get("/process-definitions/enkel/versions/99999999999/bpmn").status_code == 422
+        for params in ({"process_key": "a\x00b"}, {"status": "open", "process_key": "\x00"}):
+            response = hanna.get("/cases", params=params)
+            assert response.status_code in (200, 422) and response.headers["content-type"].startswith("application/")
+        nul = hanna.post("/cases", json={"process_key": "enkel", "data": {"x": "a\u0000b"}})
+        assert nul.status_code in (201, 422), nul.text

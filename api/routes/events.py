@@ -11,14 +11,14 @@ from engine.errors import FieldError, InvalidInput
 from engine.access import require_client
 
 from ..deps import PrincipalDep, SessionDep
-from ..schemas import CloudEventOut, EventPage
+from ..schemas import INT32_MAX, CloudEventOut, EventPage
 
 router = APIRouter(tags=["events"])
 
 
 @router.get("/events", response_model=EventPage)
 def events(session: SessionDep, principal: PrincipalDep,
-           after: Annotated[int, Query(ge=0, description="The cursor you were given; 0 for the beginning")] = 0,
+           after: Annotated[int, Query(ge=0, le=INT32_MAX, description="The cursor you were given; 0 for the beginning")] = 0,
            types: Annotated[str | None, Query(max_length=2000, description="Comma-separated event types")] = None,
            limit: Annotated[int, Query(ge=1, le=1000)] = 100,
            wait: Annotated[float, Query(ge=0, le=30, description="Long-poll: seconds to wait for new events")] = 0):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Request, UploadFile
+from fastapi import APIRouter, File, Path, Request, UploadFile
 from fastapi.responses import Response
 
 from engine import deployments
@@ -11,7 +11,7 @@ from engine.access import require_definition_reader
 from engine.errors import FieldError, InvalidInput
 
 from ..deps import PrincipalDep, SessionDep
-from ..schemas import DeployedOut, DeploymentOut, ProcessVersionOut
+from ..schemas import INT32_MAX, DeployedOut, DeploymentOut, ProcessVersionOut
 
 router = APIRouter(prefix="/process-definitions", tags=["process definitions"])
 
@@ -55,7 +55,7 @@ def list_versions(key: str, session: SessionDep, principal: PrincipalDep):
 
 @router.get("/{key}/versions/{version}/bpmn", response_class=Response,
             responses={200: {"content": {"application/xml": {}}}})
-def get_bpmn(key: str, version: int, session: SessionDep, principal: PrincipalDep):
+def get_bpmn(key: str, version: Annotated[int, Path(ge=1, le=INT32_MAX)], session: SessionDep, principal: PrincipalDep):
     """The BPMN XML of one version, exactly as deployed."""
     require_definition_reader(principal)
     name, xml = deployments.source(deployments.get_version(session, key, version))

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from engine.webhooks import WebhookService
 
 from ..deps import PrincipalDep, SessionDep
-from ..schemas import DeliveryOut, Page, WebhookCreated, WebhookIn, WebhookOut
+from ..schemas import INT32_MAX, DeliveryOut, Page, WebhookCreated, WebhookIn, WebhookOut
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
@@ -59,6 +59,6 @@ def webhook_failures(webhook_id: str, request: Request, session: SessionDep, pri
 
 
 @router.post("/{webhook_id}/failures/{delivery_id}/redeliver", response_model=DeliveryOut)
-def redeliver(webhook_id: str, delivery_id: int, request: Request, session: SessionDep, principal: PrincipalDep):
+def redeliver(webhook_id: str, delivery_id: Annotated[int, Path(ge=1, le=INT32_MAX)], request: Request, session: SessionDep, principal: PrincipalDep):
     """Send a dead-lettered delivery again, in its case's order."""
     return _delivery_out(_service(request, session).redeliver(principal, webhook_id, delivery_id))
