@@ -246,3 +246,16 @@ class AbsenceImportOut(BaseModel):
     started: int = Field(description="Ladder cases started by the ladder's entry rule")
     below_threshold: int = Field(description="Pupils without a case whom the entry rule left alone")
     failed: list[dict[str, Any]] = Field(description="Rows not applied: row index, pupil reference, reason")
+
+
+class StepFiguresOut(Out):
+    element_id: str
+    name: str
+    open: int
+    overdue: int = Field(description="Open tasks past their due date")
+
+
+class ProcessFiguresOut(Out):
+    process_key: str
+    cases: dict[str, int] = Field(description="Cases by status")
+    open_tasks: list[StepFiguresOut]

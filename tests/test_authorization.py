@@ -57,7 +57,8 @@ REFUSED = {
                                    "GET /tasks", "GET /deadlines", "POST /messages", "POST /cases"}),
     "a process owner": (("agda", "processagare"), {"agency": None},
                         {"GET /process-definitions", "GET /process-definitions/{key}",
-                         "GET /process-definitions/{key}/versions/{version}/bpmn", "POST /process-definitions"}),
+                         "GET /process-definitions/{key}/versions/{version}/bpmn", "POST /process-definitions",
+                         "GET /process-definitions/{key}/figures"}),
     "an integrator": (("nils", "integrator"), {"scopes": ("events", "webhooks", "absence:*")},
                       {"GET /events", "GET /webhooks", "POST /webhooks", "POST /absence-reports"}),
 }

@@ -6,12 +6,12 @@ from typing import Annotated
 from fastapi import APIRouter, File, Path, Request, UploadFile
 from fastapi.responses import Response
 
-from engine import deployments
+from engine import deployments, figures
 from engine.access import require_definition_reader
 from engine.errors import FieldError, InvalidInput
 
 from ..deps import PrincipalDep, SessionDep
-from ..schemas import INT32_MAX, DeployedOut, DeploymentOut, ProcessVersionOut
+from ..schemas import INT32_MAX, ProcessFiguresOut, DeployedOut, DeploymentOut, ProcessVersionOut
 
 router = APIRouter(prefix="/process-definitions", tags=["process definitions"])
 
@@ -61,3 +61,11 @@ def get_bpmn(key: str, version: Annotated[int, Path(ge=1, le=INT32_MAX)], sessio
     name, xml = deployments.source(deployments.get_version(session, key, version))
     return Response(xml, media_type="application/xml",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/{key}/figures", response_model=ProcessFiguresOut)
+def process_figures(key: str, request: Request, session: SessionDep, principal: PrincipalDep):
+    """Cases by status and open tasks per step with how many are overdue (role `processagare`).
+
+    Counts only: process owners see how the process runs, never a case."""
+    return figures.figures(session, request.app.state.clock, principal, key)
