@@ -11,6 +11,7 @@ from engine.clock import Clock, SystemClock
 from engine.db import make_engine, make_session_factory
 from engine.retention import Culler
 from engine.runtime import Runner
+from engine.sealing import sealer_for
 from engine.settings import Settings, get_settings
 from engine.specs import SpecCache
 from engine.webhooks import Deliverer
@@ -33,7 +34,8 @@ async def _lifespan(app: FastAPI):
         state = app.state
         worker = Worker(state.session_factory, state.clock, state.runner, state.specs,
                         batch_size=settings.worker_batch_size, poll_seconds=settings.worker_poll_seconds,
-                        deliverer=Deliverer(state.session_factory, state.clock),
+                        deliverer=Deliverer(state.session_factory, state.clock, sealer_for(settings),
+                                            settings.webhook_allow_private),
                         culler=Culler(state.session_factory, state.clock, settings.retention_days))
         thread = threading.Thread(target=worker.run, args=(stop,), name="samverka-worker", daemon=True)
         thread.start()

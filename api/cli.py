@@ -82,6 +82,7 @@ def worker(batch_size: Annotated[Optional[int], typer.Option(help="Cases claimed
     from engine.logs import configure
     from engine.webhooks import Deliverer
     from engine.retention import Culler
+    from engine.sealing import sealer_for
     from engine.worker import Worker
 
     configure(json=True)
@@ -90,7 +91,8 @@ def worker(batch_size: Annotated[Optional[int], typer.Option(help="Cases claimed
     sessions = make_session_factory(engine)
     timer_worker = Worker(sessions, SystemClock(), batch_size=batch_size or settings.worker_batch_size,
                           poll_seconds=poll if poll is not None else settings.worker_poll_seconds,
-                          deliverer=Deliverer(sessions, SystemClock()),
+                          deliverer=Deliverer(sessions, SystemClock(), sealer_for(settings),
+                                              settings.webhook_allow_private),
                           culler=Culler(sessions, SystemClock(), settings.retention_days))
     port = metrics_port if metrics_port is not None else settings.worker_metrics_port
     if port:

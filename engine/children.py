@@ -2,36 +2,21 @@
 
 A database dump holds neither the number nor anything it can be guessed back from without the
 data key: the lookup hash is an HMAC (a plain hash of a ten-digit number with a check digit
-is brute-forced in seconds), and the value is Fernet-encrypted (AES-128-CBC with HMAC-SHA256).
-Both keys are derived from one data key: SAMVERKA_DATA_KEY, or one generated under var/.
+is brute-forced in seconds), and the value is sealed with the data key (engine.sealing).
 """
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import uuid
-from functools import lru_cache
 
-from cryptography.fernet import Fernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import personnummer
 from .clock import Clock
 from .errors import FieldError, InvalidInput
-from .identity import secret_setting
 from .models import Child
+from .sealing import sealer_for
 from .settings import Settings
-
-
-@lru_cache(maxsize=4)
-def _keys(master: str) -> tuple[bytes, Fernet]:
-    def derive(purpose: bytes) -> bytes:
-        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(master.encode())
-    return derive(b"samverka personnummer lookup"), Fernet(base64.urlsafe_b64encode(derive(b"samverka encryption")))
 
 
 class ChildRegistry:
@@ -39,10 +24,10 @@ class ChildRegistry:
 
     def __init__(self, session: Session, clock: Clock, settings: Settings):
         self.session, self.clock = session, clock
-        self.lookup_key, self.fernet = _keys(secret_setting(settings, "data_key", "data-key"))
+        self.sealer = sealer_for(settings)
 
     def lookup_hash(self, pnr: str) -> str:
-        return hmac.new(self.lookup_key, pnr.encode(), hashlib.sha256).hexdigest()
+        return self.sealer.keyed_hash(pnr)
 
     def normalized(self, value: str, location: str) -> str:
         try:
@@ -56,7 +41,7 @@ class ChildRegistry:
         child = self.find(pnr)
         if child is None:
             child = Child(id=str(uuid.uuid4()), pnr_hash=self.lookup_hash(pnr),
-                          pnr_cipher=self.fernet.encrypt(pnr.encode()).decode(), created_at=self.clock.now())
+                          pnr_cipher=self.sealer.seal(pnr), created_at=self.clock.now())
             self.session.add(child)
             self.session.flush()
         return child
@@ -67,7 +52,7 @@ class ChildRegistry:
     def reveal(self, child_id: str | None) -> str | None:
         """The number of a child, for a reader already allowed to see the case."""
         child = self.session.get(Child, child_id) if child_id else None
-        return self.fernet.decrypt(child.pnr_cipher.encode()).decode() if child else None
+        return self.sealer.open(child.pnr_cipher) if child else None
 
 
 def refuse_in_data(data, clock: Clock, location: str = "/data") -> None:

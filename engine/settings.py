@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     # Gallring: closed cases' personal data are culled this many days after closing (set it from the
     # municipality's dokumenthanteringsplan); the access log is kept.
     retention_days: int = 1095
+    # Webhook receivers on loopback or private addresses (development only: in production a subscriber
+    # must not make the server call into its own network).
+    webhook_allow_private: bool = False
     worker_batch_size: int = 20
     worker_poll_seconds: float = 1.0
     worker_metrics_port: int = 0  # serve Prometheus metrics on 127.0.0.1:PORT; 0 = off

@@ -9,10 +9,13 @@ waits while an earlier one for the same case and subscription is pending.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import secrets
+import socket
 import uuid
 from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
 
 import httpx
 import structlog
@@ -21,12 +24,13 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from standardwebhooks import Webhook
 
 from .clock import Clock, SystemClock
-from .errors import NotFound
+from .errors import FieldError, InvalidInput, NotFound
 from .access import require_client
 from .identity import Principal
 from .models import WebhookDelivery, WebhookSubscription
 from .outbox import cloudevent, forget_subscriptions
 from .paging import Page, keyset_page
+from .sealing import Sealer
 
 RETRY_WINDOW = timedelta(hours=25)
 log = structlog.get_logger("samverka.webhooks")
@@ -37,22 +41,40 @@ def backoff(attempts: int) -> timedelta:
     return min(timedelta(seconds=30 * 2 ** max(attempts - 1, 0)), timedelta(hours=2))
 
 
+def refused_destination(url: str) -> str | None:
+    """Why `url` may not receive webhooks (it resolves to a loopback, private, link-local or reserved
+    address: the server must not be made to call into its own network), or None."""
+    host = urlsplit(url).hostname or ""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)}
+    except (OSError, UnicodeError):
+        return f"the host {host[:100]!r} does not resolve"
+    inner = sorted(a for a in addresses if not ipaddress.ip_address(a.split("%")[0]).is_global)
+    return f"the host resolves to a non-public address ({', '.join(inner[:3])})" if inner else None
+
+
 class WebhookService:
     """Subscriptions and dead letters; the caller owns the transaction."""
 
-    def __init__(self, session: Session, clock: Clock):
-        self.session, self.clock = session, clock
+    def __init__(self, session: Session, clock: Clock, sealer: Sealer, allow_private: bool = False):
+        self.session, self.clock, self.sealer, self.allow_private = session, clock, sealer, allow_private
 
-    def create(self, principal: Principal, url: str, event_types: list[str], process_keys: list[str]):
+    def create(self, principal: Principal, url: str, event_types: list[str],
+               process_keys: list[str]) -> tuple[WebhookSubscription, str]:
+        """A new subscription, and its signing secret (kept sealed; shown this once)."""
         require_client(principal, "webhooks")
+        why = None if self.allow_private else refused_destination(url)
+        if why:
+            raise InvalidInput("this URL may not receive webhooks", [FieldError("/url", why)])
         secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-        subscription = WebhookSubscription(id=str(uuid.uuid4()), url=url, secret=secret, event_types=event_types,
+        subscription = WebhookSubscription(id=str(uuid.uuid4()), url=url, secret=self.sealer.seal(secret),
+                                           event_types=event_types,
                                            process_keys=process_keys, created_by=principal.user,
                                            created_at=self.clock.now(), active=True)
         self.session.add(subscription)
         self.session.flush()
         forget_subscriptions(self.session)
-        return subscription
+        return subscription, secret
 
     def list(self, principal: Principal) -> list[WebhookSubscription]:
         require_client(principal, "webhooks")
@@ -92,9 +114,11 @@ class WebhookService:
 class Deliverer:
     """Sends due deliveries in batches; run by the worker, never inside a request."""
 
-    def __init__(self, session_factory: sessionmaker, clock: Clock, wall_clock: Clock | None = None,
-                 batch_size: int = 50, timeout: float = 10.0, retry_window: timedelta = RETRY_WINDOW):
+    def __init__(self, session_factory: sessionmaker, clock: Clock, sealer: Sealer, allow_private: bool = False,
+                 wall_clock: Clock | None = None, batch_size: int = 50, timeout: float = 10.0,
+                 retry_window: timedelta = RETRY_WINDOW):
         self.session_factory, self.clock = session_factory, clock
+        self.sealer, self.allow_private = sealer, allow_private
         self.wall_clock = wall_clock or SystemClock()  # signatures carry real time: receivers check freshness
         self.batch_size, self.retry_window = batch_size, retry_window
         self.http = httpx.Client(timeout=timeout, follow_redirects=False)
@@ -137,11 +161,16 @@ class Deliverer:
         body = json.dumps(cloudevent(delivery.event), ensure_ascii=False, separators=(",", ":"))
         sent_at = self.wall_clock.now().astimezone(timezone.utc)
         headers = {"webhook-id": delivery.event.id, "webhook-timestamp": str(int(sent_at.timestamp())),
-                   "webhook-signature": Webhook(subscription.secret).sign(delivery.event.id, sent_at, body),
+                   "webhook-signature": Webhook(self.sealer.open(subscription.secret)).sign(delivery.event.id, sent_at,
+                                                                                             body),
                    "content-type": "application/cloudevents+json; charset=utf-8"}
         now = self.clock.now()
         delivery.attempts += 1
         try:
+            # Checked again at each attempt: the name may point somewhere else since it was subscribed.
+            why = None if self.allow_private else refused_destination(subscription.url)
+            if why:
+                raise httpx.RequestError(f"destination refused: {why}")
             response = self.http.post(subscription.url, content=body.encode(), headers=headers)
             delivery.last_status, delivery.last_error = response.status_code, None
             if 200 <= response.status_code < 300:

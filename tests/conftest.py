@@ -28,6 +28,7 @@ from api.app import create_app
 from engine.clock import ManualClock
 from engine.identity import Principal, mint_token
 from engine.retention import Culler
+from engine.sealing import sealer_for
 from engine.migrate import upgrade
 from engine.settings import Settings
 from engine.webhooks import Deliverer
@@ -132,6 +133,7 @@ class Server:
 
     def __init__(self, db_url: str, var_dir: Path, embedded_worker: bool = False, forms_dir: Path = FIXTURES / "forms",
                  log_level: str = "warning", **settings):
+        settings.setdefault("webhook_allow_private", True)  # the tests' receivers listen on loopback
         self.clock = ManualClock(START)
         self.settings = Settings(database_url=db_url, var_dir=var_dir, token_secret=TEST_SECRET,
                                  forms_dir=forms_dir, embedded_worker=embedded_worker,
@@ -168,7 +170,8 @@ class Server:
 
     def deliver_webhooks(self) -> int:
         """Run the webhook deliverer (the worker's) on the app's clock until nothing is due."""
-        return Deliverer(self.app.state.session_factory, self.clock, timeout=5).run_until_idle()
+        return Deliverer(self.app.state.session_factory, self.clock, sealer_for(self.settings),
+                         self.settings.webhook_allow_private, timeout=5).run_until_idle()
 
     def token(self, user: str, *roles: str, agency: str | None = "skola", scopes: tuple[str, ...] | None = None) -> str:
         """A long-lived token (scenario tests move the engine clock by months); integrators get every scope."""

@@ -25,6 +25,8 @@ from engine.clock import ManualClock
 from engine.db import make_engine, make_session_factory
 from engine.identity import Principal
 from engine.runtime import Runner
+from engine.sealing import sealer_for
+from engine.settings import Settings
 from engine.specs import SpecCache
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +48,8 @@ def start_due_cases(url: str, count: int) -> None:
 
 def worker(url: str, tmp_path: Path, *args: str, stdout=subprocess.PIPE) -> subprocess.Popen:
     """A `samverka worker` process; read its stdout (or pass a file) or it blocks once the pipe is full."""
-    env = {**os.environ, "SAMVERKA_DATABASE_URL": url, "SAMVERKA_VAR_DIR": str(tmp_path)}
+    env = {**os.environ, "SAMVERKA_DATABASE_URL": url, "SAMVERKA_VAR_DIR": str(tmp_path),
+           "SAMVERKA_WEBHOOK_ALLOW_PRIVATE": "true"}  # its receiver listens on loopback
     return subprocess.Popen([sys.executable, "-m", "api.cli", "worker", "--batch-size", "10", *args], cwd=ROOT,
                             env=env, stdout=stdout, stderr=subprocess.PIPE, text=True)
 
@@ -137,9 +140,9 @@ def test_a_worker_killed_mid_delivery_loses_no_event(pg_url, tmp_path):
     engine = make_engine(pg_url)
     clock = ManualClock(datetime.now(timezone.utc))
     with make_session_factory(engine)() as session:
-        hook = WebhookService(session, clock).create(Principal("ivar", roles=frozenset({"integrator"}), scopes=frozenset({"webhooks"})),
-                                                     receiver.url, [], [])
-        secret = hook.secret
+        sealer = sealer_for(Settings(var_dir=tmp_path))  # the worker below keeps its data key there too
+        _, secret = WebhookService(session, clock, sealer, allow_private=True).create(
+            Principal("ivar", roles=frozenset({"integrator"}), scopes=frozenset({"webhooks"})), receiver.url, [], [])
         session.commit()
     start_due_cases(pg_url, 40)  # 40 case.started events, each case's in its own order
     victim = worker(pg_url, tmp_path, stdout=subprocess.DEVNULL)

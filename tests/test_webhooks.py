@@ -5,9 +5,13 @@ import json
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
 from standardwebhooks import Webhook
 
-from conftest import _free_port
+from conftest import Server, _free_port
+from engine.identity import Principal
+from engine.sealing import sealer_for
+from engine.webhooks import WebhookService
 from factories import complete, deployed, open_task, start_case
 from receiver import Receiver
 
@@ -148,3 +152,26 @@ def test_only_integrators_manage_webhooks_and_urls_are_checked(server, receiver)
         assert [h["id"] for h in listed] == [hook["id"]] and "secret" not in listed[0]
         assert integrator.delete(f"/webhooks/{hook['id']}").status_code == 204
         assert integrator.get(f"/webhooks/{hook['id']}").status_code == 404
+
+
+
+def test_receivers_inside_the_network_are_refused_and_secrets_are_sealed_at_rest(db_url, tmp_path, receiver):
+    with Server(db_url, tmp_path / "var", webhook_allow_private=False) as strict:
+        with strict.client("ivar", *INTEGRATOR) as ivar:
+            for url in ("http://127.0.0.1:8000/hook", "http://localhost/hook", "http://10.1.2.3/hook",
+                        "http://169.254.169.254/latest/meta-data", "http://[::1]/hook", "http://nowhere.invalid/x"):
+                response = ivar.post("/webhooks", json={"url": url})
+                assert response.status_code == 422 and response.json()["errors"][0]["location"] == "/url", url
+            assert ivar.get("/webhooks").json() == []
+        sealer = sealer_for(strict.settings)
+        with strict.app.state.session_factory() as session:  # subscribed before the rule, say: refused when sent
+            _, secret = WebhookService(session, strict.clock, sealer, allow_private=True).create(
+                Principal("ivar", roles=frozenset(INTEGRATOR), scopes=frozenset({"webhooks"})), receiver.url, [], [])
+            session.commit()
+            stored = session.scalar(text("SELECT secret FROM webhook_subscription"))
+        assert secret not in stored and sealer.open(stored) == secret
+        some_work(strict, cases=1)
+        assert strict.deliver_webhooks() > 0 and receiver.received == []
+        with strict.app.state.session_factory() as session:
+            errors = set(session.scalars(text("SELECT last_error FROM webhook_delivery WHERE attempts > 0")))
+        assert len(errors) == 1 and "destination refused" in errors.pop()

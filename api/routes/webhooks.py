@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
+from engine.sealing import sealer_for
 from engine.webhooks import WebhookService
 
 from ..deps import PrincipalDep, SessionDep
@@ -14,7 +15,8 @@ router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 
 def _service(request: Request, session) -> WebhookService:
-    return WebhookService(session, request.app.state.clock)
+    state = request.app.state
+    return WebhookService(session, state.clock, sealer_for(state.settings), state.settings.webhook_allow_private)
 
 
 def _delivery_out(delivery) -> DeliveryOut:
@@ -27,8 +29,9 @@ def _delivery_out(delivery) -> DeliveryOut:
 @router.post("", response_model=WebhookCreated, status_code=201)
 def create_webhook(body: WebhookIn, request: Request, session: SessionDep, principal: PrincipalDep):
     """Subscribe an endpoint to events (role `integrator`). The response holds the signing secret, once."""
-    subscription = _service(request, session).create(principal, str(body.url), body.event_types, body.process_keys)
-    return WebhookCreated(**WebhookOut.model_validate(subscription).model_dump(), secret=subscription.secret)
+    subscription, secret = _service(request, session).create(principal, str(body.url), body.event_types,
+                                                             body.process_keys)
+    return WebhookCreated(**WebhookOut.model_validate(subscription).model_dump(), secret=secret)
 
 
 @router.get("", response_model=list[WebhookOut])
