@@ -59,6 +59,26 @@ def token(user: Annotated[str, typer.Option(help="User id")],
     typer.echo(mint_token(get_settings(), SystemClock(), principal, ttl))
 
 
+@app.command("api-key")
+def api_key(name: Annotated[str, typer.Option(help="What the client is, e.g. the attendance system")],
+            scope: Annotated[list[str], typer.Option(help="events, webhooks, messages:PROCESS, absence:SCHOOL")],
+            agency: Annotated[Optional[str], typer.Option(help="The agency the client acts for")] = None,
+            days: Annotated[int, typer.Option(help="Days until it expires")] = 365):
+    """Issue an API key for an integration client and print it (shown once; only its hash is kept)."""
+    from engine.apikeys import ADMIN_ROLE, ApiKeyService
+    from engine.db import make_engine, make_session_factory
+
+    settings = get_settings()
+    admin = Principal(user="cli", roles=frozenset({ADMIN_ROLE}), client="cli")
+    with make_session_factory(make_engine(settings.resolved_database_url()))() as session:
+        try:
+            _, key = ApiKeyService(session, SystemClock()).create(admin, name, agency, scope, days)
+            session.commit()
+        except EngineError as exc:
+            raise _refused(exc) from None
+    typer.echo(key)
+
+
 def _refused(exc: EngineError) -> typer.Exit:
     typer.echo(f"refused: {exc.detail}", err=True)
     for error in exc.errors:

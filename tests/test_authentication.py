@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -11,7 +14,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from conftest import Server, _free_port
+from conftest import ROOT, Server, _free_port
 from engine.identity import Principal, mint_token
 from factories import deployed, start_case
 
@@ -121,3 +124,14 @@ def test_api_keys_are_scoped_revocable_expiring_and_stored_only_as_a_hash(server
     if db_url.startswith("sqlite"):
         stored = sqlite3.connect(db_url.removeprefix("sqlite:///")).execute("SELECT * FROM api_key").fetchall()
         assert stored and key.split("_")[-1] not in repr(stored), "only a hash of the secret is kept"
+
+
+def test_an_api_key_issued_on_the_command_line_works_against_the_server(server, db_url, tmp_path):
+    env = {**os.environ, "SAMVERKA_DATABASE_URL": db_url, "SAMVERKA_VAR_DIR": str(tmp_path)}
+    issued = subprocess.run([sys.executable, "-m", "api.cli", "api-key", "--name", "Närvarosystemet",
+                             "--scope", "events"], env=env, cwd=ROOT, capture_output=True, text=True, check=True)
+    with server.bearer(issued.stdout.strip()) as client:
+        assert client.get("/events").status_code == 200
+    refused = subprocess.run([sys.executable, "-m", "api.cli", "api-key", "--name", "x", "--scope", "allt"],
+                             env=env, cwd=ROOT, capture_output=True, text=True)
+    assert refused.returncode == 1 and "/scopes/0" in refused.stderr
