@@ -78,10 +78,14 @@ class CaseAccess:
 
     def __init__(self, session: Session, clock: Clock):
         self.session, self.clock = session, clock
+        self._roles: dict[tuple[str, str], set[str]] = {}  # per request: checked several times on one step
 
     def roles_in(self, case_id: str, user: str) -> set[str]:
-        return set(self.session.scalars(select(CaseParticipant.role).where(
-            CaseParticipant.case_id == case_id, CaseParticipant.user == user)))
+        """The roles `user` holds in the case (empty if not a participant)."""
+        if (case_id, user) not in self._roles:
+            self._roles[case_id, user] = set(self.session.scalars(select(CaseParticipant.role).where(
+                CaseParticipant.case_id == case_id, CaseParticipant.user == user)))
+        return self._roles[case_id, user]
 
     def seat_open(self, case_id: str, role: str) -> bool:
         return self.session.scalar(select(CaseParticipant.id).where(
@@ -126,20 +130,16 @@ class CaseAccess:
         return case
 
     def join(self, principal: Principal, case_id: str, role: str, source: str, added_by: str | None = None,
-             user: str | None = None, agency: str | None = None) -> CaseParticipant | None:
+             user: str | None = None, agency: str | None = None) -> None:
         """Record a participant (the principal itself unless `user` is given); a no-op if already recorded."""
         user, agency = user or principal.user, agency or principal.agency
-        if user == principal.user and not acts_in_cases(principal):
-            return None
-        found = self.session.scalar(select(CaseParticipant).where(
-            CaseParticipant.case_id == case_id, CaseParticipant.user == user, CaseParticipant.role == role))
-        if found is not None:
-            return found
+        if (user == principal.user and not acts_in_cases(principal)) or role in self.roles_in(case_id, user):
+            return
         participant = CaseParticipant(case_id=case_id, user=user, agency=agency, role=role, source=source,
                                       added_at=self.clock.now(), added_by=added_by or principal.user)
         self.session.add(participant)
         self.session.flush()
-        return participant
+        self._roles.pop((case_id, user), None)
 
     def participants(self, case_id: str) -> list[CaseParticipant]:
         return list(self.session.scalars(select(CaseParticipant).where(CaseParticipant.case_id == case_id)

@@ -94,7 +94,8 @@ class CaseService:
         refuse_in_data(data, self.clock)
         if personnummer is not None:
             if self.children is None:
-                raise InvalidInput("a personnummer cannot be given here", [FieldError("/barn_personnummer", "not here")])
+                raise InvalidInput("a personnummer cannot be given here",
+                                   [FieldError("/barn_personnummer", "not accepted here")])
             child_id = self.children.register(personnummer).id
         if child_id is not None and "barn" not in data:
             data = {**data, "barn": child_id}
@@ -161,7 +162,9 @@ class CaseService:
             raise InvalidInput(f"{role!r} is not a role of {case.process_key}",
                                [FieldError("/role", f"one of: {', '.join(sorted(roles))}")])
         audit.record(self.session, self.clock, principal, [case_id], "write", f"participant {user} {role_id(role)}")
-        return self.access.join(principal, case_id, role_id(role), "added", user=user, agency=agency)
+        self.access.join(principal, case_id, role_id(role), "added", user=user, agency=agency)
+        return self.session.scalar(select(CaseParticipant).where(
+            CaseParticipant.case_id == case_id, CaseParticipant.user == user, CaseParticipant.role == role_id(role)))
 
     def access_log(self, principal: Principal, case_id: str, cursor: str | None, limit: int) -> Page:
         """The case's access log, for the registrar (role registrator); reading it is logged too."""

@@ -29,9 +29,10 @@ class TaskService:
         self.forms_dir = forms_dir
         self.scoring = scoring_settings or ScoringSettings()
 
-    def list(self, principal: Principal, *, case_id: str | None = None, process_key: str | None = None, candidate_group: str | None = None,
-             assignee: str | None = None, due_before: datetime | None = None, due_after: datetime | None = None,
-             state: str = "open", sort: str = "created_at", cursor: str | None = None, limit: int = 50) -> Page:
+    def list(self, principal: Principal, *, case_id: str | None = None, process_key: str | None = None,
+             candidate_group: str | None = None, assignee: str | None = None, due_before: datetime | None = None,
+             due_after: datetime | None = None, state: str = "open", sort: str = "created_at",
+             cursor: str | None = None, limit: int = 50) -> Page:
         """The tasks `principal` may act on, by filter; `sort` is created_at or due_at (tasks without a due date
         left out), `-` for newest first. Each case a returned task belongs to is logged as read."""
         require_caseworker(principal)
@@ -55,11 +56,15 @@ class TaskService:
         audit.record(self.session, self.cases.clock, principal, [t.case_id for t in page.items], "read", "task list")
         return page
 
-    def get(self, principal: Principal, task_id: str, what: str = "task") -> UserTask:
-        """A task of a case `principal` may read (NotFound otherwise); the read is logged."""
+    def _readable(self, principal: Principal, task_id: str) -> UserTask:
         task = self.session.get(UserTask, task_id)
         if task is None or not self.cases.access.may_read(principal, task.case_id):
             raise NotFound(f"no task with id {task_id}")
+        return task
+
+    def get(self, principal: Principal, task_id: str, what: str = "task") -> UserTask:
+        """A task of a case `principal` may read (NotFound otherwise); the read is logged."""
+        task = self._readable(principal, task_id)
         audit.record(self.session, self.cases.clock, principal, [task.case_id], "read", what)
         return task
 
@@ -67,9 +72,7 @@ class TaskService:
         return forms.form(task.form_key, self.forms_dir)
 
     def _open_for(self, principal: Principal, task_id: str) -> UserTask:
-        task = self.session.get(UserTask, task_id)
-        if task is None or not self.cases.access.may_read(principal, task.case_id):
-            raise NotFound(f"no task with id {task_id}")
+        task = self._readable(principal, task_id)
         if not self.cases.access.may_act(principal, task.case_id, task.candidate_group):
             raise Refused(f"task {task_id} is for the role {task.candidate_group} in this case"
                           if task.candidate_group else f"task {task_id} is for the case's participants")

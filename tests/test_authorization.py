@@ -150,5 +150,9 @@ def test_a_task_is_for_its_role_in_its_case(product):
         assert sam.post(f"/tasks/{task['id']}/claim").status_code == 403, "in the case, but not in that role"
         join(hugo, case["id"], "hilda", "skola", "hlt_motet")
         assert hilda.post(f"/tasks/{task['id']}/claim").json()["assignee"] == "hilda"
+        again = hugo.post(f"/cases/{case['id']}/participants", json={"user": "hilda", "agency": "skola",
+                                                                     "role": "HLT-mötet"})
+        assert again.status_code == 201 and again.json()["source"] == "added", "already there: the same row"
+        assert len(hugo.get(f"/cases/{case['id']}/participants").json()) == 3
         bad_role = hugo.post(f"/cases/{case['id']}/participants", json={"user": "x", "agency": "skola", "role": "kung"})
         assert bad_role.status_code == 422 and bad_role.json()["errors"][0]["location"] == "/role"
