@@ -38,8 +38,15 @@ class AccessLogOut(Out):
     roles: list[str]
     client: str = Field(description="How the caller signed in: token, oidc:ISSUER, api-key:ID, worker")
     case_id: str | None
-    action: Literal["read", "write", "cull"]
+    action: Literal["read", "write", "refused", "cull"] = Field(description="refused: an attempt that was turned away")
     what: str
+
+
+class AccessLogExtractIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    personnummer: str = Field(min_length=1, max_length=20, description="The child's personnummer or samordningsnummer")
+    cursor: str | None = Field(None, max_length=200)
+    limit: int = Field(200, ge=1, le=500)
 
 
 class ApiKeyIn(BaseModel):

@@ -7,6 +7,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from engine import audit
 from engine.apikeys import ApiKeyService, looks_like_key
 from engine.cases import CaseService
 from engine.children import ChildRegistry
@@ -31,7 +32,10 @@ def _session(request: Request) -> Iterator[Session]:
         session.rollback()
         raise
     finally:
-        session.close()
+        try:
+            audit.write_refused(session)  # refused attempts stay in the access log, whatever the outcome
+        finally:
+            session.close()
 
 
 # scope="function": the commit runs before the response is sent, so a failed commit is never a 2xx.

@@ -117,17 +117,23 @@ class CaseAccess:
         """The case, logged as read by `principal`; NotFound if it does not exist or they may not read it."""
         case = self.session.get(Case, case_id)
         if case is None or not self.may_read(principal, case_id):
-            raise NotFound(f"no case with id {case_id}")
+            raise self.refused(principal, case, case_id, what)
         audit.record(self.session, self.clock, principal, [case_id], "read", what)
         return case
 
-    def member(self, principal: Principal, case_id: str) -> Case:
+    def member(self, principal: Principal, case_id: str, what: str) -> Case:
         """The case, if `principal` is one of its participants (or internal); NotFound otherwise."""
         case = self.session.get(Case, case_id)
         if case is None or not (is_system(principal) or
                                 (acts_in_cases(principal) and self.roles_in(case_id, principal.user))):
-            raise NotFound(f"no case with id {case_id}")
+            raise self.refused(principal, case, case_id, what)
         return case
+
+    def refused(self, principal: Principal, case: Case | None, case_id: str, what: str) -> NotFound:
+        """The NotFound to raise for a case `principal` may not touch; an attempt on a real case is logged."""
+        if case is not None:
+            audit.record_refused(self.session, self.clock, principal, case.id, what)
+        return NotFound(f"no case with id {case_id}")
 
     def join(self, principal: Principal, case_id: str, role: str, source: str, added_by: str | None = None,
              user: str | None = None, agency: str | None = None) -> None:

@@ -1,7 +1,8 @@
 """The access log (loggning enligt PDL/HSLF-FS 2016:40 as the standard): every read and write of case data.
 
-Rows are written in the transaction of the access they record, so a read that fails leaves no
-row and a write that is rolled back leaves none either. The table refuses UPDATE and DELETE at
+Rows are written in the transaction of the access they record, so a write that is rolled back
+leaves none. A refused attempt on an existing case is written right after its rolled-back
+transaction, so it stays. The table refuses UPDATE and DELETE at
 the database (triggers from migration 0006), so not even the application can change it.
 """
 from __future__ import annotations
@@ -17,11 +18,12 @@ from .models import AccessLogEntry
 from .paging import Page, keyset_page
 
 REGISTRAR_ROLE = "registrator"
+_REFUSED = "samverka.refused_attempts"
 
 
 def record(session: Session, clock: Clock, principal: Principal, case_ids: Iterable[str | None], action: str,
            what: str) -> None:
-    """One row per case for an access by `principal` (`action` read, write or cull)."""
+    """One row per case for an access by `principal` (`action` read, write, refused or cull)."""
     now = clock.now()
     roles = sorted(principal.role_ids)
     session.add_all([AccessLogEntry(at=now, user=principal.user, agency=principal.agency, roles=roles,
@@ -29,7 +31,24 @@ def record(session: Session, clock: Clock, principal: Principal, case_ids: Itera
                      for case_id in dict.fromkeys(case_ids)])
 
 
-def for_case(session: Session, case_id: str, cursor: str | None, limit: int) -> Page:
-    """The case's access log, oldest first."""
-    return keyset_page(session, select(AccessLogEntry).where(AccessLogEntry.case_id == case_id), None,
+def record_refused(session: Session, clock: Clock, principal: Principal, case_id: str, what: str) -> None:
+    """A `refused` row for an attempt on an existing case. The request's transaction is rolled back
+    with the refusal, so the row waits on the session for `write_refused`, which the transaction's
+    owner calls once it has ended."""
+    session.info.setdefault(_REFUSED, []).append(AccessLogEntry(
+        at=clock.now(), user=principal.user, agency=principal.agency, roles=sorted(principal.role_ids),
+        client=principal.client[:200], case_id=case_id, action="refused", what=what[:200]))
+
+
+def write_refused(session: Session) -> None:
+    """Commit the refused attempts noted during the transaction that just ended."""
+    rows = session.info.pop(_REFUSED, [])
+    if rows:
+        session.add_all(rows)
+        session.commit()
+
+
+def for_cases(session: Session, case_ids: list[str], cursor: str | None, limit: int) -> Page:
+    """The access log of some cases, oldest first."""
+    return keyset_page(session, select(AccessLogEntry).where(AccessLogEntry.case_id.in_(case_ids)), None,
                        AccessLogEntry.id, cursor, limit)

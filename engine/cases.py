@@ -156,7 +156,7 @@ class CaseService:
 
     def add_participant(self, principal: Principal, case_id: str, user: str, agency: str, role: str):
         """A participant gives someone a role in the case (one of the process's roles)."""
-        case = self.access.member(principal, case_id)
+        case = self.access.member(principal, case_id, "add participant")
         roles = self._spec_of(case).candidate_groups | {PARTICIPANT_ROLE}
         if role_id(role) not in roles:
             raise InvalidInput(f"{role!r} is not a role of {case.process_key}",
@@ -168,14 +168,29 @@ class CaseService:
 
     def access_log(self, principal: Principal, case_id: str, cursor: str | None, limit: int) -> Page:
         """The case's access log, for the registrar (role registrator); reading it is logged too."""
-        if not principal.has_role(audit.REGISTRAR_ROLE) or is_client(principal):
-            raise Refused(f"the access log is for the role {audit.REGISTRAR_ROLE}")
+        self._require_registrar(principal)
         self.load(case_id)
         audit.record(self.session, self.clock, principal, [case_id], "read", "access log")
-        return audit.for_case(self.session, case_id, cursor, limit)
+        return audit.for_cases(self.session, [case_id], cursor, limit)
+
+    def access_log_extract(self, principal: Principal, personnummer: str, cursor: str | None, limit: int) -> Page:
+        """The access log of every case about the child with `personnummer`, for the registrar."""
+        self._require_registrar(principal)
+        pnr = self.children.normalized(personnummer, "/personnummer")
+        child = self.children.find(pnr)
+        case_ids = list(self.session.scalars(select(Case.id).where(Case.child_id == child.id))) if child else []
+        if not case_ids:
+            raise NotFound("no case is about a child with that number")
+        audit.record(self.session, self.clock, principal, case_ids, "read", "access log extract")
+        return audit.for_cases(self.session, case_ids, cursor, limit)
+
+    @staticmethod
+    def _require_registrar(principal: Principal) -> None:
+        if not principal.has_role(audit.REGISTRAR_ROLE) or is_client(principal):
+            raise Refused(f"the access log is for the role {audit.REGISTRAR_ROLE}")
 
     def cancel(self, principal: Principal, case_id: str) -> Case:
-        case = self.access.member(principal, case_id)
+        case = self.access.member(principal, case_id, "cancel")
         if case.status != "open":
             raise InvalidTransition(f"case {case_id} is {case.status}; only open cases can be cancelled")
         workflow = self.runner.load(self._spec_of(case), case.state)
@@ -189,7 +204,7 @@ class CaseService:
             if not (authorized or has_scope(principal, "messages", case.process_key)):
                 raise Refused(f"messages to {case.process_key} cases need the scope messages:{case.process_key}")
         else:
-            case = self.access.member(principal, case_id)
+            case = self.access.member(principal, case_id, f"message {name}")
         cached = self._spec_of(case)
         refuse_in_data(data, self.clock)
         if case.status != "open":

@@ -58,7 +58,10 @@ class TaskService:
 
     def _readable(self, principal: Principal, task_id: str) -> UserTask:
         task = self.session.get(UserTask, task_id)
-        if task is None or not self.cases.access.may_read(principal, task.case_id):
+        if task is None:
+            raise NotFound(f"no task with id {task_id}")
+        if not self.cases.access.may_read(principal, task.case_id):
+            audit.record_refused(self.session, self.cases.clock, principal, task.case_id, f"task {task.element_id}")
             raise NotFound(f"no task with id {task_id}")
         return task
 
@@ -74,6 +77,7 @@ class TaskService:
     def _open_for(self, principal: Principal, task_id: str) -> UserTask:
         task = self._readable(principal, task_id)
         if not self.cases.access.may_act(principal, task.case_id, task.candidate_group):
+            audit.record_refused(self.session, self.cases.clock, principal, task.case_id, f"act on {task.element_id}")
             raise Refused(f"task {task_id} is for the role {task.candidate_group} in this case"
                           if task.candidate_group else f"task {task_id} is for the case's participants")
         if task.state != "open":

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from factories import do, start_case
 from forms_data import samtycke
 from test_hlt import HLT_MOTET, SAMORDNARE, to_follow_up
+from test_personnummer import PNR
 
 REGISTRAR = ("registrator",)
 
@@ -43,11 +44,20 @@ def test_every_read_in_a_scenario_has_its_row(product):
         assert samordnare.get(f"/cases/{case_id}/access-log").status_code == 403, "for the registrar only"
 
 
-def test_a_refused_read_leaves_no_row_and_the_registrar_reading_is_logged(product):
-    with product.client("hugo", *HLT_MOTET) as motet, product.client("olle", "fritidsledare") as outsider:
+def test_refused_attempts_are_logged_and_the_registrar_reading_is_logged(product):
+    with product.client("hugo", *HLT_MOTET) as motet, product.client("olle", "fritidsledare") as outsider, \
+            product.client("hilda", *HLT_MOTET) as hilda:
         case = start_case(motet, "hlt", barn="b")
+        task = case["open_tasks"][0]["id"]
         assert outsider.get(f"/cases/{case['id']}").status_code == 404
-        assert "olle" not in {r["user"] for r in log_of(product, case["id"])}
+        assert outsider.get(f"/cases/{case['id']}/history").status_code == 404
+        assert outsider.post(f"/cases/{case['id']}/cancel").status_code == 404
+        assert hilda.post(f"/tasks/{task}/complete", json={"data": {}}).status_code == 404
+        assert outsider.get("/cases/no-such-case").status_code == 404
+        attempts = [(r["user"], r["action"], r["what"]) for r in log_of(product, case["id"]) if r["user"] != "hugo"]
+        assert attempts == [("olle", "refused", "case"), ("olle", "refused", "history"), ("olle", "refused", "cancel"),
+                            ("hilda", "refused", "task aktualisering")]
+        assert motet.get(f"/cases/{case['id']}").json()["status"] == "open", "and nothing was done"
     with product.client("rita", *REGISTRAR) as registrar:
         registrar.get(f"/cases/{case['id']}/access-log")
         rows = registrar.get(f"/cases/{case['id']}/access-log").json()["items"]
@@ -69,3 +79,19 @@ def test_the_database_refuses_to_change_or_delete_log_rows(product):
             with engine.begin() as connection:
                 connection.execute(sa.text(statement))
     assert log_of(product, case["id"])[:len(rows)] == rows
+
+
+def test_the_registrar_extracts_who_accessed_one_childs_data_across_cases(product):
+    with product.client("hugo", *HLT_MOTET) as motet, product.client("rita", *REGISTRAR) as registrar:
+        first = motet.post("/cases", json={"process_key": "hlt", "barn_personnummer": PNR}).json()["id"]
+        second = motet.post("/cases", json={"process_key": "hlt", "barn_personnummer": "150101-2387"}).json()["id"]
+        other = start_case(motet, "hlt", barn="annat")["id"]
+        motet.get(f"/cases/{second}")
+        extract = registrar.post("/access-log/extract", json={"personnummer": PNR, "limit": 500})
+        assert extract.status_code == 200, extract.text
+        rows = extract.json()["items"]
+        assert {r["case_id"] for r in rows} == {first, second} and other not in extract.text
+        assert ("hugo", "read", "case") in {(r["user"], r["action"], r["what"]) for r in rows if r["case_id"] == second}
+        assert registrar.post("/access-log/extract", json={"personnummer": "150101-2380"}).status_code == 422
+        assert registrar.post("/access-log/extract", json={"personnummer": "200101012384"}).status_code in (404, 422)
+        assert motet.post("/access-log/extract", json={"personnummer": PNR}).status_code == 403

@@ -39,6 +39,7 @@ def _bodies(ids: dict) -> dict:
         ("post", "/messages"): {"json": {"name": "samtycke_aterkallat", "correlation": {"case_id": ids["case_id"]}}},
         ("post", "/absence-reports"): {"json": report},
         ("post", "/api-keys"): {"json": {"name": "x", "scopes": ["*"]}},
+        ("post", "/access-log/extract"): {"json": {"personnummer": "150101-2387"}},
         ("post", "/process-definitions"): {"files": [("files", ("loop.bpmn", (FIXTURES / "loop.bpmn").read_bytes(),
                                                                 "application/xml"))]},
     }

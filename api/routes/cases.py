@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 
 from engine.models import HistoryEntry
 
-from ..access_schemas import AccessLogOut, ParticipantIn, ParticipantOut
+from ..access_schemas import ParticipantIn, ParticipantOut
 from ..deps import CasesDep, PrincipalDep
 from ..schemas import Actor, CaseCreate, LinkOut, MessageIn, CaseOut, CaseSummary, HistoryOut, Page, TaskOut, TimerOut
 
@@ -94,11 +94,3 @@ def add_participant(case_id: str, body: ParticipantIn, cases: CasesDep, principa
     """Give someone a role in the case (participants only); they may then read it and act in that role."""
     return cases.add_participant(principal, case_id, body.user, body.agency, body.role)
 
-
-@router.get("/{case_id}/access-log", response_model=Page[AccessLogOut])
-def access_log(case_id: str, cases: CasesDep, principal: PrincipalDep, cursor: str | None = None,
-               limit: Limit = 200):
-    """Every read and write of the case's data: who, agency, roles, client, what and when (role `registrator`)."""
-    page = cases.access_log(principal, case_id, cursor, limit)
-    return Page[AccessLogOut](items=[AccessLogOut.model_validate(e) for e in page.items],
-                              next_cursor=page.next_cursor)
