@@ -147,6 +147,10 @@ class CaseAccess:
         self.session.flush()
         self._roles.pop((case_id, user), None)
 
+    def forget(self, case_id: str, user: str) -> None:
+        """Drop what this request knows of `user`'s roles in the case (after a change)."""
+        self._roles.pop((case_id, user), None)
+
     def participants(self, case_id: str) -> list[CaseParticipant]:
         return list(self.session.scalars(select(CaseParticipant).where(CaseParticipant.case_id == case_id)
                                          .order_by(CaseParticipant.id)))

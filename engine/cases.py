@@ -166,6 +166,25 @@ class CaseService:
         return self.session.scalar(select(CaseParticipant).where(
             CaseParticipant.case_id == case_id, CaseParticipant.user == user, CaseParticipant.role == role_id(role)))
 
+    def remove_participant(self, principal: Principal, case_id: str, user: str, role: str) -> None:
+        """Take a role in the case from someone: yourself, or someone you added. Their claims on open tasks go;
+        their access ends at their next request."""
+        self.access.member(principal, case_id, "remove participant")
+        row = self.session.scalar(select(CaseParticipant).where(
+            CaseParticipant.case_id == case_id, CaseParticipant.user == user, CaseParticipant.role == role_id(role)))
+        if row is None:
+            raise NotFound(f"{user} holds no role {role_id(role)} in case {case_id}")
+        if principal.user not in (user, row.added_by):
+            raise Refused("you can take a role from yourself or from someone you added")
+        self.session.delete(row)
+        for task in self.session.scalars(select(UserTask).where(UserTask.case_id == case_id, UserTask.state == "open",
+                                                               UserTask.assignee == user,
+                                                               UserTask.candidate_group == role_id(role))):
+            task.assignee = None
+        audit.record(self.session, self.clock, principal, [case_id], "write", f"removed participant {user}")
+        self.session.flush()
+        self.access.forget(case_id, user)
+
     def access_log(self, principal: Principal, case_id: str, cursor: str | None, limit: int) -> Page:
         """The case's access log, for the registrar (role registrator); reading it is logged too."""
         self._require_registrar(principal)

@@ -12,7 +12,7 @@ MARKER = "behov-7f3a-hemligt"  # case data that must never reach anyone refused
 
 def _a_case_with_everything(product) -> dict:
     """An HLT case with data, open work, a webhook and an API key, so that every route has something to refuse."""
-    ids = {"key": "hlt", "version": "1", "name": "sip", "delivery_id": "1"}
+    ids = {"key": "hlt", "version": "1", "name": "sip", "delivery_id": "1", "user": "hugo", "role": "hlt_motet"}
     with product.client("hugo", *HLT_MOTET) as hugo:
         case = start_case(hugo, "hlt", barn="barn-ref-17")
         do(hugo, case["id"], "aktualisering", {"aktualiserad_av": person("lisa"), "akut": False, "behov": MARKER,
@@ -155,5 +155,26 @@ def test_a_task_is_for_its_role_in_its_case(product):
                                                                      "role": "HLT-mötet"})
         assert again.status_code == 201 and again.json()["source"] == "added", "already there: the same row"
         assert len(hugo.get(f"/cases/{case['id']}/participants").json()) == 3
+        assert hilda.get(f"/cases/{case['id']}").status_code == 200
+        assert sam.delete(f"/cases/{case['id']}/participants/hilda/hlt_motet").status_code == 403, "not his to take"
+        assert hugo.delete(f"/cases/{case['id']}/participants/hilda/hlt_motet").status_code == 204
+        assert hilda.get(f"/cases/{case['id']}").status_code == 404, "her access ended at the next request"
+        assert hugo.get(f"/tasks/{task['id']}").json()["assignee"] is None, "and her claim went with it"
+        assert hugo.delete(f"/cases/{case['id']}/participants/hilda/hlt_motet").status_code == 404
         bad_role = hugo.post(f"/cases/{case['id']}/participants", json={"user": "x", "agency": "skola", "role": "kung"})
         assert bad_role.status_code == 422 and bad_role.json()["errors"][0]["location"] == "/role"
+
+
+def test_integrators_send_messages_only_to_the_processes_their_scopes_name(product):
+    with product.client("hugo", *HLT_MOTET) as hugo, \
+            product.client("nils", "integrator", scopes=("messages:skolfranvaro",)) as ladder_only, \
+            product.client("nora", "integrator", scopes=("messages:hlt",)) as hlt_client:
+        case_id = start_case(hugo, "hlt", barn="b")["id"]
+        message = {"name": "samtycke_aterkallat", "correlation": {"case_id": case_id}}
+        refused = ladder_only.post("/messages", json=message)
+        assert refused.status_code == 403 and "messages:hlt" in refused.json()["detail"]
+        assert hugo.get(f"/cases/{case_id}").json()["status"] == "open"
+        delivered = hlt_client.post("/messages", json=message)
+        assert delivered.status_code == 200 and delivered.json()["delivered_to"] == [case_id]
+        assert "data" not in delivered.json(), "a client learns where it went, not what the case holds"
+        assert hlt_client.get(f"/cases/{case_id}").status_code == 404

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from engine.models import HistoryEntry
 
@@ -94,3 +94,9 @@ def add_participant(case_id: str, body: ParticipantIn, cases: CasesDep, principa
     """Give someone a role in the case (participants only); they may then read it and act in that role."""
     return cases.add_participant(principal, case_id, body.user, body.agency, body.role)
 
+
+@router.delete("/{case_id}/participants/{user}/{role}", status_code=204, response_class=Response)
+def remove_participant(case_id: str, user: str, role: str, cases: CasesDep, principal: PrincipalDep):
+    """Take a role in the case from yourself or from someone you added; their access ends at once."""
+    cases.remove_participant(principal, case_id, user, role)
+    return Response(status_code=204)
