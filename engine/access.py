@@ -53,7 +53,7 @@ def require_client(principal: Principal, area: str, target: str | None = None) -
     if not is_client(principal):
         raise Refused(f"this needs an integration client (role {INTEGRATOR_ROLE} or an API key)")
     if not has_scope(principal, area, target):
-        raise Refused(f"this needs the scope {area}" + (f":{target}" if target is not None else ""))
+        raise Refused(f"this needs the scope {area}" + (f":{role_id(target)}" if target is not None else ""))
 
 
 def acts_in_cases(principal: Principal) -> bool:

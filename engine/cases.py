@@ -337,9 +337,14 @@ class CaseService:
 
     def record_history(self, case: Case, principal: Principal, now, record: StepRecord) -> None:
         """Append one history row for `case`."""
-        self.session.add(HistoryEntry(case_id=case.id, at=now, event=record.event, element_id=record.element_id,
-                                      element_name=record.element_name, element_type=record.element_type,
-                                      task_id=record.task_id, actor_user=principal.user,
-                                      actor_agency=principal.agency, actor_roles=sorted(principal.roles),
-                                      data_changes=record.data_changes, details=record.details))
-        outbox.emit(self.session, case, now, record.event, record)
+        write_history(self.session, case, principal, now, record)
+
+
+def write_history(session: Session, case: Case, principal: Principal, now, record: StepRecord) -> None:
+    """One history row for `case`, and its events in the outbox, in the caller's transaction."""
+    session.add(HistoryEntry(case_id=case.id, at=now, event=record.event, element_id=record.element_id,
+                             element_name=record.element_name, element_type=record.element_type,
+                             task_id=record.task_id, actor_user=principal.user, actor_agency=principal.agency,
+                             actor_roles=sorted(principal.roles), data_changes=record.data_changes,
+                             details=record.details))
+    outbox.emit(session, case, now, record.event, record)

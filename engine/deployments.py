@@ -7,13 +7,14 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from .access import OWNER_ROLE
 from .clock import Clock
 from .errors import NotFound, Refused
 from .identity import Principal
 from .models import ProcessVersion
 from .parser import parse_bundle
 
-DEPLOYER_ROLE = "processagare"
+DEPLOYER_ROLE = OWNER_ROLE
 
 
 @dataclass

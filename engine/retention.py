@@ -16,7 +16,8 @@ import structlog
 from sqlalchemy import delete, exists, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import audit, outbox
+from . import audit
+from .cases import write_history
 from .clock import Clock
 from .identity import Principal
 from .models import Case, CaseCorrelation, Child, HistoryEntry
@@ -72,8 +73,6 @@ class Culler:
         if child_id and not session.scalar(select(exists().where(Case.child_id == child_id))):
             session.execute(delete(Child).where(Child.id == child_id))
         days = self.retention.days
-        record = StepRecord("case_culled", None, None, None, details={"retention_days": days})
-        session.add(HistoryEntry(case_id=case.id, at=now, event=record.event, actor_user=CULLER.user,
-                                 actor_agency=None, actor_roles=sorted(CULLER.roles), details=record.details))
-        outbox.emit(session, case, now, record.event, record)
+        write_history(session, case, CULLER, now, StepRecord("case_culled", None, None, None,
+                                                             details={"retention_days": days}))
         audit.record(session, self.clock, CULLER, [case.id], "cull", f"gallring {days} dagar efter avslut")

@@ -1,6 +1,7 @@
 """Plain factory functions the tests share: deploy fixtures, start cases, find tasks."""
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import httpx
@@ -61,3 +62,13 @@ def events(client: httpx.Client, case_id: str) -> list[tuple[str, str | None]]:
 
 def open_elements(client: httpx.Client, case_id: str) -> list[str]:
     return sorted(t["element_id"] for t in client.get(f"/cases/{case_id}").json()["open_tasks"])
+
+
+def database_bytes(db_url: str) -> bytes:
+    """Every byte the database holds: the SQLite files, or a pg_dump."""
+    if db_url.startswith("sqlite"):
+        path = db_url.removeprefix("sqlite:///")
+        return b"".join(Path(p).read_bytes() for p in (path, path + "-wal") if Path(p).exists())
+    from conftest import _pg_bin  # conftest imports nothing from here, but pytest loads it first
+    url = db_url.replace("postgresql+psycopg://", "postgresql://")
+    return subprocess.run([_pg_bin("pg_dump"), "--dbname", url], check=True, capture_output=True).stdout

@@ -2,17 +2,15 @@
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
 from datetime import date, timedelta
 
 import pytest
 import structlog
 
-from conftest import ROOT, Server, _free_port, _pg_bin
+from conftest import ROOT, Server, _free_port
 from engine import logs
 from engine.personnummer import InvalidPersonnummer, parse, spellings
-from factories import do, start_case
+from factories import database_bytes, do, start_case
 from forms_data import person, samtycke, sip
 from receiver import Receiver
 from test_hlt import HLT_MOTET, SAMORDNARE
@@ -72,15 +70,6 @@ def test_a_message_finds_the_childs_cases_by_number_given_in_the_body(product):
         assert bad.status_code == 422 and bad.json()["errors"][0]["location"] == "/correlation/personnummer"
 
 
-def _dump(db_url: str) -> bytes:
-    """Every byte the database holds: the SQLite files, or a pg_dump."""
-    if db_url.startswith("sqlite"):
-        path = db_url.removeprefix("sqlite:///")
-        return b"".join(open(p, "rb").read() for p in (path, path + "-wal") if os.path.exists(p))
-    url = db_url.replace("postgresql+psycopg://", "postgresql://")
-    return subprocess.run([_pg_bin("pg_dump"), "--dbname", url], check=True, capture_output=True).stdout
-
-
 def test_a_full_scenario_leaves_the_number_in_no_database_file_log_event_or_webhook(db_url, tmp_path, capfd):
     root = logging.getLogger()
     old_level, handler = root.level, logging.StreamHandler()
@@ -103,7 +92,7 @@ def test_a_full_scenario_leaves_the_number_in_no_database_file_log_event_or_webh
     output = capfd.readouterr()
     logged = output.out + output.err
     webhooks = b"".join(body for _, body in receiver.received).decode()
-    database = _dump(db_url)
+    database = database_bytes(db_url)
     assert "POST /cases" in logged and "se.samverka.case.started" in feed and webhooks, "the checks see something"
     for spelling in spellings(PNR):
         assert spelling not in logged and spelling not in feed and spelling not in webhooks, spelling

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from factories import do, start_case
+from factories import database_bytes, do, start_case
 from forms_data import person, samtycke
 from test_hlt import HLT_MOTET
-from test_personnummer import PNR, _dump
+from test_personnummer import PNR
 from engine.personnummer import spellings
 
 REGISTRAR = ("registrator",)
@@ -40,6 +40,6 @@ def test_a_closed_case_is_culled_after_the_period_and_the_culling_is_logged(prod
         assert [(r["action"], r["user"]) for r in log_after if r["action"] == "cull"] == [("cull", "samverka-gallring")]
         events = nils.get("/events", params={"types": "se.samverka.case.culled"}).json()["items"]
         assert [e["subject"] for e in events] == [closed]
-    dump = _dump(db_url)  # the SQLite files (free pages included) or a pg_dump
+    dump = database_bytes(db_url)  # the SQLite files (free pages included) or a pg_dump
     assert b"BUP" not in dump, "the culled case's data are gone from the database"
     assert not any(s.encode() in dump for s in spellings(PNR))
