@@ -1,6 +1,9 @@
 """The access log: a row for every read and write of case data, for the registrar, and unalterable."""
 from __future__ import annotations
 
+import re
+from collections import Counter
+
 import pytest
 import sqlalchemy as sa
 
@@ -8,6 +11,7 @@ from factories import do, start_case
 from forms_data import samtycke
 from test_hlt import HLT_MOTET, SAMORDNARE, to_follow_up
 from test_personnummer import PNR
+from test_vastbas import KOORDINATOR, SAMORDNARE as VASTBAS_SAMORDNARE, planned
 
 REGISTRAR = ("registrator",)
 
@@ -19,7 +23,55 @@ def log_of(product, case_id: str) -> list[dict]:
         return [row for row in response.json()["items"] if row["what"] != "access log"]
 
 
-def test_every_read_in_a_scenario_has_its_row(product):
+class ReadCounter:
+    """Counts, from the responses a client gets, the access-log read rows they must have left per case."""
+
+    SINGLE = re.compile(r"^/cases/([0-9a-f-]{36})(/history|/timers|/participants|/documents/\w+)?$")
+
+    def __init__(self, *clients):
+        self.expected: Counter = Counter()
+        for client in clients:
+            client.event_hooks["response"].append(self)
+
+    def __call__(self, response) -> None:
+        response.read()
+        request, path = response.request, response.request.url.path
+        if not response.is_success:
+            return
+        single = self.SINGLE.match(path)
+        if request.method == "GET" and single:
+            self.expected[single.group(1)] += 1
+        elif request.method == "GET" and path in ("/cases", "/tasks", "/deadlines"):
+            self.expected.update({item.get("case_id", item["id"]) for item in response.json()["items"]})
+        elif request.method == "GET" and path.startswith("/tasks/"):
+            self.expected[response.json()["case_id"]] += 1
+        elif request.method == "POST" and (path == "/cases" or re.match(r"^/cases/[^/]+/(messages|cancel)$", path)):
+            self.expected[response.json()["id"]] += 1  # answered with the case as the caller may see it
+
+
+def test_every_read_in_the_hlt_scenario_has_its_row(product):
+    with product.client("hugo", *HLT_MOTET) as motet, product.client("sam", *SAMORDNARE) as samordnare:
+        counter = ReadCounter(motet, samordnare)
+        case_id = to_follow_up(motet, samordnare)
+        samordnare.get("/tasks", params={"case_id": case_id})
+        samordnare.get(f"/cases/{case_id}/documents/sip")
+        samordnare.post(f"/cases/{case_id}/messages", json={"name": "samtycke_aterkallat", "data": {}})
+        reads = [r for r in log_of(product, case_id) if r["action"] == "read"]
+        assert counter.expected[case_id] >= 10
+        assert len(reads) == counter.expected[case_id], "one row for every read, no more, no less"
+
+
+def test_every_read_in_the_vastbas_scenario_has_its_row(product):
+    with product.client("siv", *VASTBAS_SAMORDNARE) as samordnare, product.client("kim", *KOORDINATOR) as koordinator:
+        counter = ReadCounter(samordnare, koordinator)
+        case_id = planned(product, samordnare, koordinator)
+        koordinator.get(f"/cases/{case_id}/documents/handlingsplan")
+        koordinator.get("/deadlines", params={"within_days": 365})
+        reads = [r for r in log_of(product, case_id) if r["action"] == "read"]
+        assert counter.expected[case_id] >= 5 and len(reads) == counter.expected[case_id]
+
+
+def test_each_kind_of_read_is_named_in_its_row(product):
     with product.client("hugo", *HLT_MOTET) as motet, product.client("sam", *SAMORDNARE) as samordnare:
         case_id = to_follow_up(motet, samordnare)
         before = log_of(product, case_id)
