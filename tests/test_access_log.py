@@ -67,7 +67,8 @@ def test_every_read_in_the_vastbas_scenario_has_its_row(product):
         case_id = planned(product, samordnare, koordinator)
         koordinator.get(f"/cases/{case_id}/documents/handlingsplan")
         koordinator.get("/deadlines", params={"within_days": 365})
-        reads = [r for r in log_of(product, case_id) if r["action"] == "read"]
+        # the scenario's språkrör (maja) reads through a client of her own, not counted here
+        reads = [r for r in log_of(product, case_id) if r["action"] == "read" and r["user"] in ("siv", "kim")]
         assert counter.expected[case_id] >= 5 and len(reads) == counter.expected[case_id]
 
 
