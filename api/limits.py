@@ -1,18 +1,25 @@
-"""Request limits, checked before any route runs: body size and JSON nesting depth.
+"""Request limits, checked before any route runs: no personnummer in the URL, body size, JSON depth.
 
-A body over the size limit is refused with 413 whether or not it declares its length; a JSON
-body nested deeper than the depth limit is refused with 422 before it reaches a parser that
-would recurse into it. Both answer with a problem document and store nothing.
+A URL holding a personnummer is refused with 422, and blanked in the request before anything
+(the server's access log included) records it. A body over the size limit is refused with 413
+whether or not it declares its length; a JSON body nested deeper than the depth limit is
+refused with 422 before it reaches a parser that would recurse into it. All answer with a
+problem document and store nothing.
 """
 from __future__ import annotations
 
 import json
 import re
+from datetime import date
 from itertools import accumulate
+from urllib.parse import unquote, unquote_plus
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from engine import personnummer
+
 MAX_DEPTH = 64
+BLANKED = "/personnummer-blanked"  # what is left of a URL that held a personnummer
 _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in _STEP)
@@ -24,6 +31,13 @@ def json_depth(body: bytes) -> int:
     return max(accumulate(_STEP[b] for b in brackets), default=0)
 
 
+def _holds_personnummer(scope: Scope) -> bool:
+    app = scope.get("app")
+    today = app.state.clock.now().date() if app is not None else date.today()
+    url = unquote(scope["path"]) + "?" + unquote_plus(scope["query_string"].decode("latin-1"))
+    return personnummer.find(url, today)
+
+
 class RequestLimits:
     """ASGI middleware: refuse oversized bodies (413) and too deeply nested JSON (422)."""
 
@@ -31,7 +45,15 @@ class RequestLimits:
         self.app, self.max_bytes, self.max_depth = app, max_bytes, max_depth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        if _holds_personnummer(scope):
+            scope["path"], scope["raw_path"] = BLANKED, BLANKED.encode()
+            scope["query_string"] = b""
+            return await self._refuse(scope, send, 422, "Invalid input", "a personnummer must never be sent in a "
+                                      "URL (it would be logged); send it in the request body",
+                                      [{"location": "/url", "message": "holds a personnummer"}])
+        if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
             return await self.app(scope, receive, send)
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length", b"")

@@ -75,6 +75,9 @@ def test_a_full_scenario_leaves_the_number_in_no_database_file_log_event_or_webh
     old_level, handler = root.level, logging.StreamHandler()
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)  # every library's logging, SQL statements and their parameters included
+    client_side = [logging.getLogger(name) for name in ("httpx", "httpcore")]  # the test's own HTTP client,
+    for logger in client_side:                                                 # which sends the careless URLs
+        logger.setLevel(logging.WARNING)
     structlog_config = structlog.get_config()
     logs.configure(json=True, level=logging.DEBUG, cache=False)
     receiver = Receiver(_free_port()).start()
@@ -87,12 +90,15 @@ def test_a_full_scenario_leaves_the_number_in_no_database_file_log_event_or_webh
     finally:
         root.removeHandler(handler)
         root.setLevel(old_level)
+        for logger in client_side:
+            logger.setLevel(logging.NOTSET)
         structlog.configure(**structlog_config)
         receiver.stop()
     output = capfd.readouterr()
     logged = output.out + output.err
     webhooks = b"".join(body for _, body in receiver.received).decode()
     database = database_bytes(db_url)
+    assert logged.count('"GET /personnummer-blanked HTTP/1.1" 422') == 3, "the server's access log saw the careless requests, blanked"
     assert "POST /cases" in logged and "se.samverka.case.started" in feed and webhooks, "the checks see something"
     for spelling in spellings(PNR):
         assert spelling not in logged and spelling not in feed and spelling not in webhooks, spelling
@@ -117,6 +123,9 @@ def _scenario(server, receiver) -> None:
         do(samordnare, case_id, "upprata_sip", sip())
         assert "barn 20150101-2387" in samordnare.get(f"/cases/{case_id}/documents/sip").text, "the SIP names the child"
         assert samordnare.get(f"/cases/{case_id}").json()["barn_personnummer"] == PNR
+        for careless in (f"/cases?process_key={PNR}", "/cases/150101-2387", "/tasks?assignee=150101%2D2387"):
+            response = samordnare.get(careless)  # refused, and blanked before the access log sees it
+            assert response.status_code == 422 and response.json()["instance"] == "/personnummer-blanked"
         server.clock.advance(timedelta(days=40))
         server.fire_timers()
         withdrawn = nils.post("/messages", json={"name": "samtycke_aterkallat", "correlation": {"personnummer": PNR}},
