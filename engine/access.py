@@ -56,6 +56,19 @@ def require_client(principal: Principal, area: str, target: str | None = None) -
         raise Refused(f"this needs the scope {area}" + (f":{role_id(target)}" if target is not None else ""))
 
 
+def event_processes(principal: Principal) -> frozenset[str] | None:
+    """The processes whose events a client may see: None for all (scope events), or those its
+    `events:PROCESS` scopes name; Refused if none."""
+    if not is_client(principal):
+        require_client(principal, "events")  # refuses, naming what is needed
+    if has_scope(principal, "events"):
+        return None
+    named = frozenset(s.split(":", 1)[1] for s in principal.scopes if s.startswith("events:"))
+    if not named:
+        raise Refused("this needs the scope events or events:PROCESS")
+    return named
+
+
 def acts_in_cases(principal: Principal) -> bool:
     """A caseworker: a person acting for an agency."""
     return bool(principal.agency) and not is_client(principal) and not is_system(principal)

@@ -82,9 +82,12 @@ def cloudevent(event: Event) -> dict:
             "datacontenttype": "application/json", "data": event.data}
 
 
-def feed(session: Session, after: int, types: list[str] | None, limit: int) -> list[Event]:
-    """Events after sequence number `after`, oldest first, optionally of some types."""
+def feed(session: Session, after: int, types: list[str] | None, limit: int,
+         processes: frozenset[str] | None = None) -> list[Event]:
+    """Events after sequence number `after`, oldest first, optionally of some types and processes."""
     query = select(Event).where(Event.seq > after)
+    if processes is not None:
+        query = query.where(Event.process_key.in_(sorted(processes)))
     if types:
         query = query.where(Event.type.in_(types))
     return list(session.scalars(query.order_by(Event.seq).limit(limit)))

@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from standardwebhooks import Webhook
 
 from .clock import Clock, SystemClock
-from .errors import FieldError, InvalidInput, NotFound
-from .access import require_client
+from .errors import FieldError, InvalidInput, NotFound, Refused
+from .access import event_processes, require_client
 from .identity import Principal
 from .models import WebhookDelivery, WebhookSubscription
 from .outbox import cloudevent, forget_subscriptions
@@ -63,6 +63,11 @@ class WebhookService:
                process_keys: list[str]) -> tuple[WebhookSubscription, str]:
         """A new subscription, and its signing secret (kept sealed; shown this once)."""
         require_client(principal, "webhooks")
+        allowed = event_processes(principal)
+        if allowed is not None:  # a client scoped to some processes subscribes to their events only
+            if not set(process_keys) <= allowed:
+                raise Refused(f"your scopes cover the events of {', '.join(sorted(allowed))} only")
+            process_keys = process_keys or sorted(allowed)
         why = None if self.allow_private else refused_destination(url)
         if why:
             raise InvalidInput("this URL may not receive webhooks", [FieldError("/url", why)])

@@ -62,3 +62,20 @@ def test_consent_given_and_withdrawn_are_events_without_personal_data(product):
         assert "Vera" not in page.text and "barn-ref-17" not in page.text  # no guardian names, no child reference
         parsed = from_json(json.dumps(events[0]))  # a valid CloudEvents 1.0 JSON event, per the SDK
         assert parsed["specversion"] == "1.0" and parsed["subject"] == case_id
+
+
+def test_a_client_scoped_to_one_process_sees_only_its_events_and_subscribes_to_them_only(product):
+    with product.client("hugo", "hlt_motet") as hugo, product.client("mats", "mentor") as mats:
+        hlt_case = hugo.post("/cases", json={"process_key": "hlt", "data": {"barn": "b1"}}).json()["id"]
+        mats.post("/cases", json={"process_key": "skolfranvaro", "data": {"barn": "b2"}})
+    with product.client("nils", "integrator", scopes=("events:hlt", "webhooks")) as nils:
+        feed = nils.get("/events", params={"limit": 1000}).json()["items"]
+        assert feed and {e["source"] for e in feed} == {"/samverka/processes/hlt"}
+        assert {e["subject"] for e in feed} == {hlt_case}
+        assert nils.post("/webhooks", json={"url": "https://x.example/h", "process_keys": ["skolfranvaro"]}
+                         ).status_code == 403
+        hook = nils.post("/webhooks", json={"url": "https://x.example/h"})
+        assert hook.status_code == 201 and hook.json()["process_keys"] == ["hlt"]
+    with product.client("nora", "integrator", scopes=("webhooks",)) as nora:
+        assert nora.get("/events").status_code == 403
+        assert nora.post("/webhooks", json={"url": "https://x.example/h"}).status_code == 403

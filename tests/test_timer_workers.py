@@ -142,7 +142,7 @@ def test_a_worker_killed_mid_delivery_loses_no_event(pg_url, tmp_path):
     with make_session_factory(engine)() as session:
         sealer = sealer_for(Settings(var_dir=tmp_path))  # the worker below keeps its data key there too
         _, secret = WebhookService(session, clock, sealer, allow_private=True).create(
-            Principal("ivar", roles=frozenset({"integrator"}), scopes=frozenset({"webhooks"})), receiver.url, [], [])
+            Principal("ivar", roles=frozenset({"integrator"}), scopes=frozenset({"webhooks", "events"})), receiver.url, [], [])
         session.commit()
     start_due_cases(pg_url, 40)  # 40 case.started events, each case's in its own order
     victim = worker(pg_url, tmp_path, stdout=subprocess.DEVNULL)

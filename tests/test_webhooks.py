@@ -166,7 +166,7 @@ def test_receivers_inside_the_network_are_refused_and_secrets_are_sealed_at_rest
         sealer = sealer_for(strict.settings)
         with strict.app.state.session_factory() as session:  # subscribed before the rule, say: refused when sent
             _, secret = WebhookService(session, strict.clock, sealer, allow_private=True).create(
-                Principal("ivar", roles=frozenset(INTEGRATOR), scopes=frozenset({"webhooks"})), receiver.url, [], [])
+                Principal("ivar", roles=frozenset(INTEGRATOR), scopes=frozenset({"webhooks", "events"})), receiver.url, [], [])
             session.commit()
             stored = session.scalar(text("SELECT secret FROM webhook_subscription"))
         assert secret not in stored and sealer.open(stored) == secret

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from engine import outbox
 from engine.errors import FieldError, InvalidInput
-from engine.access import require_client
+from engine.access import event_processes
 
 from ..deps import PrincipalDep, SessionDep
 from ..schemas import INT32_MAX, CloudEventOut, EventPage
@@ -22,15 +22,16 @@ def events(session: SessionDep, principal: PrincipalDep,
            types: Annotated[str | None, Query(max_length=2000, description="Comma-separated event types")] = None,
            limit: Annotated[int, Query(ge=1, le=1000)] = 100,
            wait: Annotated[float, Query(ge=0, le=30, description="Long-poll: seconds to wait for new events")] = 0):
-    """Events after `after`, oldest first (role `integrator`). Replaying from an old cursor gives the same events."""
-    require_client(principal, "events")
+    """Events after `after`, oldest first (an integration client with the scope `events`, or `events:PROCESS`
+    for one process's events). Replaying from an old cursor gives the same events."""
+    processes = event_processes(principal)
     wanted = [t.strip() for t in types.split(",") if t.strip()] if types else None
     unknown = sorted(set(wanted or []) - set(outbox.EVENT_TYPES))
     if unknown:
         raise InvalidInput("unknown event types", [FieldError("/types", f"unknown: {', '.join(unknown)}")])
     deadline = time.monotonic() + wait
     while True:
-        found = outbox.feed(session, after, wanted, limit)
+        found = outbox.feed(session, after, wanted, limit, processes)
         if found or time.monotonic() >= deadline:
             break
         session.rollback()  # a fresh snapshot for the next look
