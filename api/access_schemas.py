@@ -6,12 +6,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .schemas import Out
+
 AGENCY_PATTERN = r"^[a-z][a-z0-9_]{1,49}$"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,199}$"
-
-
-class Out(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
 
 
 class ParticipantIn(BaseModel):

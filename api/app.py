@@ -19,7 +19,8 @@ from engine.worker import Worker
 
 from . import problems
 from .limits import RequestLimits
-from .routes import absence, access_log, api_keys, cases, documents, events, health, messages, process_definitions, tasks, timers, webhooks
+from .routes import (absence, access_log, api_keys, cases, documents, events, health, messages, process_definitions,
+                     tasks, timers, webhooks)
 from .schemas import Problem
 
 _PROBLEMS = {status: {"model": Problem, "content": {"application/problem+json": {}}}
@@ -62,7 +63,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.specs = SpecCache()
     problems.install(app)
     app.add_middleware(RequestLimits, max_bytes=settings.max_request_bytes)
-    for module in (health, process_definitions, cases, access_log, tasks, timers, documents, webhooks, events, messages, absence,
-                   api_keys):
+    for module in (health, process_definitions, cases, access_log, tasks, timers, documents, webhooks, events,
+                   messages, absence, api_keys):
         app.include_router(module.router)
     return app

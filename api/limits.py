@@ -8,15 +8,17 @@ problem document and store nothing.
 """
 from __future__ import annotations
 
-import json
 import re
 from datetime import date
 from itertools import accumulate
 from urllib.parse import unquote, unquote_plus
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine import personnummer
+
+from .problems import problem
 
 MAX_DEPTH = 64
 BLANKED = "/personnummer-blanked"  # what is left of a URL that held a personnummer
@@ -50,16 +52,16 @@ class RequestLimits:
         if _holds_personnummer(scope):
             scope["path"], scope["raw_path"] = BLANKED, BLANKED.encode()
             scope["query_string"] = b""
-            return await self._refuse(scope, send, 422, "Invalid input", "a personnummer must never be sent in a "
-                                      "URL (it would be logged); send it in the request body",
-                                      [{"location": "/url", "message": "holds a personnummer"}])
+            return await _refuse(scope, receive, send, 422, "Invalid input", "a personnummer must never be sent in a "
+                                 "URL (it would be logged); send it in the request body",
+                                 [{"location": "/url", "message": "holds a personnummer"}])
         if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
             return await self.app(scope, receive, send)
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.max_bytes:
-            return await self._refuse(scope, send, 413, "Payload too large",
-                                      f"the request body is larger than {self.max_bytes} bytes")
+            return await _refuse(scope, receive, send, 413, "Payload too large",
+                                 f"the request body is larger than {self.max_bytes} bytes")
         chunks, size = [], 0
         while True:
             message = await receive()
@@ -68,15 +70,15 @@ class RequestLimits:
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             if size > self.max_bytes:
-                return await self._refuse(scope, send, 413, "Payload too large",
-                                          f"the request body is larger than {self.max_bytes} bytes")
+                return await _refuse(scope, receive, send, 413, "Payload too large",
+                                     f"the request body is larger than {self.max_bytes} bytes")
             if not message.get("more_body"):
                 break
         body = b"".join(chunks)
         if headers.get(b"content-type", b"").split(b";")[0].strip().endswith(b"json") and \
                 json_depth(body) > self.max_depth:
-            return await self._refuse(scope, send, 422, "Invalid input", "the JSON body is nested too deeply",
-                                      [{"location": "/body", "message": f"nested deeper than {self.max_depth} levels"}])
+            return await _refuse(scope, receive, send, 422, "Invalid input", "the JSON body is nested too deeply",
+                                 [{"location": "/body", "message": f"nested deeper than {self.max_depth} levels"}])
         replayed = False
 
         async def replay() -> Message:
@@ -88,14 +90,9 @@ class RequestLimits:
 
         await self.app(scope, replay, send)
 
-    @staticmethod
-    async def _refuse(scope: Scope, send: Send, status: int, title: str, detail: str,
-                      errors: list | None = None) -> None:
-        slug = {413: "payload-too-large", 422: "invalid-input"}[status]
-        problem = {"type": f"urn:samverka:problem:{slug}", "title": title, "status": status, "detail": detail,
-                   "instance": scope["path"], **({"errors": errors} if errors else {})}
-        body = json.dumps(problem).encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/problem+json"),
-                                (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})
-        await send({"type": "http.response.body", "body": body})
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, title: str, detail: str,
+                  errors: list | None = None) -> None:
+    """Answer with a problem document and close: the rest of the body is never read."""
+    response = problem(Request(scope), status, title, detail, errors, headers={"connection": "close"})
+    await response(scope, receive, send)

@@ -21,23 +21,25 @@ REGISTRAR_ROLE = "registrator"
 _REFUSED = "samverka.refused_attempts"
 
 
+def _entries(clock: Clock, principal: Principal, case_ids: Iterable[str | None], action: str,
+             what: str) -> list[AccessLogEntry]:
+    now, roles = clock.now(), sorted(principal.role_ids)
+    return [AccessLogEntry(at=now, user=principal.user, agency=principal.agency, roles=roles,
+                           client=principal.client[:200], case_id=case_id, action=action, what=what[:200])
+            for case_id in dict.fromkeys(case_ids)]
+
+
 def record(session: Session, clock: Clock, principal: Principal, case_ids: Iterable[str | None], action: str,
            what: str) -> None:
     """One row per case for an access by `principal` (`action` read, write, refused or cull)."""
-    now = clock.now()
-    roles = sorted(principal.role_ids)
-    session.add_all([AccessLogEntry(at=now, user=principal.user, agency=principal.agency, roles=roles,
-                                    client=principal.client[:200], case_id=case_id, action=action, what=what[:200])
-                     for case_id in dict.fromkeys(case_ids)])
+    session.add_all(_entries(clock, principal, case_ids, action, what))
 
 
 def record_refused(session: Session, clock: Clock, principal: Principal, case_id: str, what: str) -> None:
     """A `refused` row for an attempt on an existing case. The request's transaction is rolled back
     with the refusal, so the row waits on the session for `write_refused`, which the transaction's
     owner calls once it has ended."""
-    session.info.setdefault(_REFUSED, []).append(AccessLogEntry(
-        at=clock.now(), user=principal.user, agency=principal.agency, roles=sorted(principal.role_ids),
-        client=principal.client[:200], case_id=case_id, action="refused", what=what[:200]))
+    session.info.setdefault(_REFUSED, []).extend(_entries(clock, principal, [case_id], "refused", what))
 
 
 def write_refused(session: Session) -> None:

@@ -15,8 +15,8 @@ from .clock import Clock
 from .errors import FieldError, InvalidInput, InvalidTransition, NotFound, Refused
 from .identity import Principal
 from .models import Case, CaseLink, CaseParticipant, HistoryEntry, ProcessVersion, Timer, UserTask
-from .roles import role_id
 from .paging import Page, keyset_page
+from .roles import role_id
 from .runtime import Runner, Snapshot, StepRecord
 from .serializer import SERIALIZER_VERSION
 from .specs import CachedSpec, SpecCache
@@ -44,22 +44,17 @@ class CaseView:
     links: list[LinkView]
 
 
-def _with_changes(data: dict | None, records: list[StepRecord]) -> dict:
+_VALUES = object()
+
+
+def _with_changes(data: dict | None, records: list[StepRecord], stamp=_VALUES) -> dict:
+    """`data` after a step's changes; with `stamp`, each changed key maps to it instead of its value
+    (how the case remembers which agency last wrote each key)."""
     merged = dict(data or {})
     for record in records:
         if record.data_changes:
-            merged.update(record.data_changes.get("set", {}))
-            for key in record.data_changes.get("removed", []):
-                merged.pop(key, None)
-    return merged
-
-
-def _origins(origin: dict | None, records: list[StepRecord], agency: str | None) -> dict:
-    """Which agency last wrote each data key, after a step by someone of `agency`."""
-    merged = dict(origin or {})
-    for record in records:
-        if record.data_changes:
-            merged.update(dict.fromkeys(record.data_changes.get("set", {}), agency))
+            changed = record.data_changes.get("set", {})
+            merged.update(changed if stamp is _VALUES else dict.fromkeys(changed, stamp))
             for key in record.data_changes.get("removed", []):
                 merged.pop(key, None)
     return merged
@@ -261,7 +256,7 @@ class CaseService:
         # of the data never roll a newer value back.
         case.state, case.data, case.updated_at = snapshot.state, _with_changes(case.data, snapshot.records), now
         case.serializer_version = SERIALIZER_VERSION
-        case.data_origin = _origins(case.data_origin, snapshot.records, principal.agency)
+        case.data_origin = _with_changes(case.data_origin, snapshot.records, stamp=principal.agency)
         case.consent = consent.updated(case.consent, snapshot.records, now)
         if status or snapshot.completed:
             case.status, case.closed_at = status or "completed", now

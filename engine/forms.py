@@ -9,7 +9,6 @@ Shared parts live in forms/delar/ and are referenced by their `$id`.
 from __future__ import annotations
 
 import json
-import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -22,7 +21,6 @@ from .parser import FORM_KEY
 from .settings import ROOT
 
 FORMS_DIR = ROOT / "forms"
-_KEY = FORM_KEY
 _MISSING = object()
 
 
@@ -47,7 +45,7 @@ def _load(key: str, directory: Path) -> tuple[dict | None, dict | None]:
 
 def form(key: str | None, directory: Path = FORMS_DIR) -> tuple[dict | None, dict | None]:
     """(JSON Schema, UI schema) for a form key; (None, None) when there is no such form."""
-    if not key or not _KEY.match(key):
+    if not key or not FORM_KEY.match(key):
         return None, None
     return _load(key, directory)
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from .errors import FieldError, InvalidInput, InvalidTransition, NotFound
 from .identity import Principal
-from .models import Case, CaseCorrelation, IdempotencyRecord
+from .models import Case, CaseCorrelation, Child, IdempotencyRecord
 
 if TYPE_CHECKING:  # cases.py calls record_keys, so only the type is imported from there
     from .cases import CaseService
@@ -44,10 +44,9 @@ class MessageService:
             query = query.where(Case.id == str(correlation["case_id"]))
         if "process_key" in correlation:
             query = query.where(Case.process_key == str(correlation["process_key"]))
-        if "personnummer" in correlation:
-            child = self.cases.children.find(self.cases.children.normalized(correlation["personnummer"],
-                                                                            "/correlation/personnummer"))
-            query = query.where(Case.child_id == (child.id if child else None))
+        if "personnummer" in correlation:  # by now its keyed hash (see send)
+            child_ids = select(Child.id).where(Child.pnr_hash == correlation["personnummer"])
+            query = query.where(Case.child_id.in_(child_ids))
         for key in CORRELATION_KEYS:
             if key in correlation:
                 query = query.where(Case.id.in_(select(CaseCorrelation.case_id).where(
@@ -71,7 +70,7 @@ class MessageService:
                                        [FieldError("/headers/Idempotency-Key", "reused with another body")])
                 return prior.response
         delivered = []
-        for case_id in self._matching(correlation):
+        for case_id in self._matching(hashed):
             try:
                 self.cases.deliver(principal, case_id, name, data)
             except (InvalidTransition, NotFound):

@@ -7,8 +7,8 @@ or raises InvalidInput naming the file, line, element and rule for every problem
 from __future__ import annotations
 
 import hashlib
-import re
 import json
+import re
 from dataclasses import dataclass, field
 
 import defusedxml.ElementTree as safe_et

@@ -18,22 +18,22 @@ from sqlalchemy import select
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
 from . import deployments
+from .access import SYSTEM_ROLE
 from .cases import CaseService
 from .clock import ManualClock
 from .db import make_engine, make_session_factory
 from .errors import EngineError, FieldError, InvalidInput
-from .access import SYSTEM_ROLE
 from .identity import Principal
 from .migrate import upgrade
 from .models import HistoryEntry, UserTask
 from .runtime import Runner
 from .specs import SpecCache
 from .tasks import TaskService
+from .timers import TimerService
+from .worker import Worker
 
 # A simulation runs on its own throwaway database, as an internal actor who may do every step.
 SIMULATOR = Principal("simulering", roles=frozenset({SYSTEM_ROLE}), client="simulation")
-from .timers import TimerService
-from .worker import Worker
 
 MAX_JUMPS = 10_000  # timer firings one step may cause before the simulation calls it a runaway loop
 
