@@ -7,15 +7,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from prometheus_client import start_http_server
 
-from engine.clock import Clock, SystemClock
-from engine.db import make_engine, make_session_factory
-from engine.retention import Culler
-from engine.runtime import Runner
-from engine.sealing import sealer_for
-from engine.settings import Settings, get_settings
-from engine.specs import SpecCache
-from engine.webhooks import Deliverer
-from engine.worker import Worker
+from engine.access.sealing import sealer_for
+from engine.bpmn.runner import Runner
+from engine.bpmn.specs import SpecCache
+from engine.casework.retention import Culler
+from engine.casework.worker import Worker
+from engine.core.clock import Clock, SystemClock
+from engine.core.db import make_engine, make_session_factory
+from engine.core.settings import Settings, get_settings
+from engine.integration.webhooks import Deliverer
 
 from . import problems
 from .limits import RequestLimits

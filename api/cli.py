@@ -6,10 +6,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from engine.clock import SystemClock
-from engine.errors import EngineError
-from engine.identity import Principal, mint_token
-from engine.settings import get_settings
+from engine.access.identity import Principal, mint_token
+from engine.core.clock import SystemClock
+from engine.core.errors import EngineError
+from engine.core.settings import get_settings
 
 app = typer.Typer(help="samverka: cross-agency case processes on BPMN", no_args_is_help=True)
 
@@ -17,7 +17,7 @@ app = typer.Typer(help="samverka: cross-agency case processes on BPMN", no_args_
 @app.command()
 def migrate():
     """Apply database migrations (alembic upgrade head)."""
-    from engine.migrate import upgrade
+    from engine.core.migrate import upgrade
 
     upgrade(get_settings().resolved_database_url())
     typer.echo("database is up to date")
@@ -26,8 +26,8 @@ def migrate():
 @app.command()
 def deploy(directory: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Folder of .bpmn/.dmn files")]):
     """Deploy every .bpmn and .dmn file in DIRECTORY as one bundle."""
-    from engine import deployments
-    from engine.db import make_engine, make_session_factory
+    from engine.casework import deployments
+    from engine.core.db import make_engine, make_session_factory
 
     files = deployments.bundle_files(directory)
     if not files:
@@ -65,8 +65,8 @@ def api_key(name: Annotated[str, typer.Option(help="What the client is, e.g. the
             agency: Annotated[Optional[str], typer.Option(help="The agency the client acts for")] = None,
             days: Annotated[int, typer.Option(help="Days until it expires")] = 365):
     """Issue an API key for an integration client and print it (shown once; only its hash is kept)."""
-    from engine.apikeys import ADMIN_ROLE, ApiKeyService
-    from engine.db import make_engine, make_session_factory
+    from engine.access.apikeys import ADMIN_ROLE, ApiKeyService
+    from engine.core.db import make_engine, make_session_factory
 
     settings = get_settings()
     admin = Principal(user="cli", roles=frozenset({ADMIN_ROLE}), client="cli")
@@ -98,12 +98,12 @@ def worker(batch_size: Annotated[Optional[int], typer.Option(help="Cases claimed
 
     from prometheus_client import start_http_server
 
-    from engine.db import make_engine, make_session_factory
-    from engine.logs import configure
-    from engine.webhooks import Deliverer
-    from engine.retention import Culler
-    from engine.sealing import sealer_for
-    from engine.worker import Worker
+    from engine.access.sealing import sealer_for
+    from engine.casework.retention import Culler
+    from engine.casework.worker import Worker
+    from engine.core.db import make_engine, make_session_factory
+    from engine.core.logs import configure
+    from engine.integration.webhooks import Deliverer
 
     configure(json=True)
     settings = get_settings()
@@ -137,8 +137,9 @@ def simulate(process_key: Annotated[Optional[str], typer.Argument(help="Process 
     """Walk a case through its deadlines on a virtual clock in a sandbox database and print the timeline."""
     import logging
 
-    from engine.logs import configure
-    from engine.simulation import load_script, simulate as run_simulation
+    from engine.casework.simulation import load_script
+    from engine.casework.simulation import simulate as run_simulation
+    from engine.core.logs import configure
 
     configure(json=False, level=logging.WARNING)  # the timeline is the output; the worker's chatter is not
 
@@ -155,7 +156,7 @@ def diagram(files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=Fa
             relayout: Annotated[bool, typer.Option("--layout", help="Replace each file's diagram with a fresh layout")] = False,
             svg_out: Annotated[bool, typer.Option("--svg", help="Write FILE.svg next to each file")] = False):
     """Lay out BPMN files that lack a diagram, and/or draw them as SVG pictures."""
-    from engine.diagram import layout, svg
+    from engine.bpmn.diagram import layout, svg
 
     for path in files:
         if relayout:

@@ -7,14 +7,14 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from engine import audit
-from engine.apikeys import ApiKeyService, looks_like_key
-from engine.cases import CaseService
-from engine.children import ChildRegistry
-from engine.errors import Refused
-from engine.identity import Principal, verify_token
-from engine.scoring import ScoringSettings
-from engine.tasks import TaskService
+from engine.access import audit
+from engine.access.apikeys import ApiKeyService, looks_like_key
+from engine.access.children import ChildRegistry
+from engine.access.identity import Principal, verify_token
+from engine.casework.cases import CaseService
+from engine.casework.scoring import ScoringSettings
+from engine.casework.tasks import TaskService
+from engine.core.errors import Refused
 
 from .problems import Unauthenticated
 

@@ -16,7 +16,7 @@ from urllib.parse import unquote, unquote_plus
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from engine import personnummer
+from engine.access import personnummer
 
 from .problems import problem
 

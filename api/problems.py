@@ -10,7 +10,7 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError, Statemen
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from engine.errors import Conflict, EngineError, InvalidInput, InvalidTransition, NotFound, Refused
+from engine.core.errors import Conflict, EngineError, InvalidInput, InvalidTransition, NotFound, Refused
 
 log = logging.getLogger("samverka.api")
 MEDIA_TYPE = "application/problem+json"

@@ -1,9 +1,9 @@
 """Alembic environment: the URL comes from the caller's config or SAMVERKA_DATABASE_URL."""
 from alembic import context
 
-from engine.db import make_engine
-from engine.models import Base
-from engine.settings import get_settings
+from engine.core.db import make_engine
+from engine.core.models import Base
+from engine.core.settings import get_settings
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url") or get_settings().resolved_database_url()

@@ -25,14 +25,14 @@ import uvicorn
 from sqlalchemy import create_engine, text
 
 from api.app import create_app
-from engine.clock import ManualClock
-from engine.identity import Principal, mint_token
-from engine.retention import Culler
-from engine.sealing import sealer_for
-from engine.migrate import upgrade
-from engine.settings import Settings
-from engine.webhooks import Deliverer
-from engine.worker import Worker
+from engine.access.identity import Principal, mint_token
+from engine.access.sealing import sealer_for
+from engine.casework.retention import Culler
+from engine.casework.worker import Worker
+from engine.core.clock import ManualClock
+from engine.core.migrate import upgrade
+from engine.core.settings import Settings
+from engine.integration.webhooks import Deliverer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,12 +6,13 @@ from collections import Counter
 
 import pytest
 import sqlalchemy as sa
-
 from factories import do, start_case
 from forms_data import samtycke
 from test_hlt import HLT_MOTET, SAMORDNARE, to_follow_up
 from test_personnummer import PNR
-from test_vastbas import KOORDINATOR, SAMORDNARE as VASTBAS_SAMORDNARE, planned
+from test_vastbas import KOORDINATOR
+from test_vastbas import SAMORDNARE as VASTBAS_SAMORDNARE
+from test_vastbas import planned
 
 REGISTRAR = ("registrator",)
 

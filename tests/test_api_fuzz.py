@@ -8,14 +8,14 @@ import uuid
 import httpx
 import pytest
 import schemathesis
+from conftest import ROOT, Server
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from api.app import create_app
-from conftest import ROOT, Server
-from engine.settings import Settings
+from engine.core.settings import Settings
 
 # Everyone at once, so requests get past the role checks into the code behind them.
 ROLES = ("hlt_motet", "samordnare", "koordinator", "kontaktperson", "eht", "mentor", "rektor", "socialsekreterare",

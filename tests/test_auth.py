@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from engine.identity import Principal, mint_token
+from engine.access.identity import Principal, mint_token
 
 PUBLIC = {"/health"}
 

@@ -12,11 +12,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
-
 from conftest import ROOT, Server, _free_port
-from engine.identity import Principal, mint_token
+from cryptography.hazmat.primitives.asymmetric import rsa
 from factories import deployed, start_case
+
+from engine.access.identity import Principal, mint_token
 
 ISSUER = "https://idp.kommunen.example/realms/samverka"
 

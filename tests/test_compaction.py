@@ -4,16 +4,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from factories import FIXTURES
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.util.task import TaskState
 
-from engine import serializer
-from engine.clock import ManualClock
-from engine.compaction import tree_depth
-from engine.parser import parse_bundle
-from engine.runtime import Runner
-from engine.specs import SpecCache
-from factories import FIXTURES
+from engine.bpmn import serializer
+from engine.bpmn.compaction import tree_depth
+from engine.bpmn.parser import parse_bundle
+from engine.bpmn.runner import Runner
+from engine.bpmn.specs import SpecCache
+from engine.core.clock import ManualClock
 
 
 def _runner_and_spec(file: str, key: str):

@@ -4,7 +4,9 @@ from __future__ import annotations
 from factories import do
 from forms_data import person, samtycke, sip
 from test_hlt import HLT_MOTET, SAMORDNARE, aktualisera
-from test_vastbas import KOORDINATOR, SAMORDNARE as VASTBAS_SAMORDNARE, assessed, planned
+from test_vastbas import KOORDINATOR
+from test_vastbas import SAMORDNARE as VASTBAS_SAMORDNARE
+from test_vastbas import assessed, planned
 
 
 def test_sip_document_prints_the_plan_with_data_escaped(product):

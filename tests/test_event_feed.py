@@ -45,7 +45,6 @@ def test_long_poll_returns_as_soon_as_an_event_is_written(server):
 
 def test_consent_given_and_withdrawn_are_events_without_personal_data(product):
     from cloudevents.v1.http import from_json
-
     from test_hlt import HLT_MOTET, SAMORDNARE, to_follow_up
 
     with product.client("hugo", *HLT_MOTET) as motet, product.client("sam", *SAMORDNARE) as samordnare:

@@ -5,9 +5,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from engine.clock import ManualClock
-from engine.errors import ExpressionError
-from engine.expressions import Evaluator, validate_dmn_entry, validate_expression, validate_script
+from engine.bpmn.expressions import Evaluator, validate_dmn_entry, validate_expression, validate_script
+from engine.core.clock import ManualClock
+from engine.core.errors import ExpressionError
 
 EVAL = Evaluator(ManualClock(datetime(2026, 3, 31, 9, 0, tzinfo=timezone.utc)))
 

@@ -5,7 +5,6 @@ import json
 
 import httpx
 import pytest
-
 from factories import FIXTURES, OWNER, deploy_files, deployed, start_case
 
 LOOP = (FIXTURES / "loop.bpmn").read_bytes()

@@ -4,8 +4,8 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from engine.db import make_engine
-from engine.models import Base
+from engine.core.db import make_engine
+from engine.core.models import Base
 
 
 def test_migrated_schema_matches_models(db_url):

@@ -6,14 +6,14 @@ from datetime import date, timedelta
 
 import pytest
 import structlog
-
 from conftest import ROOT, Server, _free_port
-from engine import logs
-from engine.personnummer import InvalidPersonnummer, parse, spellings
 from factories import database_bytes, do, start_case
 from forms_data import person, samtycke, sip
 from receiver import Receiver
 from test_hlt import HLT_MOTET, SAMORDNARE
+
+from engine.access.personnummer import InvalidPersonnummer, parse, spellings
+from engine.core import logs
 
 TODAY = date(2026, 1, 12)
 PNR = "201501012387"  # a valid number (check digit by Luhn) for a child born 2015-01-01

@@ -7,13 +7,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
+from factories import deploy_files, start_case
 from jsonschema import Draft202012Validator
 from lxml import etree
 
-from conftest import ROOT
-from engine import forms
-from engine.roles import role_id
-from factories import deploy_files, start_case
+from engine.casework import forms
+from engine.core.roles import role_id
 
 PROCESSES = sorted((ROOT / "processes").glob("*.bpmn"))
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL", "camunda": "http://camunda.org/schema/1.0/bpmn"}
@@ -71,7 +71,7 @@ def test_a_process_owner_changes_the_ladders_thresholds_in_the_dmn_alone(product
 
 
 def test_the_layout_tool_draws_what_the_modeler_needs(tmp_path):
-    from engine.diagram import layout
+    from engine.bpmn.diagram import layout
 
     bare = etree.parse(str(ROOT / "processes" / "hlt.bpmn")).getroot()
     for diagram in bare.findall("{http://www.omg.org/spec/BPMN/20100524/DI}BPMNDiagram"):
@@ -86,7 +86,7 @@ def test_the_layout_tool_draws_what_the_modeler_needs(tmp_path):
 
 @pytest.mark.parametrize("path", PROCESSES, ids=lambda p: p.name)
 def test_the_readme_pictures_are_drawn_from_the_current_models(path: Path):
-    from engine.diagram import svg
+    from engine.bpmn.diagram import svg
 
     picture = path.with_suffix(".svg")
     assert picture.exists() and picture.read_text() == svg(path.read_bytes()), \

@@ -7,7 +7,8 @@ from factories import database_bytes, do, start_case
 from forms_data import person, samtycke
 from test_hlt import HLT_MOTET
 from test_personnummer import PNR
-from engine.personnummer import spellings
+
+from engine.access.personnummer import spellings
 
 REGISTRAR = ("registrator",)
 

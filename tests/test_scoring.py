@@ -1,7 +1,7 @@
 """SDQ and ORS/SRS scoring: subscales, reverse-scored items, totals and bands from settings."""
 from __future__ import annotations
 
-from engine.scoring import SDQ_REVERSED, ScoringSettings, ors, sdq, srs
+from engine.casework.scoring import SDQ_REVERSED, ScoringSettings, ors, sdq, srs
 
 SETTINGS = ScoringSettings()
 

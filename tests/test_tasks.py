@@ -4,7 +4,6 @@ from __future__ import annotations
 import threading
 
 import httpx
-
 from factories import complete, deployed, open_task, start_case
 
 

@@ -16,18 +16,18 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
+from conftest import FIXTURES, _free_port
 from sqlalchemy import text
 
-from conftest import FIXTURES, _free_port
-from engine import deployments
-from engine.cases import CaseService
-from engine.clock import ManualClock
-from engine.db import make_engine, make_session_factory
-from engine.identity import Principal
-from engine.runtime import Runner
-from engine.sealing import sealer_for
-from engine.settings import Settings
-from engine.specs import SpecCache
+from engine.access.identity import Principal
+from engine.access.sealing import sealer_for
+from engine.bpmn.runner import Runner
+from engine.bpmn.specs import SpecCache
+from engine.casework import deployments
+from engine.casework.cases import CaseService
+from engine.core.clock import ManualClock
+from engine.core.db import make_engine, make_session_factory
+from engine.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -131,10 +131,10 @@ def test_a_worker_killed_while_firing_leaves_nothing_half_done(pg_url, tmp_path)
 
 def test_a_worker_killed_mid_delivery_loses_no_event(pg_url, tmp_path):
     """At-least-once: after a SIGKILL mid-delivery every event arrives; webhook-id de-duplicates the repeats."""
+    from receiver import Receiver
     from standardwebhooks import Webhook
 
-    from engine.webhooks import WebhookService
-    from receiver import Receiver
+    from engine.integration.webhooks import WebhookService
 
     receiver = Receiver(_free_port(), delay=0.05).start()
     engine = make_engine(pg_url)

@@ -5,7 +5,6 @@ import time
 from datetime import datetime, timedelta
 
 import pytest
-
 from conftest import START, Server
 from factories import complete, deploy_files, deployed, open_task, start_case
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from factories import join, do, events, open_elements, start_case
+from factories import do, events, join, open_elements, start_case
 from forms_data import eskalering, person, samtycke
 
 SAMORDNARE, KOORDINATOR, SPRAKROR = ("samordnare",), ("koordinator",), ("sprakror",)

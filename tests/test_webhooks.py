@@ -5,15 +5,15 @@ import json
 from datetime import timedelta
 
 import pytest
+from conftest import Server, _free_port
+from factories import complete, deployed, open_task, start_case
+from receiver import Receiver
 from sqlalchemy import text
 from standardwebhooks import Webhook
 
-from conftest import Server, _free_port
-from engine.identity import Principal
-from engine.sealing import sealer_for
-from engine.webhooks import WebhookService
-from factories import complete, deployed, open_task, start_case
-from receiver import Receiver
+from engine.access.identity import Principal
+from engine.access.sealing import sealer_for
+from engine.integration.webhooks import WebhookService
 
 INTEGRATOR = ("integrator",)
 

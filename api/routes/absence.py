@@ -5,8 +5,8 @@ from dataclasses import asdict
 
 from fastapi import APIRouter, Request
 
-from engine.absence import AbsenceImport
-from engine.access import require_client
+from engine.access.policy import require_client
+from engine.casework.absence import AbsenceImport
 
 from ..deps import PrincipalDep
 from ..schemas import AbsenceImportIn, AbsenceImportOut

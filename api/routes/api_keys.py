@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from engine.apikeys import ApiKeyService
+from engine.access.apikeys import ApiKeyService
 
 from ..access_schemas import ApiKeyCreated, ApiKeyIn, ApiKeyOut
 from ..deps import PrincipalDep, SessionDep

@@ -5,11 +5,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from engine.models import HistoryEntry
+from engine.core.models import HistoryEntry
 
 from ..access_schemas import ParticipantIn, ParticipantOut
 from ..deps import CasesDep, PrincipalDep
-from ..schemas import Actor, CaseCreate, LinkOut, MessageIn, CaseOut, CaseSummary, HistoryOut, Page, TaskOut, TimerOut
+from ..schemas import Actor, CaseCreate, CaseOut, CaseSummary, HistoryOut, LinkOut, MessageIn, Page, TaskOut, TimerOut
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 Limit = Annotated[int, Query(ge=1, le=500)]

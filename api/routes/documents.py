@@ -4,7 +4,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from engine import documents
+from engine.casework import documents
 
 from ..deps import CasesDep, PrincipalDep
 

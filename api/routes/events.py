@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from engine import outbox
-from engine.errors import FieldError, InvalidInput
-from engine.access import event_processes
+from engine.access.policy import event_processes
+from engine.core.errors import FieldError, InvalidInput
+from engine.integration import outbox
 
 from ..deps import PrincipalDep, SessionDep
 from ..schemas import INT32_MAX, CloudEventOut, EventPage

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header
 
-from engine.messages import MessageService
+from engine.casework.messages import MessageService
 
 from ..deps import CasesDep, PrincipalDep
 from ..schemas import CorrelatedMessageIn, MessageDelivered

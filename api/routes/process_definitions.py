@@ -6,12 +6,12 @@ from typing import Annotated
 from fastapi import APIRouter, File, Path, Request, UploadFile
 from fastapi.responses import Response
 
-from engine import deployments, figures
-from engine.access import require_definition_reader
-from engine.errors import FieldError, InvalidInput
+from engine.access.policy import require_definition_reader
+from engine.casework import deployments, figures
+from engine.core.errors import FieldError, InvalidInput
 
 from ..deps import PrincipalDep, SessionDep
-from ..schemas import INT32_MAX, ProcessFiguresOut, DeployedOut, DeploymentOut, ProcessVersionOut
+from ..schemas import INT32_MAX, DeployedOut, DeploymentOut, ProcessFiguresOut, ProcessVersionOut
 
 router = APIRouter(prefix="/process-definitions", tags=["process definitions"])
 

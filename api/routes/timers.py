@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from engine.timers import TimerService
+from engine.casework.timers import TimerService
 
 from ..deps import CasesDep, PrincipalDep
 from ..schemas import DeadlineOut, Page, TaskOut, TimerDetail, TimerOut

@@ -5,8 +5,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from engine.sealing import sealer_for
-from engine.webhooks import WebhookService
+from engine.access.sealing import sealer_for
+from engine.integration.webhooks import WebhookService
 
 from ..deps import PrincipalDep, SessionDep
 from ..schemas import INT32_MAX, DeliveryOut, Page, WebhookCreated, WebhookIn, WebhookOut

@@ -11,7 +11,6 @@ import platform
 import time
 
 import pytest
-
 from test_absence_import import INTEGRATOR, period, row
 
 pytestmark = pytest.mark.bench

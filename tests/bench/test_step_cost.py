@@ -12,18 +12,17 @@ import statistics
 import time
 
 import pytest
+from factories import FIXTURES, complete, deployed, start_case
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.config import TimerConditionalEventDefinitionConverter
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
-from SpiffWorkflow.bpmn.serializer.config import TimerConditionalEventDefinitionConverter
-
-from engine.clock import SystemClock
-from engine.parser import load_spec, parse_bundle
-from engine.script_engine import SafeScriptEngine
-from engine.timer_events import CLOCK_TIMERS
-from factories import FIXTURES, complete, deployed, start_case
+from engine.bpmn.parser import load_spec, parse_bundle
+from engine.bpmn.script_engine import SafeScriptEngine
+from engine.bpmn.timer_events import CLOCK_TIMERS
+from engine.core.clock import SystemClock
 
 pytestmark = pytest.mark.bench
 TURNS, WINDOW = 2000, 100

@@ -17,15 +17,15 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import text
 from sqlalchemy.dialects import postgresql
-
-from engine.cases import CaseService
-from engine.clock import ManualClock
-from engine.db import make_engine, make_session_factory
-from engine.identity import Principal
-from engine.runtime import Runner
-from engine.specs import SpecCache
-from engine.timers import TimerService
 from test_timer_workers import start_due_cases, worker
+
+from engine.access.identity import Principal
+from engine.bpmn.runner import Runner
+from engine.bpmn.specs import SpecCache
+from engine.casework.cases import CaseService
+from engine.casework.timers import TimerService
+from engine.core.clock import ManualClock
+from engine.core.db import make_engine, make_session_factory
 
 pytestmark = pytest.mark.bench
 CASES = int(os.environ.get("SAMVERKA_BENCH_CASES", "1000000"))

@@ -1,0 +1,118 @@
+"""Who is asking: principals, the locally signed tokens of the embedded default, and OIDC tokens
+verified against the configured identity provider's issuer and JWKS."""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import lru_cache
+
+import jwt
+
+from engine.core.clock import Clock
+from engine.core.errors import Refused
+from engine.core.roles import role_id
+from engine.core.settings import Settings
+
+ALGORITHM = "HS256"
+ISSUER = "samverka"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A person or client acting for one agency with some roles."""
+
+    user: str
+    agency: str | None = None
+    roles: frozenset[str] = field(default_factory=frozenset)
+    client: str = "token"  # how they signed in, for the access log: token, oidc:<issuer>, api-key:<id>, worker
+    scopes: frozenset[str] = field(default_factory=frozenset)  # what an integration client may do; see engine.access
+
+    def has_role(self, role: str) -> bool:
+        return role_id(role) in self.role_ids
+
+    @property
+    def role_ids(self) -> frozenset[str]:
+        """The principal's roles in the one naming scheme of engine.roles."""
+        return frozenset(filter(None, map(role_id, self.roles)))
+
+
+SYSTEM = Principal(user="system", agency=None, roles=frozenset({"system"}), client="worker")
+
+
+def secret_setting(settings: Settings, name: str, file_name: str) -> str:
+    """A configured secret, or one generated on first use and kept (mode 0600) under var/."""
+    if getattr(settings, name):
+        return getattr(settings, name)
+    path = settings.var_dir / file_name
+    if not path.exists():
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def token_secret(settings: Settings) -> str:
+    return secret_setting(settings, "token_secret", "token-secret")
+
+
+def mint_token(settings: Settings, clock: Clock, principal: Principal, ttl: timedelta | None = None) -> str:
+    """A signed token for `principal`, valid for the configured lifetime."""
+    now = clock.now()
+    claims = {
+        "iss": ISSUER,
+        "sub": principal.user,
+        "agency": principal.agency,
+        "roles": sorted(principal.roles),
+        "scope": " ".join(sorted(principal.scopes)),
+        "iat": int(now.timestamp()),
+        "exp": int((now + (ttl or timedelta(hours=settings.token_ttl_hours))).timestamp()),
+    }
+    return jwt.encode(claims, token_secret(settings), algorithm=ALGORITHM)
+
+
+@lru_cache(maxsize=4)
+def _jwks(url: str) -> jwt.PyJWKClient:
+    """The identity provider's signing keys, fetched on first use and cached (refetched for an unknown kid)."""
+    return jwt.PyJWKClient(url, cache_keys=True, lifespan=300, timeout=10)
+
+
+def _claims(settings: Settings, token: str) -> tuple[dict, str]:
+    """The verified claims of a local or OIDC token, and the client they came from."""
+    try:
+        issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+    except jwt.InvalidTokenError as exc:
+        raise Refused(f"invalid token: {exc}") from None
+    # Expiry is judged by the engine clock (below), so simulations and tests agree with timers.
+    options = {"require": ["exp", "sub", "iss"], "verify_exp": False, "verify_iat": False, "verify_nbf": False}
+    try:
+        if settings.oidc_issuer and issuer == settings.oidc_issuer:
+            key = _jwks(settings.oidc_jwks_url).get_signing_key_from_jwt(token).key
+            claims = jwt.decode(token, key, algorithms=settings.oidc_algorithms, issuer=settings.oidc_issuer,
+                                audience=settings.oidc_audience or None,
+                                options={**options, "verify_aud": bool(settings.oidc_audience)})
+            return claims, f"oidc:{issuer}"
+        return jwt.decode(token, token_secret(settings), algorithms=[ALGORITHM], issuer=ISSUER,
+                          options=options), "token"
+    except jwt.PyJWKClientError as exc:
+        raise Refused(f"the token's signing key could not be fetched from the identity provider: {exc}") from None
+    except jwt.InvalidTokenError as exc:
+        raise Refused(f"invalid token: {exc}") from None
+
+
+def verify_token(settings: Settings, clock: Clock, token: str) -> Principal:
+    """The principal a local or OIDC token names; Refused if it is invalid or expired (by the engine clock)."""
+    claims, client = _claims(settings, token)
+    if not isinstance(claims["exp"], (int, float)) or claims["exp"] <= clock.now().timestamp():
+        raise Refused("token expired")
+    roles = claims.get(settings.oidc_roles_claim if client != "token" else "roles") or []
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise Refused("invalid token: roles must be a list of strings")
+    if "system" in {role_id(r) for r in roles}:
+        raise Refused("invalid token: the role system is internal")
+    scope = claims.get("scope") or ""
+    agency = claims.get(settings.oidc_agency_claim if client != "token" else "agency")
+    if not isinstance(scope, str) or not (agency is None or isinstance(agency, str)):
+        raise Refused("invalid token: scope and agency must be strings")
+    return Principal(user=str(claims["sub"])[:200], agency=agency, roles=frozenset(roles),
+                     scopes=frozenset(scope.split()), client=client)

@@ -1,0 +1,207 @@
+"""Who may see and do what in a case (the authorization model the README describes).
+
+- A case's participants are recorded per case: who holds which role in it, for which agency.
+  Starting a case, or claiming or completing one of its tasks, makes you one; a participant
+  can add others.
+- A task is acted on by a holder of its lane's role who is a participant of the case, or, while
+  no participant holds that role yet, by any holder of it (the seat is open; acting takes it).
+- Case data is read by participants (and by whoever may take an open seat, to do the task).
+  Each data key remembers the agency that wrote it: another agency sees it only while consent
+  naming both agencies is in force (engine.consent), checked on every request.
+- Integration clients (role integrator, or an API key) and process owners see no case data;
+  internal actors (the timer worker, simulations) hold the role `system`, which no token can carry.
+- A case the caller may not read is answered as if it did not exist (404), so ids reveal nothing.
+"""
+from __future__ import annotations
+
+from sqlalchemy import exists, false, select
+from sqlalchemy.orm import Session
+
+from engine.access import audit
+from engine.access.consent import sharing_agencies
+from engine.access.identity import Principal
+from engine.core.clock import Clock
+from engine.core.errors import NotFound, Refused
+from engine.core.models import Case, CaseParticipant, UserTask
+from engine.core.roles import role_id
+
+SYSTEM_ROLE = "system"
+INTEGRATOR_ROLE = "integrator"
+OWNER_ROLE = "processagare"
+PARTICIPANT_ROLE = "deltagare"  # the role recorded for the starter of a process without lanes
+
+
+def is_system(principal: Principal) -> bool:
+    return SYSTEM_ROLE in principal.role_ids
+
+
+def is_client(principal: Principal) -> bool:
+    """An integration client: it moves facts in and events out, never reads case data."""
+    return principal.has_role(INTEGRATOR_ROLE) or principal.client.startswith("api-key:")
+
+
+def has_scope(principal: Principal, area: str, target: str | None = None) -> bool:
+    """Whether a client's scopes allow `area` (events, webhooks) or `area:target` (messages:hlt, absence:SCHOOL).
+
+    Targets are compared as slugs (engine.roles), so `absence:skolan_i_hoor` covers the school "Skolan i Höör"."""
+    wanted = {"*", area, f"{area}:*"} | ({f"{area}:{role_id(target)}"} if target is not None else set())
+    return bool(principal.scopes & wanted)
+
+
+def require_client(principal: Principal, area: str, target: str | None = None) -> None:
+    """Refused unless `principal` is an integration client whose scopes cover `area` (and `target`)."""
+    if not is_client(principal):
+        raise Refused(f"this needs an integration client (role {INTEGRATOR_ROLE} or an API key)")
+    if not has_scope(principal, area, target):
+        raise Refused(f"this needs the scope {area}" + (f":{role_id(target)}" if target is not None else ""))
+
+
+def event_processes(principal: Principal) -> frozenset[str] | None:
+    """The processes whose events a client may see: None for all (scope events), or those its
+    `events:PROCESS` scopes name; Refused if none."""
+    if not is_client(principal):
+        require_client(principal, "events")  # refuses, naming what is needed
+    if has_scope(principal, "events"):
+        return None
+    named = frozenset(s.split(":", 1)[1] for s in principal.scopes if s.startswith("events:"))
+    if not named:
+        raise Refused("this needs the scope events or events:PROCESS")
+    return named
+
+
+def acts_in_cases(principal: Principal) -> bool:
+    """A caseworker: a person acting for an agency."""
+    return bool(principal.agency) and not is_client(principal) and not is_system(principal)
+
+
+def require_caseworker(principal: Principal) -> None:
+    """Refused unless `principal` acts for an agency in cases (lists of cases, tasks and deadlines)."""
+    if not (acts_in_cases(principal) or is_system(principal)):
+        raise Refused("this is for caseworkers: a person acting for an agency")
+
+
+def require_definition_reader(principal: Principal) -> None:
+    """Process definitions are read by process owners and caseworkers."""
+    if not (principal.has_role(OWNER_ROLE) or acts_in_cases(principal) or is_system(principal)):
+        raise Refused(f"process definitions are read by the role {OWNER_ROLE} and by caseworkers")
+
+
+class CaseAccess:
+    """The rules above, over the caller's session."""
+
+    def __init__(self, session: Session, clock: Clock):
+        self.session, self.clock = session, clock
+        self._roles: dict[tuple[str, str], set[str]] = {}  # per request: checked several times on one step
+
+    def roles_in(self, case_id: str, user: str) -> set[str]:
+        """The roles `user` holds in the case (empty if not a participant)."""
+        if (case_id, user) not in self._roles:
+            self._roles[case_id, user] = set(self.session.scalars(select(CaseParticipant.role).where(
+                CaseParticipant.case_id == case_id, CaseParticipant.user == user)))
+        return self._roles[case_id, user]
+
+    def seat_open(self, case_id: str, role: str) -> bool:
+        return self.session.scalar(select(CaseParticipant.id).where(
+            CaseParticipant.case_id == case_id, CaseParticipant.role == role).limit(1)) is None
+
+    def may_act(self, principal: Principal, case_id: str, role: str | None) -> bool:
+        """Whether `principal` may claim or complete a task of `role` in the case."""
+        if is_system(principal):
+            return True
+        if not acts_in_cases(principal):
+            return False
+        member = bool(self.roles_in(case_id, principal.user))
+        if role is None:
+            return member
+        return principal.has_role(role) and (member or self.seat_open(case_id, role))
+
+    def may_read(self, principal: Principal, case_id: str) -> bool:
+        if is_system(principal):
+            return True
+        if not acts_in_cases(principal):
+            return False
+        if self.roles_in(case_id, principal.user):
+            return True
+        groups = self.session.scalars(select(UserTask.candidate_group).distinct().where(
+            UserTask.case_id == case_id, UserTask.state == "open", UserTask.candidate_group.in_(principal.role_ids)))
+        return any(self.seat_open(case_id, group) for group in groups)
+
+    def readable(self, principal: Principal, case_id: str, what: str) -> Case:
+        """The case, logged as read by `principal`; NotFound if it does not exist or they may not read it."""
+        case = self.session.get(Case, case_id)
+        if case is None or not self.may_read(principal, case_id):
+            raise self.refused(principal, case, case_id, what)
+        audit.record(self.session, self.clock, principal, [case_id], "read", what)
+        return case
+
+    def member(self, principal: Principal, case_id: str, what: str) -> Case:
+        """The case, if `principal` is one of its participants (or internal); NotFound otherwise."""
+        case = self.session.get(Case, case_id)
+        if case is None or not (is_system(principal) or
+                                (acts_in_cases(principal) and self.roles_in(case_id, principal.user))):
+            raise self.refused(principal, case, case_id, what)
+        return case
+
+    def refused(self, principal: Principal, case: Case | None, case_id: str, what: str) -> NotFound:
+        """The NotFound to raise for a case `principal` may not touch; an attempt on a real case is logged."""
+        if case is not None:
+            audit.record_refused(self.session, self.clock, principal, case.id, what)
+        return NotFound(f"no case with id {case_id}")
+
+    def join(self, principal: Principal, case_id: str, role: str, source: str, added_by: str | None = None,
+             user: str | None = None, agency: str | None = None) -> None:
+        """Record a participant (the principal itself unless `user` is given); a no-op if already recorded."""
+        user, agency = user or principal.user, agency or principal.agency
+        if (user == principal.user and not acts_in_cases(principal)) or role in self.roles_in(case_id, user):
+            return
+        participant = CaseParticipant(case_id=case_id, user=user, agency=agency, role=role, source=source,
+                                      added_at=self.clock.now(), added_by=added_by or principal.user)
+        self.session.add(participant)
+        self.session.flush()
+        self._roles.pop((case_id, user), None)
+
+    def forget(self, case_id: str, user: str) -> None:
+        """Drop what this request knows of `user`'s roles in the case (after a change)."""
+        self._roles.pop((case_id, user), None)
+
+    def participants(self, case_id: str) -> list[CaseParticipant]:
+        return list(self.session.scalars(select(CaseParticipant).where(CaseParticipant.case_id == case_id)
+                                         .order_by(CaseParticipant.id)))
+
+    @staticmethod
+    def visible_agencies(principal: Principal, case: Case) -> frozenset[str] | None:
+        """Whose data `principal` sees in `case` now; None for all (internal actors)."""
+        if is_system(principal):
+            return None
+        shared = sharing_agencies(case.consent)
+        return shared | {principal.agency} if principal.agency in shared else frozenset({principal.agency})
+
+    def visible_data(self, principal: Principal, case: Case) -> dict:
+        """The case data `principal` may see: their agency's, keys no agency wrote, and the rest under consent."""
+        agencies = self.visible_agencies(principal, case)
+        if agencies is None:
+            return dict(case.data)
+        origin = case.data_origin or {}
+        return {k: v for k, v in case.data.items() if origin.get(k) is None or origin[k] in agencies}
+
+    @staticmethod
+    def actionable_tasks(query, principal: Principal):
+        """`query` over UserTask narrowed to the tasks `principal` may act on."""
+        if is_system(principal):
+            return query
+        if not acts_in_cases(principal):
+            return query.where(false())
+        member = exists().where(CaseParticipant.case_id == UserTask.case_id, CaseParticipant.user == principal.user)
+        taken = exists().where(CaseParticipant.case_id == UserTask.case_id,
+                               CaseParticipant.role == UserTask.candidate_group)
+        return query.where((UserTask.candidate_group.in_(principal.role_ids) & (member | ~taken)) |
+                           (UserTask.candidate_group.is_(None) & member))
+
+    @staticmethod
+    def member_cases(query, principal: Principal):
+        """`query` over Case narrowed to the cases `principal` participates in."""
+        if is_system(principal):
+            return query
+        if not acts_in_cases(principal):
+            return query.where(false())
+        return query.where(Case.id.in_(select(CaseParticipant.case_id).where(CaseParticipant.user == principal.user)))

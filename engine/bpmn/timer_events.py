@@ -1,0 +1,113 @@
+"""BPMN timer event definitions that read the engine clock instead of the system time.
+
+SpiffWorkflow's timer definitions call datetime.now() directly; these subclasses take
+the time from the clock carried by the workflow's script engine, and are registered
+with the parser (`timer_event_definition`) and the serializer (engine.serializer).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (CycleTimerEventDefinition, DurationTimerEventDefinition,
+                                                              TimeDateEventDefinition, TimerEventDefinition)
+
+
+def duration_from(value: str, start: datetime) -> timedelta:
+    """The span an ISO 8601 duration (`P30D`, `P1M`) covers from `start`; ValueError if it is not one."""
+    try:
+        return TimerEventDefinition.get_timedelta_from_start(TimerEventDefinition.parse_iso_duration(value), start)
+    except Exception:  # noqa: BLE001 - the library raises several types for a bad duration
+        raise ValueError(f"{value!r} is not an ISO 8601 duration") from None
+
+
+def _now(my_task) -> datetime:
+    return my_task.workflow.top_workflow.script_engine.clock.now()
+
+
+class ClockTimeDate(TimeDateEventDefinition):
+    """A timer firing at a given date/time, judged by the engine clock."""
+
+    def has_fired(self, my_task):
+        event_value = my_task._get_internal_data("event_value")
+        if event_value is None:
+            event_value = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+            my_task._set_internal_data(event_value=event_value)
+        if TimerEventDefinition.parse_time_or_duration(event_value) <= _now(my_task):
+            my_task._set_internal_data(event_fired=True)
+        return my_task._get_internal_data("event_fired", False)
+
+
+class ClockDuration(DurationTimerEventDefinition):
+    """A timer firing a duration after it starts waiting, by the engine clock."""
+
+    def has_fired(self, my_task):
+        event_value = my_task._get_internal_data("event_value")
+        now = _now(my_task)
+        if event_value is None:
+            expression = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+            parsed = TimerEventDefinition.parse_iso_duration(expression)
+            event_value = (now + TimerEventDefinition.get_timedelta_from_start(parsed, now)).isoformat()
+            my_task._set_internal_data(event_value=event_value)
+        if TimerEventDefinition.get_datetime(event_value) <= now:
+            my_task._set_internal_data(event_fired=True)
+        return my_task._get_internal_data("event_fired", False)
+
+
+class ClockCycle(CycleTimerEventDefinition):
+    """A repeating timer (R/…/P…), counted by the engine clock."""
+
+    def cycle_complete(self, my_task):
+        now = _now(my_task)
+        event_value = my_task._get_internal_data("event_value")
+        if event_value is None:
+            expression = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+            cycles, start, duration, period = _recurring_interval(expression, now)
+            event_value = {"cycles": cycles, "next": start.isoformat(), "duration": duration.total_seconds()}
+            if period:
+                event_value["period"] = period
+        ready = False
+        if event_value["cycles"] != 0:
+            next_event = datetime.fromisoformat(event_value["next"])
+            if next_event <= now:
+                event_value["next"] = next_period(next_event, event_value).isoformat()
+                event_value["cycles"] -= 1
+                ready = True
+        else:
+            my_task.internal_data.pop("event_value", None)
+            my_task.internal_data["event_fired"] = True
+        my_task._set_internal_data(event_value=event_value)
+        return ready
+
+
+def next_period(previous: datetime, event_value: dict) -> datetime:
+    """The next firing: calendar months and years stay on the same day of the month (R/P6M)."""
+    period = event_value.get("period")
+    if period:
+        parsed = TimerEventDefinition.parse_iso_duration(period)
+        return previous + TimerEventDefinition.get_timedelta_from_start(parsed, previous)
+    return previous + timedelta(seconds=event_value["duration"])
+
+
+def _recurring_interval(expression: str, now: datetime):
+    components = expression.upper().replace("--", "/").strip("R").split("/")
+    if len(components) == 2 and components[1].startswith("P"):
+        cycles = int(components[0]) if components[0] else -1
+        parsed = TimerEventDefinition.parse_iso_duration(components[1])
+        duration = TimerEventDefinition.get_timedelta_from_start(parsed, now)
+        return cycles, now + duration, duration, components[1]
+    return (*TimerEventDefinition.parse_iso_recurring_interval(expression), None)
+
+
+CLOCK_TIMERS = {
+    TimeDateEventDefinition: ClockTimeDate,
+    DurationTimerEventDefinition: ClockDuration,
+    CycleTimerEventDefinition: ClockCycle,
+}
+
+
+def timer_event_definition(parsed: TimerEventDefinition) -> TimerEventDefinition:
+    """Return the engine-clock twin of a timer definition the library's parser built."""
+    cls = CLOCK_TIMERS.get(type(parsed))
+    if cls is None:
+        return parsed
+    return cls(parsed.name, parsed.expression, description=parsed.description)

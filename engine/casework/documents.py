@@ -1,0 +1,46 @@
+"""Printable documents rendered from case data with Jinja2: the SIP, the Västbas handlingsplan, the kallelse.
+
+Templates live in forms/templates/ as NAME.html; autoescaping is on, so case data can never
+become markup. A document exists for a case once the data it prints has been recorded.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from engine.core.clock import Clock
+from engine.core.errors import InvalidTransition, NotFound
+from engine.core.models import Case
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+# name -> the case data keys it prints, and what to call the missing part in an error
+DOCUMENTS = {
+    "sip": (("sip",), "no SIP has been drawn up in this case yet"),
+    "handlingsplan": (("handlingsplan",), "no handlingsplan has been agreed in this case yet"),
+    "kallelse": (("natverksmote_1", "gastlista"), "no network meeting has been planned in this case yet"),
+}
+
+
+@lru_cache(maxsize=8)
+def _environment(directory: Path) -> Environment:
+    return Environment(loader=FileSystemLoader(directory), autoescape=select_autoescape(default=True))
+
+
+def require_known(name: str, directory: Path) -> None:
+    """NotFound unless `name` is one of the documents (never a path: `../x` is just an unknown name)."""
+    if not _NAME.match(name) or name not in DOCUMENTS or not (directory / f"{name}.html").is_file():
+        raise NotFound(f"no document named {name[:60]!r}; there are: {', '.join(sorted(DOCUMENTS))}")
+
+
+def render(case: Case, data: dict, name: str, directory: Path, clock: Clock, personnummer: str | None = None) -> str:
+    """The document `name` for `case` as printable HTML, from the `data` its reader may see."""
+    require_known(name, directory)
+    needed, missing = DOCUMENTS[name]
+    if not all(key in data for key in needed):
+        raise InvalidTransition(missing)
+    context = {**data, "arende": {"id": case.id, "process": case.process_key, "barn_personnummer": personnummer},
+               "utskrivet": clock.now().date().isoformat()}
+    return _environment(directory).get_template(f"{name}.html").render(context)

@@ -1,0 +1,129 @@
+"""User tasks: list, claim, unclaim and complete, with the lane's role checked."""
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+
+from engine.access import audit
+from engine.access.children import refuse_in_data
+from engine.access.identity import Principal
+from engine.access.policy import PARTICIPANT_ROLE, require_caseworker
+from engine.bpmn.runner import StepRecord
+from engine.casework import forms
+from engine.casework.cases import CaseService
+from engine.casework.scoring import ScoringSettings
+from engine.core.errors import Conflict, InvalidInput, InvalidTransition, NotFound, Refused
+from engine.core.models import UserTask
+from engine.core.paging import Page, keyset_page
+from engine.core.roles import role_id
+
+
+class TaskService:
+    """Domain operations on user tasks; every change also bumps the case's version."""
+
+    def __init__(self, cases: CaseService, forms_dir: Path = forms.FORMS_DIR,
+                 scoring_settings: ScoringSettings | None = None):
+        self.cases = cases
+        self.session = cases.session
+        self.forms_dir = forms_dir
+        self.scoring = scoring_settings or ScoringSettings()
+
+    def list(self, principal: Principal, *, case_id: str | None = None, process_key: str | None = None,
+             candidate_group: str | None = None, assignee: str | None = None, due_before: datetime | None = None,
+             due_after: datetime | None = None, state: str = "open", sort: str = "created_at",
+             cursor: str | None = None, limit: int = 50) -> Page:
+        """The tasks `principal` may act on, by filter; `sort` is created_at or due_at (tasks without a due date
+        left out), `-` for newest first. Each case a returned task belongs to is logged as read."""
+        require_caseworker(principal)
+        query = self.cases.access.actionable_tasks(select(UserTask).where(UserTask.state == state), principal)
+        if case_id:
+            query = query.where(UserTask.case_id == case_id)
+        if process_key:
+            query = query.where(UserTask.process_key == process_key)
+        if candidate_group:
+            query = query.where(UserTask.candidate_group == role_id(candidate_group))
+        if assignee:
+            query = query.where(UserTask.assignee == assignee)
+        if due_before:
+            query = query.where(UserTask.due_at < due_before)
+        if due_after:
+            query = query.where(UserTask.due_at >= due_after)
+        column = UserTask.due_at if sort.lstrip("-") == "due_at" else UserTask.created_at
+        if column is UserTask.due_at:
+            query = query.where(UserTask.due_at.is_not(None))
+        page = keyset_page(self.session, query, column, UserTask.id, cursor, limit, sort.startswith("-"))
+        audit.record(self.session, self.cases.clock, principal, [t.case_id for t in page.items], "read", "task list")
+        return page
+
+    def _readable(self, principal: Principal, task_id: str) -> UserTask:
+        task = self.session.get(UserTask, task_id)
+        if task is None:
+            raise NotFound(f"no task with id {task_id}")
+        if not self.cases.access.may_read(principal, task.case_id):
+            audit.record_refused(self.session, self.cases.clock, principal, task.case_id, f"task {task.element_id}")
+            raise NotFound(f"no task with id {task_id}")
+        return task
+
+    def get(self, principal: Principal, task_id: str, what: str = "task") -> UserTask:
+        """A task of a case `principal` may read (NotFound otherwise); the read is logged."""
+        task = self._readable(principal, task_id)
+        audit.record(self.session, self.cases.clock, principal, [task.case_id], "read", what)
+        return task
+
+    def form(self, task: UserTask) -> tuple[dict | None, dict | None]:
+        return forms.form(task.form_key, self.forms_dir)
+
+    def _open_for(self, principal: Principal, task_id: str) -> UserTask:
+        task = self._readable(principal, task_id)
+        if not self.cases.access.may_act(principal, task.case_id, task.candidate_group):
+            audit.record_refused(self.session, self.cases.clock, principal, task.case_id, f"act on {task.element_id}")
+            raise Refused(f"task {task_id} is for the role {task.candidate_group} in this case"
+                          if task.candidate_group else f"task {task_id} is for the case's participants")
+        if task.state != "open":
+            raise InvalidTransition(f"task {task_id} is {task.state}")
+        return task
+
+    def _touch(self, task: UserTask, principal: Principal, event: str) -> None:
+        case = self.cases.load(task.case_id)
+        case.updated_at = self.cases.clock.now()
+        self.cases.record_history(case, principal, case.updated_at,
+                                  StepRecord(event, task.element_id, task.name, "UserTask", task.id))
+        audit.record(self.session, self.cases.clock, principal, [case.id], "write", event)
+        self.session.flush()
+
+    def claim(self, principal: Principal, task_id: str) -> UserTask:
+        task = self._open_for(principal, task_id)
+        if task.assignee and task.assignee != principal.user:
+            raise Conflict(f"task {task_id} is claimed by {task.assignee}")
+        task.assignee = principal.user
+        self.cases.access.join(principal, task.case_id, task.candidate_group or PARTICIPANT_ROLE, "task")
+        self._touch(task, principal, "task_claimed")
+        return task
+
+    def unclaim(self, principal: Principal, task_id: str) -> UserTask:
+        task = self._open_for(principal, task_id)
+        if task.assignee != principal.user:
+            raise Conflict(f"task {task_id} is not claimed by you")
+        task.assignee = None
+        self._touch(task, principal, "task_unclaimed")
+        return task
+
+    def complete(self, principal: Principal, task_id: str, data: dict) -> UserTask:
+        """Validate `data` against the task's form, complete it and run the case to its next wait."""
+        task = self._open_for(principal, task_id)
+        if task.assignee and task.assignee != principal.user:
+            raise Conflict(f"task {task_id} is claimed by {task.assignee}")
+        case = self.cases.load(task.case_id)
+        refuse_in_data(data, self.cases.clock)
+        errors = forms.validate(task.form_key, data, self.forms_dir, case.data)
+        if errors:
+            raise InvalidInput(f"the data does not match the form {task.form_key}", errors)
+        data = {**data, **forms.scores(task.form_key, data, self.scoring, self.forms_dir)}
+        workflow = self.cases.workflow_of(case)
+        snapshot = self.cases.runner.complete(workflow, task_id, data)
+        task.assignee = task.assignee or principal.user
+        self.cases.access.join(principal, task.case_id, task.candidate_group or PARTICIPANT_ROLE, "task")
+        self.cases.apply(case, snapshot, principal, completed_task=task_id)
+        return task

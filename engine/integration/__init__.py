@@ -1,0 +1,1 @@
+"""Integration out: the CloudEvents outbox and feed, webhook subscriptions and their deliverer."""

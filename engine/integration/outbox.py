@@ -1,0 +1,93 @@
+"""The transactional outbox: every state change becomes a CloudEvent row in the change's own transaction.
+
+Events carry ids and minimal facts (case, process, element, task, due time, message name),
+never form data and never a personnummer. Each event is fanned out to the matching webhook
+subscriptions as pending deliveries, in the same transaction, for the worker to send.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.access.consent import CONSENT_WITHDRAWN
+from engine.core.models import Case, Event, WebhookDelivery, WebhookSubscription
+
+TYPE_PREFIX = "se.samverka."
+TYPES = {
+    "case_started": "case.started", "case_completed": "case.completed", "case_cancelled": "case.cancelled",
+    "case_culled": "case.culled",
+    "task_created": "task.created", "task_claimed": "task.claimed", "task_unclaimed": "task.unclaimed",
+    "task_completed": "task.completed", "task_cancelled": "task.cancelled",
+    "timer_fired": "timer.fired", "deadline_missed": "deadline.missed", "timer_failed": "timer.failed",
+    "message_received": "message.correlated", "message_sent": "message.sent",
+}
+EVENT_TYPES = sorted({TYPE_PREFIX + t for t in TYPES.values()} | {TYPE_PREFIX + "consent.given",
+                                                                  TYPE_PREFIX + "consent.withdrawn"})
+_SUBSCRIPTIONS = "samverka.webhook_subscriptions"
+
+
+def _facts(history_event: str, record) -> list[tuple[str, dict]]:
+    """(type, data) of the events one history record stands for."""
+    kind = TYPES.get(history_event)
+    if kind is None:
+        return []
+    data = {k: v for k, v in (("element_id", record.element_id), ("task_id", record.task_id)) if v}
+    details = record.details or {}
+    for key in ("due_at", "message", "lag_seconds"):
+        if key in details:
+            data[key] = details[key]
+    events = [(kind, data)]
+    changes = (record.data_changes or {}).get("set", {})
+    consent = changes.get("samtycke")
+    if history_event == "task_completed" and isinstance(consent, dict) and consent.get("lamnat") is True:
+        events.append(("consent.given", {**data, "scope": consent.get("omfattning", [])}))
+    if history_event == "message_received" and details.get("message") == CONSENT_WITHDRAWN:
+        events.append(("consent.withdrawn", data))
+    return events
+
+
+def _subscriptions(session: Session) -> list[WebhookSubscription]:
+    """Active subscriptions, read once per transaction."""
+    if _SUBSCRIPTIONS not in session.info:
+        session.info[_SUBSCRIPTIONS] = list(session.scalars(select(WebhookSubscription)
+                                                            .where(WebhookSubscription.active.is_(True))))
+    return session.info[_SUBSCRIPTIONS]
+
+
+def forget_subscriptions(session: Session) -> None:
+    """Drop the per-transaction cache after subscriptions change."""
+    session.info.pop(_SUBSCRIPTIONS, None)
+
+
+def emit(session: Session, case: Case, at: datetime, history_event: str, record) -> None:
+    """Write the events of one history record, and a pending delivery per matching subscription."""
+    for kind, data in _facts(history_event, record):
+        event = Event(id=str(uuid.uuid4()), type=TYPE_PREFIX + kind, case_id=case.id, process_key=case.process_key,
+                      time=at, data={"case_id": case.id, "process_key": case.process_key, **data})
+        session.add(event)
+        for subscription in _subscriptions(session):
+            if (not subscription.event_types or event.type in subscription.event_types) and \
+                    (not subscription.process_keys or case.process_key in subscription.process_keys):
+                session.add(WebhookDelivery(subscription_id=subscription.id, event=event, case_id=case.id,
+                                            state="pending", attempts=0, next_attempt_at=at))
+
+
+def cloudevent(event: Event) -> dict:
+    """The event in the CloudEvents 1.0 JSON format."""
+    return {"specversion": "1.0", "id": event.id, "source": f"/samverka/processes/{event.process_key}",
+            "type": event.type, "subject": event.case_id, "time": event.time.isoformat(),
+            "datacontenttype": "application/json", "data": event.data}
+
+
+def feed(session: Session, after: int, types: list[str] | None, limit: int,
+         processes: frozenset[str] | None = None) -> list[Event]:
+    """Events after sequence number `after`, oldest first, optionally of some types and processes."""
+    query = select(Event).where(Event.seq > after)
+    if processes is not None:
+        query = query.where(Event.process_key.in_(sorted(processes)))
+    if types:
+        query = query.where(Event.type.in_(types))
+    return list(session.scalars(query.order_by(Event.seq).limit(limit)))

@@ -1,0 +1,192 @@
+"""Webhooks: integrators' subscriptions, and the deliverer that sends their events.
+
+Deliveries are signed per the Standard Webhooks specification (webhook-id = the event id, so a
+receiver can de-duplicate; webhook-timestamp; webhook-signature), retried with exponential
+back-off for the retry window (25 h by default) and then dead-lettered, where an integrator
+can see and redeliver them. The events of one case reach a subscription in order: a delivery
+waits while an earlier one for the same case and subscription is pending.
+"""
+from __future__ import annotations
+
+import base64
+import ipaddress
+import json
+import secrets
+import socket
+import uuid
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
+
+import httpx
+import structlog
+from sqlalchemy import and_, exists, func, select
+from sqlalchemy.orm import Session, aliased, sessionmaker
+from standardwebhooks import Webhook
+
+from engine.access.identity import Principal
+from engine.access.policy import event_processes, require_client
+from engine.access.sealing import Sealer
+from engine.core.clock import Clock, SystemClock
+from engine.core.errors import FieldError, InvalidInput, NotFound, Refused
+from engine.core.models import WebhookDelivery, WebhookSubscription
+from engine.core.paging import Page, keyset_page
+from engine.integration.outbox import cloudevent, forget_subscriptions
+
+RETRY_WINDOW = timedelta(hours=25)
+log = structlog.get_logger("samverka.webhooks")
+
+
+def backoff(attempts: int) -> timedelta:
+    """Wait after `attempts` failures: 30 s, doubling, at most 2 h."""
+    return min(timedelta(seconds=30 * 2 ** max(attempts - 1, 0)), timedelta(hours=2))
+
+
+def refused_destination(url: str) -> str | None:
+    """Why `url` may not receive webhooks (it resolves to a loopback, private, link-local or reserved
+    address: the server must not be made to call into its own network), or None."""
+    host = urlsplit(url).hostname or ""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)}
+    except (OSError, UnicodeError):
+        return f"the host {host[:100]!r} does not resolve"
+    inner = sorted(a for a in addresses if not ipaddress.ip_address(a.split("%")[0]).is_global)
+    return f"the host resolves to a non-public address ({', '.join(inner[:3])})" if inner else None
+
+
+class WebhookService:
+    """Subscriptions and dead letters; the caller owns the transaction."""
+
+    def __init__(self, session: Session, clock: Clock, sealer: Sealer, allow_private: bool = False):
+        self.session, self.clock, self.sealer, self.allow_private = session, clock, sealer, allow_private
+
+    def create(self, principal: Principal, url: str, event_types: list[str],
+               process_keys: list[str]) -> tuple[WebhookSubscription, str]:
+        """A new subscription, and its signing secret (kept sealed; shown this once)."""
+        require_client(principal, "webhooks")
+        allowed = event_processes(principal)
+        if allowed is not None:  # a client scoped to some processes subscribes to their events only
+            if not set(process_keys) <= allowed:
+                raise Refused(f"your scopes cover the events of {', '.join(sorted(allowed))} only")
+            process_keys = process_keys or sorted(allowed)
+        why = None if self.allow_private else refused_destination(url)
+        if why:
+            raise InvalidInput("this URL may not receive webhooks", [FieldError("/url", why)])
+        secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+        subscription = WebhookSubscription(id=str(uuid.uuid4()), url=url, secret=self.sealer.seal(secret),
+                                           event_types=event_types,
+                                           process_keys=process_keys, created_by=principal.user,
+                                           created_at=self.clock.now(), active=True)
+        self.session.add(subscription)
+        self.session.flush()
+        forget_subscriptions(self.session)
+        return subscription, secret
+
+    def list(self, principal: Principal) -> list[WebhookSubscription]:
+        require_client(principal, "webhooks")
+        return list(self.session.scalars(select(WebhookSubscription).where(
+            WebhookSubscription.created_by == principal.user).order_by(WebhookSubscription.created_at)))
+
+    def get(self, principal: Principal, subscription_id: str) -> WebhookSubscription:
+        require_client(principal, "webhooks")
+        subscription = self.session.get(WebhookSubscription, subscription_id)
+        if subscription is None or subscription.created_by != principal.user:
+            raise NotFound(f"no webhook {subscription_id}")
+        return subscription
+
+    def delete(self, principal: Principal, subscription_id: str) -> None:
+        self.session.delete(self.get(principal, subscription_id))
+        self.session.flush()
+        forget_subscriptions(self.session)
+
+    def failures(self, principal: Principal, subscription_id: str, cursor: str | None, limit: int) -> Page:
+        """Dead-lettered deliveries of a subscription, oldest first."""
+        self.get(principal, subscription_id)
+        query = select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription_id,
+                                              WebhookDelivery.state == "dead")
+        return keyset_page(self.session, query, None, WebhookDelivery.id, cursor, limit)
+
+    def redeliver(self, principal: Principal, subscription_id: str, delivery_id: int) -> WebhookDelivery:
+        """Put a dead delivery back in line, to be sent at once."""
+        self.get(principal, subscription_id)
+        delivery = self.session.get(WebhookDelivery, delivery_id)
+        if delivery is None or delivery.subscription_id != subscription_id or delivery.state != "dead":
+            raise NotFound(f"no failed delivery {delivery_id} for webhook {subscription_id}")
+        delivery.state, delivery.attempts, delivery.next_attempt_at = "pending", 0, self.clock.now()
+        self.session.flush()
+        return delivery
+
+
+class Deliverer:
+    """Sends due deliveries in batches; run by the worker, never inside a request."""
+
+    def __init__(self, session_factory: sessionmaker, clock: Clock, sealer: Sealer, allow_private: bool = False,
+                 wall_clock: Clock | None = None, batch_size: int = 50, timeout: float = 10.0,
+                 retry_window: timedelta = RETRY_WINDOW):
+        self.session_factory, self.clock = session_factory, clock
+        self.sealer, self.allow_private = sealer, allow_private
+        self.wall_clock = wall_clock or SystemClock()  # signatures carry real time: receivers check freshness
+        self.batch_size, self.retry_window = batch_size, retry_window
+        self.http = httpx.Client(timeout=timeout, follow_redirects=False)
+
+    def _claim(self, session: Session) -> list[WebhookDelivery]:
+        earlier = aliased(WebhookDelivery)
+        blocked = exists().where(and_(earlier.subscription_id == WebhookDelivery.subscription_id,
+                                      earlier.case_id == WebhookDelivery.case_id, earlier.state == "pending",
+                                      earlier.event_seq < WebhookDelivery.event_seq))
+        query = (select(WebhookDelivery).where(WebhookDelivery.state == "pending",
+                                               WebhookDelivery.next_attempt_at <= self.clock.now(), ~blocked)
+                 .order_by(WebhookDelivery.event_seq).limit(self.batch_size))
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(of=WebhookDelivery, skip_locked=True)
+        return list(session.scalars(query).unique())
+
+    def run_once(self) -> int:
+        """Attempt one batch of due deliveries; returns how many were attempted."""
+        with self.session_factory() as session:
+            deliveries = self._claim(session)
+            for delivery in deliveries:
+                self._attempt(session, delivery)
+            session.commit()
+            return len(deliveries)
+
+    def next_attempt_at(self) -> datetime | None:
+        """When the next pending delivery is due, for the worker's sleep."""
+        with self.session_factory() as session:
+            return session.scalar(select(func.min(WebhookDelivery.next_attempt_at))
+                                  .where(WebhookDelivery.state == "pending"))
+
+    def run_until_idle(self) -> int:
+        total = 0
+        while attempted := self.run_once():
+            total += attempted
+        return total
+
+    def _attempt(self, session: Session, delivery: WebhookDelivery) -> None:
+        subscription = session.get(WebhookSubscription, delivery.subscription_id)
+        body = json.dumps(cloudevent(delivery.event), ensure_ascii=False, separators=(",", ":"))
+        sent_at = self.wall_clock.now().astimezone(timezone.utc)
+        headers = {"webhook-id": delivery.event.id, "webhook-timestamp": str(int(sent_at.timestamp())),
+                   "webhook-signature": Webhook(self.sealer.open(subscription.secret)).sign(delivery.event.id, sent_at,
+                                                                                             body),
+                   "content-type": "application/cloudevents+json; charset=utf-8"}
+        now = self.clock.now()
+        delivery.attempts += 1
+        try:
+            # Checked again at each attempt: the name may point somewhere else since it was subscribed.
+            why = None if self.allow_private else refused_destination(subscription.url)
+            if why:
+                raise httpx.RequestError(f"destination refused: {why}")
+            response = self.http.post(subscription.url, content=body.encode(), headers=headers)
+            delivery.last_status, delivery.last_error = response.status_code, None
+            if 200 <= response.status_code < 300:
+                delivery.state, delivery.delivered_at = "delivered", now
+                return
+            delivery.last_error = f"HTTP {response.status_code}"
+        except httpx.HTTPError as exc:
+            delivery.last_status, delivery.last_error = None, f"{type(exc).__name__}: {exc}"[:1000]
+        if now - delivery.event.time >= self.retry_window:
+            delivery.state = "dead"
+            log.warning("webhook_dead_lettered", delivery_id=delivery.id, subscription_id=subscription.id,
+                        event_id=delivery.event.id, attempts=delivery.attempts)
+        else:
+            delivery.next_attempt_at = now + backoff(delivery.attempts)
