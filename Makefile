@@ -1,15 +1,26 @@
 # samverka — `make run` serves the API on embedded SQLite; `make test` runs every test.
-VENV   := .venv
-PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+VENV     := .venv
+PY       := $(VENV)/bin/python
+HASH     := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# Two install stamps: serving needs the package alone, the tests its [test] extras too.
+RUN_STAMP  := $(VENV)/.run-$(HASH)
+TEST_STAMP := $(VENV)/.test-$(HASH)
+PIP      := $(VENV)/bin/pip install -q --disable-pip-version-check
 
 .PHONY: run test bench postgres node clean
 
-$(STAMP): pyproject.toml
-	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e ".[test]"
-	rm -f $(VENV)/.installed-* && touch $(STAMP)
+$(VENV)/bin/python:
+	@python3 -m venv $(VENV)
+
+# pip's output goes to a log that is shown only if the install fails.
+$(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
+	@echo "installing samverka into $(VENV) (once)"
+	@$(PIP) -e . > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
+	@rm -f $(VENV)/.run-* && touch $@
+
+$(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(PIP) -e ".[test]" > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
+	@rm -f $(VENV)/.test-* $(VENV)/.run-* && touch $@ $(RUN_STAMP)
 
 # PostgreSQL for the tests: Debian's package, installed only if initdb is missing.
 postgres:
@@ -29,15 +40,16 @@ node_modules/.installed: package.json
 
 node: node_modules/.installed
 
-run: $(STAMP)
-	$(VENV)/bin/samverka migrate
-	$(VENV)/bin/samverka deploy processes/
-	$(VENV)/bin/samverka serve
+# The server on embedded SQLite under var/, readable log lines; Ctrl-C stops it (exit 0).
+run: $(RUN_STAMP)
+	@$(VENV)/bin/samverka migrate --quiet
+	@$(VENV)/bin/samverka deploy --quiet processes/
+	@$(VENV)/bin/samverka serve --log-format console
 
-test: $(STAMP) postgres node
+test: $(TEST_STAMP) postgres node
 	$(PY) -m pytest -n 2 -q
 
-bench: $(STAMP) postgres
+bench: $(TEST_STAMP) postgres
 	$(PY) -m pytest tests/bench -q -s -p no:xdist -m bench
 
 clean:

@@ -19,6 +19,7 @@ from engine.integration.webhooks import Deliverer
 
 from . import problems
 from .limits import RequestLimits
+from .request_log import RequestLog
 from .routes import (absence, access_log, api_keys, cases, documents, events, health, messages, process_definitions,
                      tasks, timers, webhooks)
 from .schemas import Problem
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.specs = SpecCache()
     problems.install(app)
     app.add_middleware(RequestLimits, max_bytes=settings.max_request_bytes)
+    app.add_middleware(RequestLog)  # outermost: it sees the path as RequestLimits left it
     for module in (health, process_definitions, cases, access_log, tasks, timers, documents, webhooks, events,
                    messages, absence, api_keys):
         app.include_router(module.router)

@@ -15,16 +15,18 @@ app = typer.Typer(help="samverka: cross-agency case processes on BPMN", no_args_
 
 
 @app.command()
-def migrate():
-    """Apply database migrations (alembic upgrade head)."""
+def migrate(quiet: Annotated[bool, typer.Option("--quiet", help="Print nothing when it succeeds")] = False):
+    """Create or upgrade the database (alembic upgrade head) and say which it did."""
     from engine.core.migrate import upgrade
 
-    upgrade(get_settings().resolved_database_url())
-    typer.echo("database is up to date")
+    done = upgrade(get_settings().resolved_database_url())
+    if not quiet:
+        typer.echo(done.describe())
 
 
 @app.command()
-def deploy(directory: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Folder of .bpmn/.dmn files")]):
+def deploy(directory: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Folder of .bpmn/.dmn files")],
+           quiet: Annotated[bool, typer.Option("--quiet", help="Print nothing when it succeeds")] = False):
     """Deploy every .bpmn and .dmn file in DIRECTORY as one bundle."""
     from engine.casework import deployments
     from engine.core.db import make_engine, make_session_factory
@@ -41,7 +43,7 @@ def deploy(directory: Annotated[Path, typer.Argument(exists=True, file_okay=Fals
             session.commit()
         except EngineError as exc:
             raise _refused(exc) from None
-    for d in deployed:
+    for d in deployed if not quiet else ():
         typer.echo(f"{d.version.key} version {d.version.version} ({'new' if d.created else 'unchanged'})")
 
 
@@ -154,30 +156,50 @@ def simulate(process_key: Annotated[Optional[str], typer.Argument(help="Process 
 @app.command()
 def diagram(files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, help=".bpmn files")],
             relayout: Annotated[bool, typer.Option("--layout", help="Replace each file's diagram with a fresh layout")] = False,
-            svg_out: Annotated[bool, typer.Option("--svg", help="Write FILE.svg next to each file")] = False):
-    """Lay out BPMN files that lack a diagram, and/or draw them as SVG pictures."""
+            svg_out: Annotated[bool, typer.Option("--svg", help="Write FILE.svg next to each file (the default)")] = False):
+    """Draw BPMN files as SVG pictures (FILE.svg beside each); --layout first lays out files that lack a diagram."""
     from engine.bpmn.diagram import layout, svg
 
+    svg_out = svg_out or not relayout  # with no flag, drawing is what was asked for
     for path in files:
         if relayout:
             path.write_bytes(layout(path.read_bytes()))
         if svg_out:
             path.with_suffix(".svg").write_text(svg(path.read_bytes()))
-        typer.echo(f"{path}{' laid out' if relayout else ''}{' drawn' if svg_out else ''}")
+        done = [*(["laid out"] if relayout else []), *([f"drawn as {path.with_suffix('.svg')}"] if svg_out else [])]
+        typer.echo(f"{path}: {', '.join(done)}")
 
 
 @app.command()
-def serve(host: Annotated[Optional[str], typer.Option()] = None, port: Annotated[Optional[int], typer.Option()] = None):
-    """Serve the API."""
+def serve(host: Annotated[Optional[str], typer.Option()] = None, port: Annotated[Optional[int], typer.Option()] = None,
+          log_format: Annotated[Optional[str], typer.Option(help="json (production) or console (readable)")] = None):
+    """Serve the API; Ctrl-C or SIGTERM stops it cleanly."""
+    import signal
+
     import uvicorn
 
+    from engine.core.logs import configure, route_standard_logging
+
     from .app import create_app
+    from .terminal import own_foreground_group
 
     settings = get_settings()
     host, port = host or settings.host, port or settings.port
-    typer.echo(f"samverka on http://{host}:{port}  (OpenAPI docs: http://{host}:{port}/docs)")
-    typer.echo("get a token: .venv/bin/samverka token --user anna --agency skola --role koordinator")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    if log_format not in (None, "json", "console"):
+        raise typer.BadParameter("use json or console", param_hint="--log-format")
+    as_json = (log_format or settings.log_format) == "json"
+    configure(json=as_json)
+    route_standard_logging(json=as_json)
+    app = create_app(settings)
+    typer.echo(f"samverka on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    typer.echo("get a token: .venv/bin/samverka token --user anna --agency skola --role hlt_motet")
+    # uvicorn shuts down on SIGINT/SIGTERM, then raises the signal again for the handler it found: a
+    # shutdown that was asked for ends with exit code 0, not as a death by signal.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: None)
+    with own_foreground_group():
+        # uvicorn's own access log is off: api.request_log writes one line per request, with its id
+        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
 
 
 if __name__ == "__main__":

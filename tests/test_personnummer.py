@@ -12,7 +12,7 @@ from forms_data import person, samtycke, sip
 from receiver import Receiver
 from test_hlt import HLT_MOTET, SAMORDNARE
 
-from engine.access.personnummer import InvalidPersonnummer, parse, spellings
+from engine.access.personnummer import InvalidPersonnummer, find, parse, spellings
 from engine.core import logs
 
 TODAY = date(2026, 1, 12)
@@ -99,6 +99,7 @@ def test_a_full_scenario_leaves_the_number_in_no_database_file_log_event_or_webh
     webhooks = b"".join(body for _, body in receiver.received).decode()
     database = database_bytes(db_url)
     assert logged.count('"GET /personnummer-blanked HTTP/1.1" 422') == 3, "the server's access log saw the careless requests, blanked"
+    assert logged.count('"path": "/personnummer-blanked", "status": 422') == 3, "so did samverka's request log"
     assert "POST /cases" in logged and "se.samverka.case.started" in feed and webhooks, "the checks see something"
     for spelling in spellings(PNR):
         assert spelling not in logged and spelling not in feed and spelling not in webhooks, spelling
@@ -132,3 +133,15 @@ def _scenario(server, receiver) -> None:
                               headers={"Idempotency-Key": "aterkallelse-1"})
         assert withdrawn.status_code == 200, withdrawn.text
         assert server.deliver_webhooks() > 0
+
+
+def test_a_server_id_whose_digits_read_as_a_number_is_still_reachable(product):
+    # "4a190522-7987-…" holds 190522-7987, a valid personnummer: about one random id in 40,000 does
+    lookalike = "4a190522-7987-4abc-8def-0123456789ab"
+    assert find(lookalike, date(2026, 12, 1))
+    with product.client("hugo", *HLT_MOTET) as motet:
+        assert motet.get(f"/cases/{lookalike}").status_code == 404
+        assert motet.get("/tasks", params={"case_id": lookalike}).status_code == 200
+        for careless in ("/cases/190522-7987", f"/cases/{lookalike}x190522-7987",
+                         "/cases/4a190522-7987-4abc-8def-0123456789abc"):  # not an id the server makes
+            assert motet.get(careless).status_code == 422, careless

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -29,6 +30,7 @@ class Settings(BaseSettings):
     forms_dir: Path = ROOT / "forms"
     host: str = "127.0.0.1"
     port: int = 8000
+    log_format: Literal["json", "console"] = "json"  # json lines (production) or console (readable; `make run` uses it)
     # The timer worker. None = run one inside the server when the database is the embedded SQLite.
     embedded_worker: bool | None = None
     # Gallring: closed cases' personal data are culled this many days after closing (set it from the
