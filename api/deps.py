@@ -62,7 +62,7 @@ PrincipalDep = Annotated[Principal, Depends(_principal)]
 def _cases(request: Request, session: SessionDep) -> CaseService:
     state = request.app.state
     return CaseService(session, state.clock, state.runner, state.specs,
-                       ChildRegistry(session, state.clock, state.settings))
+                       ChildRegistry(session, state.clock, state.settings), state.settings.forms_dir)
 
 
 CasesDep = Annotated[CaseService, Depends(_cases)]

@@ -209,8 +209,12 @@ class EventPage(BaseModel):
 class CorrelatedMessageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200, pattern=r"^[a-z][a-z0-9_]*$", description="BPMN message name")
-    correlation: dict[str, str] = Field(description="case_id, process_key and/or a business key such as barn")
+    correlation: dict[str, str] = Field(description=(
+        "What selects the case: case_id, barn (the child's reference), personnummer, or skola with elev (a "
+        "pupil's reference within the school); process_key narrows. It must select one case that waits for the "
+        "message, unless `all` is set."))
     data: dict[str, Any] = Field(default_factory=dict)
+    all: bool = Field(False, description="Deliver to every case the correlation selects (scope messages-all:PROCESS)")
 
 
 class MessageDelivered(BaseModel):
@@ -220,10 +224,11 @@ class MessageDelivered(BaseModel):
 
 class AbsenceRow(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    elev: str = Field(min_length=1, max_length=200, description="The pupil's reference (the case's `barn`)")
+    elev: str = Field(min_length=1, max_length=100, description="The pupil's reference in the school's system")
     franvaro_procent: float = Field(ge=0, le=100)
     giltig_procent: float | None = Field(None, ge=0, le=100)
     ogiltig_franvaro: bool
+    rattelse: bool = Field(False, description="Corrects figures sent before for this pupil and period")
 
 
 class AbsenceImportIn(BaseModel):
@@ -245,7 +250,19 @@ class AbsenceImportOut(BaseModel):
     delivered: int = Field(description="Reports delivered to a ladder case (new or existing)")
     started: int = Field(description="Ladder cases started by the ladder's entry rule")
     below_threshold: int = Field(description="Pupils without a case whom the entry rule left alone")
+    unchanged: int = Field(0, description="Reports sent before with the same figures: acknowledged, nothing changed")
+    corrected: int = Field(0, description="Reports that corrected figures sent before (rattelse)")
     failed: list[dict[str, Any]] = Field(description="Rows not applied: row index, pupil reference, reason")
+
+
+class ImportJobOut(BaseModel):
+    id: str
+    status: Literal["queued", "running", "done"]
+    total: int = Field(description="Rows in the import")
+    processed: int = Field(description="Rows applied or refused so far")
+    created_at: datetime
+    finished_at: datetime | None = None
+    result: AbsenceImportOut | None = Field(None, description="When done: what happened to the rows")
 
 
 class StepFiguresOut(Out):

@@ -24,6 +24,9 @@ def deployed(server, *names: str) -> None:
         assert response.status_code == 201, response.text
 
 
+SKOLA = "Skolan i Höör"  # the school of the tests' pupils
+
+
 def start_case(client: httpx.Client, process_key: str, **data) -> dict:
     response = client.post("/cases", json={"process_key": process_key, "data": data})
     assert response.status_code == 201, response.text

@@ -14,13 +14,15 @@ def _a_case_with_everything(product) -> dict:
     """An HLT case with data, open work, a webhook and an API key, so that every route has something to refuse."""
     ids = {"key": "hlt", "version": "1", "name": "sip", "delivery_id": "1", "user": "hugo", "role": "hlt_motet"}
     with product.client("hugo", *HLT_MOTET) as hugo:
-        case = start_case(hugo, "hlt", barn="barn-ref-17")
+        case = start_case(hugo, "hlt")
         do(hugo, case["id"], "aktualisering", {"aktualiserad_av": person("lisa"), "akut": False, "behov": MARKER,
                                                "tas_upp": True})
         ids["case_id"] = case["id"]
         ids["task_id"] = open_elements(hugo, case["id"]) and hugo.get(f"/cases/{case['id']}").json()["open_tasks"][0]["id"]
     with product.client("ivar", "integrator") as ivar:
         ids["webhook_id"] = ivar.post("/webhooks", json={"url": "https://mottagare.example/hook"}).json()["id"]
+        ids["job_id"] = ivar.post("/absence-reports", json=_bodies(ids)["post", "/absence-reports"]["json"],
+                                  headers={"Prefer": "respond-async"}).json()["id"]
     with product.client("sys", "systemforvaltare") as admin:
         ids["key_id"] = admin.post("/api-keys", json={"name": "n", "scopes": ["events"]}).json()["id"]
     return ids
@@ -98,7 +100,7 @@ def test_every_route_refuses_whoever_should_be_refused_and_never_shows_case_data
 
 
 def _shared_case(hugo, sara, omfattning: list[str]) -> str:
-    case = start_case(hugo, "hlt", barn="barn-ref-17")
+    case = start_case(hugo, "hlt")
     do(hugo, case["id"], "aktualisering", {"aktualiserad_av": person("lisa"), "akut": False, "behov": MARKER,
                                            "tas_upp": True})
     do(hugo, case["id"], "samtycke", samtycke(omfattning=omfattning))
@@ -142,7 +144,7 @@ def test_consent_that_does_not_name_an_agency_shares_nothing_with_it(product):
 def test_a_task_is_for_its_role_in_its_case(product):
     with product.client("hugo", *HLT_MOTET) as hugo, product.client("hilda", *HLT_MOTET) as hilda, \
             product.client("sam", *SAMORDNARE) as sam:
-        case = start_case(hugo, "hlt", barn="b")
+        case = start_case(hugo, "hlt")
         task = case["open_tasks"][0]
         assert [t["id"] for t in hilda.get("/tasks").json()["items"]] == [], "hugo holds the seat"
         assert hilda.post(f"/tasks/{task['id']}/claim").status_code == 404
@@ -169,10 +171,11 @@ def test_integrators_send_messages_only_to_the_processes_their_scopes_name(produ
     with product.client("hugo", *HLT_MOTET) as hugo, \
             product.client("nils", "integrator", scopes=("messages:skolfranvaro",)) as ladder_only, \
             product.client("nora", "integrator", scopes=("messages:hlt",)) as hlt_client:
-        case_id = start_case(hugo, "hlt", barn="b")["id"]
+        case_id = start_case(hugo, "hlt")["id"]
         message = {"name": "samtycke_aterkallat", "correlation": {"case_id": case_id}}
-        refused = ladder_only.post("/messages", json=message)
-        assert refused.status_code == 403 and "messages:hlt" in refused.json()["detail"]
+        # The case is outside the client's scopes: invisible to it, so it learns nothing of the child's HLT case
+        unseen = ladder_only.post("/messages", json=message)
+        assert unseen.status_code == 404 and "hlt" not in unseen.json()["detail"]
         assert hugo.get(f"/cases/{case_id}").json()["status"] == "open"
         delivered = hlt_client.post("/messages", json=message)
         assert delivered.status_code == 200 and delivered.json()["delivered_to"] == [case_id]

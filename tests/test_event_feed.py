@@ -65,8 +65,8 @@ def test_consent_given_and_withdrawn_are_events_without_personal_data(product):
 
 def test_a_client_scoped_to_one_process_sees_only_its_events_and_subscribes_to_them_only(product):
     with product.client("hugo", "hlt_motet") as hugo, product.client("mats", "mentor") as mats:
-        hlt_case = hugo.post("/cases", json={"process_key": "hlt", "data": {"barn": "b1"}}).json()["id"]
-        mats.post("/cases", json={"process_key": "skolfranvaro", "data": {"barn": "b2"}})
+        hlt_case = hugo.post("/cases", json={"process_key": "hlt"}).json()["id"]
+        mats.post("/cases", json={"process_key": "skolfranvaro", "data": {"skola": "Skolan i Höör", "elev": "b2"}})
     with product.client("nils", "integrator", scopes=("events:hlt", "webhooks")) as nils:
         feed = nils.get("/events", params={"limit": 1000}).json()["items"]
         assert feed and {e["source"] for e in feed} == {"/samverka/processes/hlt"}

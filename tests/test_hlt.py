@@ -11,7 +11,7 @@ HLT_MOTET, SAMORDNARE, CHEF = ("hlt_motet",), ("samordnare",), ("chef",)
 
 
 def aktualisera(motet, akut: bool = False, tas_upp: bool = True) -> str:
-    case = start_case(motet, "hlt", barn="barn-ref-17")
+    case = start_case(motet, "hlt")
     data = {"aktualiserad_av": person("lisa", "skola", "larare"), "akut": akut, "behov": "Hög frånvaro, oro",
             "tas_upp": tas_upp}
     if not tas_upp:

@@ -1,7 +1,7 @@
 """Messages in: correlated by case id or a business key, delivered once per Idempotency-Key."""
 from __future__ import annotations
 
-from factories import start_case
+from factories import SKOLA, start_case
 
 MENTOR, INTEGRATOR = ("mentor",), ("integrator",)
 
@@ -13,9 +13,9 @@ def report(procent: float) -> dict:
 
 def test_an_absence_report_finds_the_pupils_ladder_case_by_business_key(product):
     with product.client("mats", *MENTOR) as mentor, product.client("nara", *INTEGRATOR) as system:
-        case_id = start_case(mentor, "skolfranvaro", barn="elev-ref-11")["id"]
-        start_case(mentor, "skolfranvaro", barn="elev-ref-12")
-        response = system.post("/messages", json={"name": "franvarorapport", "correlation": {"barn": "elev-ref-11"},
+        case_id = start_case(mentor, "skolfranvaro", skola=SKOLA, elev="elev-ref-11")["id"]
+        start_case(mentor, "skolfranvaro", skola=SKOLA, elev="elev-ref-12")
+        response = system.post("/messages", json={"name": "franvarorapport", "correlation": {"skola": SKOLA, "elev": "elev-ref-11"},
                                                   "data": report(12)})
         assert response.status_code == 200, response.text
         assert response.json() == {"name": "franvarorapport", "delivered_to": [case_id]}
@@ -31,13 +31,13 @@ def test_no_waiting_case_is_a_clear_404(product):
                                                  "data": report(12)})
         assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
         bad = system.post("/messages", json={"name": "franvarorapport", "correlation": {"elevnummer": "x"}})
-        assert bad.status_code == 422 and bad.json()["errors"][0]["location"] == "/correlation"
+        assert bad.status_code == 422 and bad.json()["errors"][0]["location"] == "/correlation/elevnummer"
 
 
 def test_a_retried_post_with_the_same_idempotency_key_delivers_once(product):
     with product.client("mats", *MENTOR) as mentor, product.client("nara", *INTEGRATOR) as system:
-        case_id = start_case(mentor, "skolfranvaro", barn="elev-ref-13")["id"]
-        body = {"name": "franvarorapport", "correlation": {"barn": "elev-ref-13"}, "data": report(12)}
+        case_id = start_case(mentor, "skolfranvaro", skola=SKOLA, elev="elev-ref-13")["id"]
+        body = {"name": "franvarorapport", "correlation": {"skola": SKOLA, "elev": "elev-ref-13"}, "data": report(12)}
         first = system.post("/messages", json=body, headers={"Idempotency-Key": "rapport-v3-elev-13"})
         again = system.post("/messages", json=body, headers={"Idempotency-Key": "rapport-v3-elev-13"})
         assert first.status_code == again.status_code == 200 and first.json() == again.json()

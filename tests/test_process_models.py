@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
-from factories import deploy_files, start_case
+from factories import SKOLA, deploy_files, start_case
 from jsonschema import Draft202012Validator
 from lxml import etree
 
@@ -63,7 +63,7 @@ def test_a_process_owner_changes_the_ladders_thresholds_in_the_dmn_alone(product
         assert response.status_code == 201, response.text
         assert [p["version"] for p in response.json()["processes"]] == [2]
     with product.client("mats", "mentor") as mentor:
-        case_id = start_case(mentor, "skolfranvaro", barn="elev-ref-8")["id"]
+        case_id = start_case(mentor, "skolfranvaro", skola=SKOLA, elev="elev-ref-8")["id"]
         mentor.post(f"/cases/{case_id}/messages", json={"name": "franvarorapport", "data": {
             "period_start": "2026-01-12", "period_slut": "2026-01-18", "franvaro_procent": 6,
             "ogiltig_franvaro": False}})

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from factories import do, events, open_elements, start_case
+from factories import SKOLA, do, events, open_elements, start_case
 from forms_data import samtycke
 
+PNR = "201501012387"  # a valid personnummer (check digit) for a child born 2015
 MENTOR, EHT, REKTOR = ("mentor",), ("eht",), ("rektor",)
 INFORMERAD = {"vardnadshavare_informerad": {"datum": "2026-01-12", "hur": "telefon"}}
 OROSANMALAN = {"orosanmalan": {"datum": "2026-02-01", "anmalare": "Rektor Rut", "oro": "Långvarig frånvaro"}}
@@ -42,7 +43,7 @@ def climb_to_rektor(mentor, eht, rektor, case_id: str) -> None:
 def test_the_ladder_climbs_to_rektors_utredning_and_orosanmalan_then_steps_down_and_closes(product):
     with product.client("mats", *MENTOR) as mentor, product.client("eva", *EHT) as eht, \
             product.client("rut", *REKTOR) as rektor:
-        case_id = start_case(mentor, "skolfranvaro", barn="elev-ref-3")["id"]
+        case_id = start_case(mentor, "skolfranvaro", skola=SKOLA, elev="elev-ref-3")["id"]
         assert steg(mentor, case_id) == 0
         climb_to_rektor(mentor, eht, rektor, case_id)
         refused = do(rektor, case_id, "rektors_utredning", {"utredning": {
@@ -67,7 +68,7 @@ def test_the_ladder_climbs_to_rektors_utredning_and_orosanmalan_then_steps_down_
 
 def test_orosanmalan_is_possible_from_any_rung_without_stopping_the_ladder(product):
     with product.client("mats", *MENTOR) as mentor, product.client("rut", *REKTOR) as rektor:
-        case_id = start_case(mentor, "skolfranvaro", barn="elev-ref-4")["id"]
+        case_id = start_case(mentor, "skolfranvaro", skola=SKOLA, elev="elev-ref-4")["id"]
         response = mentor.post(f"/cases/{case_id}/messages", json={"name": "orosanmalan", "data": {}})
         assert response.status_code == 200, response.text
         assert open_elements(mentor, case_id) == ["gor_orosanmalan"]
@@ -78,7 +79,7 @@ def test_orosanmalan_is_possible_from_any_rung_without_stopping_the_ladder(produ
 
 def test_no_report_for_two_weeks_asks_the_mentor_and_same_day_contact_is_a_deadline(product):
     with product.client("mats", *MENTOR) as mentor, product.client("rut", *REKTOR) as rektor:
-        case_id = start_case(mentor, "skolfranvaro", barn="elev-ref-5")["id"]
+        case_id = start_case(mentor, "skolfranvaro", skola=SKOLA, elev="elev-ref-5")["id"]
         [periodic] = mentor.get(f"/cases/{case_id}/timers").json()
         assert periodic["element_id"] == "ingen_rapport" and periodic["expression"] == "P14D"
         product.clock.advance(timedelta(days=14))
@@ -93,9 +94,12 @@ def test_no_report_for_two_weeks_asks_the_mentor_and_same_day_contact_is_a_deadl
         assert open_elements(rektor, case_id) == ["ej_informerad", "informera_vardnadshavare"]
 
 
-def at_samverkan(mentor, eht, rektor, barn: str) -> str:
-    """A ladder case climbed to rung 5 with consent given: the samverkan choice is open."""
-    case_id = start_case(mentor, "skolfranvaro", barn=barn)["id"]
+def at_samverkan(mentor, eht, rektor, elev: str) -> str:
+    """A ladder case about a known child climbed to rung 5 with consent given: the samverkan choice is open."""
+    started = mentor.post("/cases", json={"process_key": "skolfranvaro", "barn_personnummer": PNR,
+                                          "data": {"skola": SKOLA, "elev": elev}})
+    assert started.status_code == 201, started.text
+    case_id = started.json()["id"]
     climb_to_rektor(mentor, eht, rektor, case_id)
     report(mentor, case_id, 22)
     assert steg(mentor, case_id) == 5 and "samtycke" in open_elements(rektor, case_id)
@@ -113,7 +117,8 @@ def test_escalation_to_samverkan_starts_a_linked_hlt_case(product):
         assert link["process_key"] == "hlt" and link["relation"] == "startade"
         hlt = rektor.get(f"/cases/{link['case_id']}").json()
         assert hlt["status"] == "open" and [t["element_id"] for t in hlt["open_tasks"]] == ["aktualisering"]
-        assert hlt["data"]["barn"] == "elev-ref-6" and hlt["data"]["samtycke"]["lamnat"] is True
+        assert hlt["data"]["barn"] == ladder["data"]["barn"] and hlt["barn_personnummer"] == PNR  # the same child
+        assert hlt["data"]["samtycke"]["lamnat"] is True
         assert hlt["links"] == [{"case_id": case_id, "process_key": "skolfranvaro", "relation": "startad_av"}]
         assert ladder["status"] == "open"  # the ladder goes on checking attendance
 

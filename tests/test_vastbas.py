@@ -12,9 +12,9 @@ MOTE = {"datum": "2026-02-02", "tid": "15:00", "plats": "Skolans konferensrum"}
 
 
 def registered(samordnare) -> str:
-    case = start_case(samordnare, "vastbas", barn="barn-ref-9")
+    case = start_case(samordnare, "vastbas")
     do(samordnare, case["id"], "nytt_arende", {
-        "inkommit_fran": "skola", "beskrivning": "Oro för frånvaro och konflikter hemma",
+        "barnets_namn": "Elsa", "inkommit_fran": "skola", "beskrivning": "Oro för frånvaro och konflikter hemma",
         "kan_natverk_gagna": "Ja, flera vuxna runt barnet vill hjälpa", "handlaggare": person("hans", "socialtjanst")})
     do(samordnare, case["id"], "samtycke", samtycke())
     return case["id"]

@@ -18,7 +18,7 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 def _case_out(cases, principal, case_id: str, what: str = "case") -> CaseOut:
     view = cases.view(principal, case_id, what)
     return CaseOut(**CaseSummary.model_validate(view.case).model_dump(), process_version=view.process_version,
-                   barn_personnummer=cases.children.reveal(view.case.child_id), data=view.data,
+                   barn_personnummer=view.barn_personnummer, data=view.data,
                    open_tasks=[TaskOut.model_validate(t) for t in view.open_tasks],
                    timers=[TimerOut.model_validate(t) for t in view.timers],
                    links=[LinkOut.model_validate(link) for link in view.links])

@@ -21,4 +21,4 @@ def case_document(case_id: str, name: str, request: Request, cases: CasesDep, pr
     documents.require_known(name, settings.forms_dir / "templates")
     view = cases.view(principal, case_id, f"document {name}")
     return HTMLResponse(documents.render(view.case, view.data, name, settings.forms_dir / "templates", clock,
-                                         cases.children.reveal(view.case.child_id)))
+                                         view.barn_personnummer))

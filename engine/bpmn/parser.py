@@ -240,3 +240,10 @@ def load_spec(key: str, files: dict[str, str]):
     return parser.get_spec(key), parser.get_subprocess_specs(key)
 
 
+def start_form_key(key: str, files: dict[str, str]) -> str | None:
+    """The formKey of process `key`'s own start event: the form its start data must match (None: no start data)."""
+    for text in files.values():
+        root = etree.fromstring(text.encode("utf-8"), _XML_PARSER)
+        for node in root.xpath("bpmn:process[@id=$key]/bpmn:startEvent", namespaces=NS, key=key):
+            return node.get(f"{{{CAMUNDA_NS}}}formKey") or None
+    return None

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 
-from engine.bpmn.parser import load_spec
+from engine.bpmn.parser import load_spec, start_form_key
 from engine.core.roles import role_id
 
 
@@ -24,6 +24,8 @@ class CachedSpec:
     candidate_groups: frozenset[str]
     messages: dict = field(default_factory=dict)  # message name -> a catching event definition for it
     interrupting: frozenset[str] = frozenset()  # ids of interrupting event subprocesses
+    start_form: str | None = None  # the form start data must match; None: a case starts with no data
+    form_keys: dict = field(default_factory=dict)  # user task id -> its formKey
 
 
 class SpecCache:
@@ -49,7 +51,9 @@ class SpecCache:
         messages = {d.name: d for d in definitions if isinstance(d, MessageEventDefinition)}
         interrupting = frozenset(key for key, sub in subprocess_specs.items()
                                  if any(getattr(t, "interrupting", False) for t in sub.task_specs.values()))
-        cached = CachedSpec(spec, subprocess_specs, groups, messages, interrupting)
+        form_keys = {t.bpmn_id: t.form.key for t in task_specs if getattr(getattr(t, "form", None), "key", None)}
+        cached = CachedSpec(spec, subprocess_specs, groups, messages, interrupting, start_form_key(key, files),
+                            form_keys)
         with self._lock:
             self._items[version_id] = cached
             while len(self._items) > self._size:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,7 +16,7 @@ from engine.access.policy import (PARTICIPANT_ROLE, CaseAccess, acts_in_cases, h
 from engine.bpmn.runner import Runner, Snapshot, StepRecord
 from engine.bpmn.serializer import SERIALIZER_VERSION
 from engine.bpmn.specs import CachedSpec, SpecCache
-from engine.casework import correlation, deployments
+from engine.casework import correlation, deployments, forms
 from engine.core.clock import Clock
 from engine.core.errors import FieldError, InvalidInput, InvalidTransition, NotFound, Refused
 from engine.core.models import Case, CaseLink, CaseParticipant, HistoryEntry, ProcessVersion, Timer, UserTask
@@ -44,9 +45,15 @@ class CaseView:
     open_tasks: list[UserTask]
     timers: list[Timer]
     links: list[LinkView]
+    barn_personnummer: str | None = None  # shown like the data of the agency that registered the child
 
 
 _VALUES = object()
+
+
+def _declares_pupil(schema: dict | None) -> bool:
+    """Whether a start form declares its `skola` and `elev` fields as the pupil key."""
+    return bool(schema) and schema.get("x-samverka-key") == "elev"
 
 
 def _with_changes(data: dict | None, records: list[StepRecord], stamp=_VALUES) -> dict:
@@ -66,18 +73,22 @@ class CaseService:
     """Domain operations on cases; the caller owns the transaction."""
 
     def __init__(self, session: Session, clock: Clock, runner: Runner, specs: SpecCache,
-                 children: ChildRegistry | None = None):
+                 children: ChildRegistry | None = None, forms_dir: Path = forms.FORMS_DIR):
         self.session, self.clock, self.runner, self.specs = session, clock, runner, specs
         self.access = CaseAccess(session, clock)
         self.children = children  # None where no personnummer comes in (workers, simulations)
+        self.forms_dir = forms_dir  # start forms
 
     def spec_for(self, version: ProcessVersion) -> CachedSpec:
         return self.specs.get(version.id, version.key, version.files)
 
     def start(self, principal: Principal, process_key: str, data: dict, authorized: bool = False,
-              personnummer: str | None = None, child_id: str | None = None) -> Case:
+              personnummer: str | None = None, child_id: str | None = None, trusted: bool = False) -> Case:
         """Start a case on the newest version of `process_key`, as one of its roles (or `authorized` by the caller),
-        about the child with `personnummer` (or the registered child `child_id`)."""
+        about the child with `personnummer` (or the registered child `child_id`).
+
+        Start data from a client must match the process's start form (no form: no data); the engine's own
+        starts (a linked case, the absence import) are `trusted`. Keys are claimed here (engine.casework.correlation)."""
         try:
             version = deployments.get_version(self.session, process_key)
         except NotFound as exc:
@@ -89,12 +100,13 @@ class CaseService:
             raise Refused(f"starting a {version.key} case needs one of its roles "
                           f"({', '.join(sorted(cached.candidate_groups))}) and an agency")
         refuse_in_data(data, self.clock)
+        start_form = None if trusted else self._check_start_data(cached, version.key, data)
         if personnummer is not None:
             if self.children is None:
                 raise InvalidInput("a personnummer cannot be given here",
                                    [FieldError("/barn_personnummer", "not accepted here")])
             child_id = self.children.register(personnummer).id
-        if child_id is not None and "barn" not in data:
+        if child_id is not None:
             data = {**data, "barn": child_id}
         snapshot = self.runner.start(cached, data)
         now = self.clock.now()
@@ -102,12 +114,35 @@ class CaseService:
                     data={}, state="", serializer_version=SERIALIZER_VERSION, created_at=now, updated_at=now,
                     created_by=principal.user, child_id=child_id)
         self.session.add(case)
+        self.session.flush()
+        correlation.claim(self.session, case, self._keys(data, child_id, trusted or _declares_pupil(start_form)))
         snapshot.records.insert(0, StepRecord("case_started", version.key, version.name, "Process",
                                               data_changes={"set": data} if data else None))
         self.apply(case, snapshot, principal)
         for role in sorted(roles) or [PARTICIPANT_ROLE]:
             self.access.join(principal, case.id, role, "started")
         return case
+
+    def _check_start_data(self, cached: CachedSpec, process_key: str, data: dict) -> dict | None:
+        """The start form's schema, after checking `data` against it; InvalidInput naming each bad field."""
+        schema, _ = forms.form(cached.start_form, self.forms_dir) if cached.start_form else (None, None)
+        if schema is None:
+            if data:
+                raise InvalidInput(f"a {process_key} case starts with no data", [FieldError(
+                    f"/data/{key}", f"unknown: {process_key} has no start form; the child is given as "
+                                    "barn_personnummer, and everything else by the case's steps") for key in sorted(data)])
+            return None
+        errors = forms.validate(cached.start_form, data, self.forms_dir, {})
+        if errors:
+            raise InvalidInput(f"the start data does not match the form {cached.start_form}", errors)
+        return schema
+
+    @staticmethod
+    def _keys(data: dict, child_id: str | None, pupil_from_data: bool) -> dict[str, str]:
+        keys = {"barn": child_id} if child_id else {}
+        if pupil_from_data and isinstance(data.get("skola"), str) and isinstance(data.get("elev"), str):
+            keys["elev"] = correlation.pupil_key(data["skola"], data["elev"])
+        return keys
 
     def load(self, case_id: str) -> Case:
         case = self.session.scalar(select(Case).where(Case.id == case_id))
@@ -122,8 +157,10 @@ class CaseService:
         tasks = list(self.session.scalars(select(UserTask).where(UserTask.case_id == case.id, UserTask.state == "open")
                                           .order_by(UserTask.created_at, UserTask.id)))
         timers = list(self.session.scalars(select(Timer).where(Timer.case_id == case.id).order_by(Timer.due_at)))
-        return CaseView(case, self.access.visible_data(principal, case), version.version, tasks, timers,
-                        self.links(case.id))
+        data = self.access.visible_data(principal, case)
+        # The number was registered with the case's `barn`: it is shown to whoever may see that key now.
+        number = self.children.reveal(case.child_id) if self.children and "barn" in data else None
+        return CaseView(case, data, version.version, tasks, timers, self.links(case.id), number)
 
     def links(self, case_id: str) -> list[LinkView]:
         """The cases this one started and the case that started it."""
@@ -259,16 +296,17 @@ class CaseService:
         case.state, case.data, case.updated_at = snapshot.state, _with_changes(case.data, snapshot.records), now
         case.serializer_version = SERIALIZER_VERSION
         case.data_origin = _with_changes(case.data_origin, snapshot.records, stamp=principal.agency)
-        case.consent = consent.updated(case.consent, snapshot.records, now)
+        cached = self._spec_of(case)
+        case.consent = consent.updated(case.consent, snapshot.records, now, frozenset(
+            element for element, form in cached.form_keys.items() if form == consent.CONSENT_FORM))
         if status or snapshot.completed:
             case.status, case.closed_at = status or "completed", now
             snapshot.records.append(StepRecord(f"case_{case.status}", None, None, None))
+            correlation.release(self.session, case)
         due = {}
         for timer in snapshot.timers:
             if timer.attached_to and (timer.attached_to not in due or timer.due_at < due[timer.attached_to]):
                 due[timer.attached_to] = timer.due_at
-        changed = {k: v for r in snapshot.records if r.data_changes for k, v in r.data_changes.get("set", {}).items()}
-        correlation.record_keys(self.session, case, changed)
         self._sync_tasks(case, snapshot, principal, now, due, completed_task)
         self._sync_timers(case, snapshot)
         for record in snapshot.records:
@@ -286,7 +324,7 @@ class CaseService:
                                [FieldError(f"process/{START_CASE_MESSAGE}", "payload must name a process")])
         # The process itself decided to start the linked case, so its starter needs no role in it.
         linked = self.start(principal, payload["process"], dict(payload.get("data") or {}), authorized=True,
-                            child_id=case.child_id)
+                            child_id=case.child_id, trusted=True)
         self.session.add(CaseLink(from_case_id=case.id, to_case_id=linked.id, created_at=self.clock.now()))
         self.session.flush()
 

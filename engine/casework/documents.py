@@ -22,6 +22,9 @@ DOCUMENTS = {
     "handlingsplan": (("handlingsplan",), "no handlingsplan has been agreed in this case yet"),
     "kallelse": (("natverksmote_1", "gastlista"), "no network meeting has been planned in this case yet"),
 }
+# Documents for the family's network (relatives, the språkrör, others outside the agencies) name the
+# child and never print the personnummer.
+FOR_THE_NETWORK = frozenset({"kallelse"})
 
 
 @lru_cache(maxsize=8)
@@ -41,6 +44,7 @@ def render(case: Case, data: dict, name: str, directory: Path, clock: Clock, per
     needed, missing = DOCUMENTS[name]
     if not all(key in data for key in needed):
         raise InvalidTransition(missing)
-    context = {**data, "arende": {"id": case.id, "process": case.process_key, "barn_personnummer": personnummer},
+    shown = None if name in FOR_THE_NETWORK else personnummer
+    context = {**data, "arende": {"id": case.id, "process": case.process_key, "barn_personnummer": shown},
                "utskrivet": clock.now().date().isoformat()}
     return _environment(directory).get_template(f"{name}.html").render(context)

@@ -1,20 +1,28 @@
-"""Messages in: deliver a BPMN message to the waiting case(s) its correlation names, once per Idempotency-Key."""
+"""Messages in: a BPMN message to the one case its correlation selects, once per Idempotency-Key.
+
+A correlation selects cases by key (engine.casework.correlation). The candidates are the open
+cases it selects that the sender may reach and whose process knows the message: for a client
+the processes its `messages:PROCESS` scopes name, for a person the cases they take part in.
+Cases outside that are invisible, never refusals that would tell they exist. One candidate gets
+the message; several are a conflict that reveals nothing about them, unless the sender asks for
+all (`all: true`, scope `messages-all:PROCESS`).
+"""
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from engine.access.identity import Principal
-from engine.casework.correlation import CORRELATION_KEYS
-from engine.core.errors import FieldError, InvalidInput, InvalidTransition, NotFound
-from engine.core.models import Case, CaseCorrelation, Child, IdempotencyRecord
+from engine.access.policy import has_scope, is_client
+from engine.casework import correlation, idempotency
+from engine.core.errors import Conflict, InvalidTransition, NotFound, Refused
+from engine.core.models import Case, CaseParticipant, ProcessVersion
 
 if TYPE_CHECKING:
     from engine.casework.cases import CaseService
+
+ALL_SCOPE = "messages-all"
 
 
 class MessageService:
@@ -23,54 +31,52 @@ class MessageService:
     def __init__(self, cases: CaseService):
         self.cases, self.session = cases, cases.session
 
-    def _matching(self, correlation: dict) -> list[str]:
-        unknown = sorted(set(correlation) - {"case_id", "process_key", "personnummer", *CORRELATION_KEYS})
-        if unknown or not correlation:
-            raise InvalidInput("the correlation names no known key", [FieldError(
-                "/correlation", f"use case_id, process_key, personnummer or {', '.join(CORRELATION_KEYS)}"
-                + (f"; unknown: {', '.join(unknown)}" if unknown else ""))])
-        query = select(Case.id).where(Case.status == "open")
-        if "case_id" in correlation:
-            query = query.where(Case.id == str(correlation["case_id"]))
-        if "process_key" in correlation:
-            query = query.where(Case.process_key == str(correlation["process_key"]))
-        if "personnummer" in correlation:  # by now its keyed hash (see send)
-            child_ids = select(Child.id).where(Child.pnr_hash == correlation["personnummer"])
-            query = query.where(Case.child_id.in_(child_ids))
-        for key in CORRELATION_KEYS:
-            if key in correlation:
-                query = query.where(Case.id.in_(select(CaseCorrelation.case_id).where(
-                    CaseCorrelation.key == key, CaseCorrelation.value == str(correlation[key]))))
-        return list(self.session.scalars(query.order_by(Case.created_at, Case.id)))
+    def _candidates(self, principal: Principal, name: str, wanted: dict, pnr_hash: str | None,
+                    to_all: bool) -> list[str]:
+        query = correlation.matching(self.session, wanted, pnr_hash)
+        if not is_client(principal):
+            query = query.where(Case.id.in_(select(CaseParticipant.case_id).where(
+                CaseParticipant.user == principal.user)))
+        found = []
+        for case_id, process_key in self.session.execute(query):
+            reachable = has_scope(principal, ALL_SCOPE if to_all else "messages", process_key) \
+                if is_client(principal) else not to_all
+            if reachable and name in self.cases.spec_for(self._version(case_id)).messages:
+                found.append(case_id)
+        return found
 
-    def send(self, principal: Principal, name: str, correlation: dict, data: dict,
-             idempotency_key: str | None = None) -> dict:
-        """Deliver to every matching case that waits for `name`; a retried key returns the first answer."""
-        hashed = dict(correlation)
-        if "personnummer" in correlation:  # kept only as its keyed hash, even inside the request's hash
-            pnr = self.cases.children.normalized(correlation["personnummer"], "/correlation/personnummer")
-            hashed["personnummer"] = self.cases.children.lookup_hash(pnr)
-        request_hash = hashlib.sha256(json.dumps([name, hashed, data], sort_keys=True,
-                                                 default=str).encode()).hexdigest()
-        if idempotency_key:
-            prior = self.session.get(IdempotencyRecord, (principal.user, idempotency_key))
-            if prior is not None:
-                if prior.request_hash != request_hash:
-                    raise InvalidInput("this Idempotency-Key was used for a different request",
-                                       [FieldError("/headers/Idempotency-Key", "reused with another body")])
-                return prior.response
+    def _version(self, case_id: str) -> ProcessVersion:
+        return self.session.get(ProcessVersion, self.session.get(Case, case_id).process_version_id)
+
+    def send(self, principal: Principal, name: str, wanted: dict, data: dict,
+             idempotency_key: str | None = None, to_all: bool = False) -> dict:
+        """Deliver to the one open case the correlation selects (or all, if asked); a retried key returns the first
+        answer."""
+        correlation.validate(wanted)
+        if to_all and not (is_client(principal) and any(s.startswith(f"{ALL_SCOPE}:") or s in ("*", ALL_SCOPE)
+                                                         for s in principal.scopes)):
+            raise Refused(f"delivering to every matching case needs an integration client with the scope "
+                          f"{ALL_SCOPE}:PROCESS")
+        hashed_pnr = None
+        if "personnummer" in wanted:  # kept only as its keyed hash, even inside the request's hash
+            pnr = self.cases.children.normalized(wanted["personnummer"], "/correlation/personnummer")
+            hashed_pnr = self.cases.children.lookup_hash(pnr)
+        request = idempotency.request_hash(name, {**wanted, "personnummer": hashed_pnr}, data, to_all)
+        if (prior := idempotency.replay(self.session, principal, idempotency_key, request)) is not None:
+            return prior
+        candidates = self._candidates(principal, name, wanted, hashed_pnr, to_all)
+        if len(candidates) > 1 and not to_all:
+            raise Conflict("the correlation fits more than one case; name the case (case_id) or the process "
+                           f"(process_key), or deliver to all with \"all\": true (scope {ALL_SCOPE}:PROCESS)")
         delivered = []
-        for case_id in self._matching(hashed):
+        for case_id in candidates:
             try:
                 self.cases.deliver(principal, case_id, name, data)
             except (InvalidTransition, NotFound):
-                continue  # this case is not waiting for the message (or its process has none)
+                continue  # this case is not waiting for the message now
             delivered.append(case_id)
         if not delivered:
             raise NotFound(f"no open case matching the correlation is waiting for the message {name}")
         response = {"name": name, "delivered_to": delivered}
-        if idempotency_key:
-            self.session.add(IdempotencyRecord(principal=principal.user, key=idempotency_key,
-                                               request_hash=request_hash, response=response,
-                                               created_at=self.cases.clock.now()))
+        idempotency.remember(self.session, self.cases.clock, principal, idempotency_key, request, response)
         return response

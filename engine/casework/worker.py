@@ -22,7 +22,9 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine.bpmn.runner import Runner
 from engine.bpmn.specs import SpecCache
+from engine.casework.absence import AbsenceImport
 from engine.casework.cases import CaseService
+from engine.casework.import_jobs import ImportJobRunner
 from engine.casework.retention import Culler
 from engine.casework.timers import Fired, TimerService
 from engine.core.clock import Clock
@@ -57,6 +59,8 @@ class Worker:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
         self.deliverer = deliverer  # webhook deliveries share the loop: both are the worker's, never a request's
         self.culler, self._culled_at = culler, None  # gallring, looked at once an hour
+        self.jobs = ImportJobRunner(session_factory, clock, AbsenceImport(session_factory, clock, self.runner,
+                                                                          self.specs), self.name)
 
     def _service(self, session) -> TimerService:
         return TimerService(CaseService(session, self.clock, self.runner, self.specs))
@@ -142,7 +146,8 @@ class Worker:
                 self._cull_hourly()
                 claimed = self.run_once().claimed
                 sent = self.deliverer.run_once() if self.deliverer else 0
-                if claimed or sent:
+                imported = self.jobs.run_once()
+                if claimed or sent or imported:
                     continue
                 with self.session_factory() as session:
                     next_at = self._service(session).next_fire_at()

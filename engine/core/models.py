@@ -1,9 +1,9 @@
 """Persistence: deployed process versions, cases, their open tasks, timers and history."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -223,14 +223,58 @@ class WebhookDelivery(Base):
 
 
 class CaseCorrelation(Base):
-    """A business key of an open case (e.g. the child's reference), for correlating incoming messages."""
+    """A business key of an open case (the child, a school's pupil), for correlating incoming facts.
+
+    Unique per process: two open cases of one process never claim the same key (engine.casework.correlation)."""
 
     __tablename__ = "case_correlation"
-    __table_args__ = (Index("ix_case_correlation_value", "key", "value"),)
+    __table_args__ = (Index("ix_case_correlation_value", "key", "value"),
+                      Index("uq_case_correlation_open_key", "process_key", "key", "value", unique=True))
 
     case_id: Mapped[str] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(50), primary_key=True)
     value: Mapped[str] = mapped_column(String(200))
+    process_key: Mapped[str] = mapped_column(String(200))
+
+
+class AbsenceReport(Base):
+    """One pupil's absence for one period at one school, as applied to a ladder case (engine.casework.absence)."""
+
+    __tablename__ = "absence_report"
+    __table_args__ = (UniqueConstraint("school", "pupil", "period_start", "period_end",
+                                       name="uq_absence_report_period"),
+                      Index("ix_absence_report_case", "case_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    school: Mapped[str] = mapped_column(String(200))  # the school's slug (engine.core.roles)
+    pupil: Mapped[str] = mapped_column(String(200))
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    case_id: Mapped[str] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"))
+    figures: Mapped[dict] = mapped_column(JsonType)
+    received_at: Mapped[datetime] = mapped_column(Timestamp())
+    corrected_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
+    corrections: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class ImportJob(Base):
+    """An absence import run by a worker: the request, its progress and, when done, its result."""
+
+    __tablename__ = "import_job"
+    __table_args__ = (Index("ix_import_job_status", "status", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))  # the client that asked; only it reads the job
+    principal: Mapped[dict] = mapped_column(JsonType)
+    request: Mapped[dict] = mapped_column(JsonType)
+    status: Mapped[str] = mapped_column(String(20))  # queued | running | done
+    total: Mapped[int] = mapped_column(Integer)
+    processed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    result: Mapped[dict | None] = mapped_column(JsonType, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp())
+    started_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)  # a worker's claim
 
 
 class IdempotencyRecord(Base):
