@@ -27,6 +27,8 @@ from sqlalchemy import create_engine, text
 from api.app import create_app
 from engine.access.identity import Principal, mint_token
 from engine.access.sealing import sealer_for
+from engine.casework.absence import AbsenceImport
+from engine.casework.import_jobs import ImportJobRunner
 from engine.casework.retention import Culler
 from engine.casework.worker import Worker
 from engine.core.clock import ManualClock
@@ -163,6 +165,16 @@ class Server:
         """Run the timer worker (the real one, on the app's clock and database) until nothing is due."""
         state = self.app.state
         return Worker(state.session_factory, self.clock, state.runner, state.specs).run_until_idle()
+
+    def run_import_jobs(self) -> int:
+        """Run the worker's queued absence imports (the real runner, on the app's clock and database)."""
+        state = self.app.state
+        runner = ImportJobRunner(state.session_factory, self.clock,
+                                 AbsenceImport(state.session_factory, self.clock, state.runner, state.specs), "test")
+        ran = 0
+        while runner.run_once():
+            ran += 1
+        return ran
 
     def cull(self) -> int:
         """Run the worker's gallring job on the app's clock until no case is due."""

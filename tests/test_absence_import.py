@@ -67,3 +67,57 @@ def test_a_failing_row_is_reported_and_nothing_of_it_stored_while_the_others_go_
         [failure] = result["failed"]
         assert failure["row"] == 0 and failure["elev"] == "elev-a" and "berakna" in failure["error"]
         assert len(ladder_cases(product)) == 1  # elev-a's case was never stored, not even half
+
+
+def steps_of(client, case_id: str) -> tuple[int, int]:
+    """(history rows, rung): what a repeated report must not change."""
+    history = client.get(f"/cases/{case_id}/history", params={"limit": 500}).json()["items"]
+    return len(history), client.get(f"/cases/{case_id}").json()["data"]["steg"]
+
+
+def test_a_report_sent_again_changes_nothing_and_a_correction_must_say_so(product):
+    with product.client("mats", *MENTOR) as mentor, product.client("nara", *INTEGRATOR) as system:
+        case_id = start_case(mentor, "skolfranvaro", skola=SKOLA, elev="elev-1")["id"]
+        first = system.post("/absence-reports", json=period([row("elev-1", 16)]))
+        assert first.json()["delivered"] == 1
+        before = steps_of(mentor, case_id)
+        again = system.post("/absence-reports", json=period([row("elev-1", 16)]))
+        assert again.json() == {"processed": 1, "delivered": 0, "started": 0, "below_threshold": 0, "unchanged": 1,
+                                "corrected": 0, "failed": []}
+        assert steps_of(mentor, case_id) == before  # one real period is counted once
+        other = system.post("/absence-reports", json=period([row("elev-1", 30)])).json()
+        assert other["failed"][0]["row"] == 0 and "rattelse" in other["failed"][0]["error"]
+        corrected = system.post("/absence-reports", json=period([{**row("elev-1", 30), "rattelse": True}])).json()
+        assert corrected["corrected"] == 1 and corrected["delivered"] == 0
+        history = mentor.get(f"/cases/{case_id}/history", params={"limit": 500}).json()["items"]
+        [correction] = [e for e in history if e["event"] == "report_corrected"]
+        assert correction["details"]["before"]["franvaro_procent"] == 16
+        assert correction["details"]["after"]["franvaro_procent"] == 30
+        assert steps_of(mentor, case_id)[1] == before[1]  # the ladder's decisions stand
+
+
+def test_a_retried_import_with_the_same_idempotency_key_gets_the_first_answer(product):
+    with product.client("nara", *INTEGRATOR) as system:
+        body, key = period([row("elev-1", 16), row("elev-2", 2)]), {"Idempotency-Key": "v42-2026-03"}
+        first = system.post("/absence-reports", json=body, headers=key)
+        again = system.post("/absence-reports", json=body, headers=key)
+        assert first.status_code == again.status_code == 200 and first.json() == again.json()
+        assert first.json()["started"] == 1
+        assert system.post("/absence-reports", json=period([row("elev-1", 3)]), headers=key).status_code == 422
+
+
+def test_a_long_import_runs_as_a_job_with_progress(product):
+    with product.client("nara", *INTEGRATOR) as system, product.client("ola", *INTEGRATOR) as other:
+        rows = [row(f"elev-{n}", 12 if n % 10 == 0 else 1) for n in range(450)]
+        accepted = system.post("/absence-reports", json=period(rows), headers={"Prefer": "respond-async"})
+        assert accepted.status_code == 202, accepted.text
+        location = accepted.headers["location"]
+        assert location == f"/absence-reports/jobs/{accepted.json()['id']}"
+        assert system.get(location).json()["status"] == "queued" and accepted.json()["total"] == 450
+        assert other.get(location).status_code == 404  # only the client that sent it
+        assert product.run_import_jobs() == 1
+        job = system.get(location).json()
+        assert job["status"] == "done" and job["processed"] == 450
+        assert job["result"]["started"] == 45 and job["result"]["below_threshold"] == 405
+        resent = system.post("/absence-reports", json=period(rows)).json()
+        assert resent["unchanged"] == 45 and resent["started"] == 0  # the job's reports are known

@@ -11,8 +11,10 @@ KONTAKTPERSON, EHT, SOCIALSEKRETERARE = ("kontaktperson",), ("eht",), ("socialse
 MOTE = {"datum": "2026-02-02", "tid": "15:00", "plats": "Skolans konferensrum"}
 
 
-def registered(samordnare) -> str:
-    case = start_case(samordnare, "vastbas")
+def registered(samordnare, personnummer: str | None = None) -> str:
+    started = samordnare.post("/cases", json={"process_key": "vastbas", "barn_personnummer": personnummer})
+    assert started.status_code == 201, started.text
+    case = started.json()
     do(samordnare, case["id"], "nytt_arende", {
         "barnets_namn": "Elsa", "inkommit_fran": "skola", "beskrivning": "Oro för frånvaro och konflikter hemma",
         "kan_natverk_gagna": "Ja, flera vuxna runt barnet vill hjälpa", "handlaggare": person("hans", "socialtjanst")})
@@ -20,16 +22,16 @@ def registered(samordnare) -> str:
     return case["id"]
 
 
-def assessed(samordnare) -> str:
-    case_id = registered(samordnare)
+def assessed(samordnare, personnummer: str | None = None) -> str:
+    case_id = registered(samordnare, personnummer)
     do(samordnare, case_id, "bedomning", {"vastbasarende": True, "koordinator1": person("kim"),
                                          "koordinator2": person("klara")})
     return case_id
 
 
-def offered(product, samordnare, koordinator) -> str:
+def offered(product, samordnare, koordinator, personnummer: str | None = None) -> str:
     """A case through steps 1-4: assessed, offered, förmöte held and the child's voice heard."""
-    case_id = assessed(samordnare)
+    case_id = assessed(samordnare, personnummer)
     do(koordinator, case_id, "erbjudande", {"familjen_tackar_ja": True, "barnets_rost": "Vill ha lugn i skolan"})
     do(koordinator, case_id, "formote", {
         "problemanalys": "Skolfrånvaro, oro", "syfte": "Få barnet tillbaka till skolan",

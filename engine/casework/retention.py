@@ -2,7 +2,8 @@
 
 What goes: the case data and its per-agency origins, the serialized workflow (it holds the
 data too), the data and details of every history step, the case's business keys and its
-link to the child's number (the number itself once no case refers to it). What stays: that
+link to the child's number (the number itself once no case refers to it), and the absence figures
+reported for it. What stays: that
 the case existed, its process, status and dates, who took part, the steps without their
 data, and the whole access log, which the law requires to be kept longer. Culling writes a
 `cull` row to the access log and a `case_culled` step, and is announced as an event so that
@@ -21,7 +22,7 @@ from engine.access.identity import Principal
 from engine.bpmn.runner import StepRecord
 from engine.casework.cases import write_history
 from engine.core.clock import Clock
-from engine.core.models import Case, CaseCorrelation, Child, HistoryEntry
+from engine.core.models import AbsenceReport, Case, CaseCorrelation, Child, HistoryEntry
 
 CULLER = Principal(user="samverka-gallring", roles=frozenset({"system"}), client="worker")
 log = structlog.get_logger("samverka.retention")
@@ -69,6 +70,7 @@ class Culler:
         session.execute(update(HistoryEntry).where(HistoryEntry.case_id == case.id)
                         .values(data_changes=None, details=None))
         session.execute(delete(CaseCorrelation).where(CaseCorrelation.case_id == case.id))
+        session.execute(delete(AbsenceReport).where(AbsenceReport.case_id == case.id))  # the pupil's figures
         session.flush()
         if child_id and not session.scalar(select(exists().where(Case.child_id == child_id))):
             session.execute(delete(Child).where(Child.id == child_id))
