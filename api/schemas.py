@@ -172,6 +172,8 @@ class WebhookOut(Out):
     process_keys: list[str]
     created_by: str
     created_at: datetime
+    dead: int = Field(0, description="Dead-lettered deliveries: redeliver or skip them")
+    held_back: int = Field(0, description="Deliveries waiting behind a dead letter of their case (per-case order)")
 
 
 class WebhookCreated(WebhookOut):
@@ -183,7 +185,7 @@ class DeliveryOut(Out):
     event_id: str
     event_type: str
     case_id: str
-    state: Literal["pending", "delivered", "dead"]
+    state: Literal["pending", "delivered", "dead", "skipped"]
     attempts: int
     last_status: int | None
     last_error: str | None

@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from engine.access.policy import event_processes
 from engine.core.errors import FieldError, InvalidInput
@@ -17,7 +17,7 @@ router = APIRouter(tags=["events"])
 
 
 @router.get("/events", response_model=EventPage)
-def events(session: SessionDep, principal: PrincipalDep,
+def events(request: Request, session: SessionDep, principal: PrincipalDep,
            after: Annotated[int, Query(ge=0, le=INT32_MAX, description="The cursor you were given; 0 for the beginning")] = 0,
            types: Annotated[str | None, Query(max_length=2000, description="Comma-separated event types")] = None,
            limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -31,10 +31,11 @@ def events(session: SessionDep, principal: PrincipalDep,
         raise InvalidInput("unknown event types", [FieldError("/types", f"unknown: {', '.join(unknown)}")])
     deadline = time.monotonic() + wait
     while True:
+        outbox.sequence(request.app.state.session_factory)  # number what has committed since the last look
         found = outbox.feed(session, after, wanted, limit, processes)
         if found or time.monotonic() >= deadline:
             break
         session.rollback()  # a fresh snapshot for the next look
         time.sleep(0.2)
     return EventPage(items=[CloudEventOut(**outbox.cloudevent(e)) for e in found],
-                     next_cursor=str(found[-1].seq if found else after))
+                     next_cursor=str(found[-1].position if found else after))

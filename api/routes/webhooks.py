@@ -34,16 +34,23 @@ def create_webhook(body: WebhookIn, request: Request, session: SessionDep, princ
     return WebhookCreated(**WebhookOut.model_validate(subscription).model_dump(), secret=secret)
 
 
+def _webhook_out(service: WebhookService, subscription) -> WebhookOut:
+    return WebhookOut(**WebhookOut.model_validate(subscription).model_dump(exclude={"dead", "held_back"}),
+                      **service.counts(subscription.id))
+
+
 @router.get("", response_model=list[WebhookOut])
 def list_webhooks(request: Request, session: SessionDep, principal: PrincipalDep):
-    """All subscriptions."""
-    return _service(request, session).list(principal)
+    """Your subscriptions, each with its dead letters and the deliveries they hold back."""
+    service = _service(request, session)
+    return [_webhook_out(service, s) for s in service.list(principal)]
 
 
 @router.get("/{webhook_id}", response_model=WebhookOut)
 def get_webhook(webhook_id: str, request: Request, session: SessionDep, principal: PrincipalDep):
-    """One subscription."""
-    return _service(request, session).get(principal, webhook_id)
+    """One subscription, with its dead letters and the deliveries they hold back."""
+    service = _service(request, session)
+    return _webhook_out(service, service.get(principal, webhook_id))
 
 
 @router.delete("/{webhook_id}", status_code=204, response_class=Response)
@@ -62,6 +69,14 @@ def webhook_failures(webhook_id: str, request: Request, session: SessionDep, pri
 
 
 @router.post("/{webhook_id}/failures/{delivery_id}/redeliver", response_model=DeliveryOut)
-def redeliver(webhook_id: str, delivery_id: Annotated[int, Path(ge=1, le=INT32_MAX)], request: Request, session: SessionDep, principal: PrincipalDep):
-    """Send a dead-lettered delivery again, in its case's order."""
+def redeliver(webhook_id: str, delivery_id: Annotated[int, Path(ge=1, le=INT32_MAX)], request: Request,
+              session: SessionDep, principal: PrincipalDep):
+    """Send a dead-lettered delivery again; its case's later events, held back meanwhile, follow it in order."""
     return _delivery_out(_service(request, session).redeliver(principal, webhook_id, delivery_id))
+
+
+@router.post("/{webhook_id}/failures/{delivery_id}/skip", response_model=DeliveryOut)
+def skip(webhook_id: str, delivery_id: Annotated[int, Path(ge=1, le=INT32_MAX)], request: Request,
+         session: SessionDep, principal: PrincipalDep):
+    """Give up on a dead-lettered delivery, so that its case's later events, held back behind it, go out."""
+    return _delivery_out(_service(request, session).skip(principal, webhook_id, delivery_id))

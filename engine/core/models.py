@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -174,9 +174,14 @@ class Event(Base):
     """The outbox and the event feed: one CloudEvent per state change, written in the change's transaction."""
 
     __tablename__ = "event"
-    __table_args__ = (Index("ix_event_case", "case_id", "seq"), Index("ix_event_type_seq", "type", "seq"))
+    __table_args__ = (Index("ix_event_case", "case_id", "seq"), Index("ix_event_type_seq", "type", "seq"),
+                      Index("uq_event_position", "position", unique=True),
+                      Index("ix_event_unpositioned", "seq", postgresql_where=text("position IS NULL"),
+                            sqlite_where=text("position IS NULL")))
 
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)  # the feed's cursor
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)  # insert order
+    # The feed's cursor: given after commit, in commit order (engine.integration.outbox.sequence); NULL until then.
+    position: Mapped[int | None] = mapped_column(Integer, nullable=True)
     id: Mapped[str] = mapped_column(String(36), unique=True)  # CloudEvents id, also the webhook-id
     type: Mapped[str] = mapped_column(String(100))
     case_id: Mapped[str | None] = mapped_column(String(36), nullable=True)  # the CloudEvents subject

@@ -3,11 +3,17 @@
 Deliveries are signed per the Standard Webhooks specification (webhook-id = the event id, so a
 receiver can de-duplicate; webhook-timestamp; webhook-signature), retried with exponential
 back-off for the retry window (25 h by default) and then dead-lettered, where an integrator
-can see and redeliver them. The events of one case reach a subscription in order: a delivery
-waits while an earlier one for the same case and subscription is pending.
+can see them and redeliver or skip them.
+
+Order: the events of one case reach a subscription in the order they happened. A delivery waits
+while an earlier one for the same case and subscription is pending *or dead*: a dead letter holds
+its case's later events back (they are counted as `held_back` on the subscription) until it is
+redelivered and arrives, or an operator skips it. Other cases' events go on. Each attempt has a
+total deadline (not per read), so a receiver that drips its answer cannot hold the deliverer.
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import ipaddress
 import json
@@ -33,6 +39,7 @@ from engine.core.paging import Page, keyset_page
 from engine.integration.outbox import cloudevent, forget_subscriptions
 
 RETRY_WINDOW = timedelta(hours=25)
+HOLDING = ("pending", "dead")  # states of an earlier delivery that hold a case's later ones back
 log = structlog.get_logger("samverka.webhooks")
 
 
@@ -105,15 +112,39 @@ class WebhookService:
                                               WebhookDelivery.state == "dead")
         return keyset_page(self.session, query, None, WebhookDelivery.id, cursor, limit)
 
-    def redeliver(self, principal: Principal, subscription_id: str, delivery_id: int) -> WebhookDelivery:
-        """Put a dead delivery back in line, to be sent at once."""
+    def _dead(self, principal: Principal, subscription_id: str, delivery_id: int) -> WebhookDelivery:
         self.get(principal, subscription_id)
         delivery = self.session.get(WebhookDelivery, delivery_id)
         if delivery is None or delivery.subscription_id != subscription_id or delivery.state != "dead":
             raise NotFound(f"no failed delivery {delivery_id} for webhook {subscription_id}")
+        return delivery
+
+    def redeliver(self, principal: Principal, subscription_id: str, delivery_id: int) -> WebhookDelivery:
+        """Put a dead delivery back in line, to be sent at once; its case's later events follow it."""
+        delivery = self._dead(principal, subscription_id, delivery_id)
         delivery.state, delivery.attempts, delivery.next_attempt_at = "pending", 0, self.clock.now()
         self.session.flush()
         return delivery
+
+    def skip(self, principal: Principal, subscription_id: str, delivery_id: int) -> WebhookDelivery:
+        """Give up on a dead delivery (the receiver will never get it), so its case's later events go out."""
+        delivery = self._dead(principal, subscription_id, delivery_id)
+        delivery.state = "skipped"
+        delivery.last_error = f"skipped by {principal.user} at {self.clock.now().isoformat()}; " \
+                              f"{delivery.last_error or ''}"[:1000]
+        self.session.flush()
+        return delivery
+
+    def counts(self, subscription_id: str) -> dict[str, int]:
+        """Dead letters, and the pending deliveries they hold back, of one subscription."""
+        dead = aliased(WebhookDelivery)
+        held = exists().where(and_(dead.subscription_id == WebhookDelivery.subscription_id,
+                                   dead.case_id == WebhookDelivery.case_id, dead.state == "dead",
+                                   dead.event_seq < WebhookDelivery.event_seq))
+        base = select(func.count()).select_from(WebhookDelivery).where(
+            WebhookDelivery.subscription_id == subscription_id)
+        return {"dead": self.session.scalar(base.where(WebhookDelivery.state == "dead")),
+                "held_back": self.session.scalar(base.where(WebhookDelivery.state == "pending", held))}
 
 
 class Deliverer:
@@ -126,12 +157,23 @@ class Deliverer:
         self.sealer, self.allow_private = sealer, allow_private
         self.wall_clock = wall_clock or SystemClock()  # signatures carry real time: receivers check freshness
         self.batch_size, self.retry_window = batch_size, retry_window
-        self.http = httpx.Client(timeout=timeout, follow_redirects=False)
+        self.timeout = timeout  # the whole attempt: connect, send, and the answer to its last byte
+
+    def _post(self, url: str, body: bytes, headers: dict) -> httpx.Response:
+        """POST with a total deadline: cancelling the request closes its connection, however slowly it answers.
+        Redirects are never followed (a 3xx is a failed attempt)."""
+        async def post() -> httpx.Response:
+            async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
+                return await asyncio.wait_for(client.post(url, content=body, headers=headers), self.timeout)
+        try:
+            return asyncio.run(post())
+        except (asyncio.TimeoutError, TimeoutError):
+            raise httpx.TimeoutException(f"no complete answer within {self.timeout:g} s") from None
 
     def _claim(self, session: Session) -> list[WebhookDelivery]:
         earlier = aliased(WebhookDelivery)
         blocked = exists().where(and_(earlier.subscription_id == WebhookDelivery.subscription_id,
-                                      earlier.case_id == WebhookDelivery.case_id, earlier.state == "pending",
+                                      earlier.case_id == WebhookDelivery.case_id, earlier.state.in_(HOLDING),
                                       earlier.event_seq < WebhookDelivery.event_seq))
         query = (select(WebhookDelivery).where(WebhookDelivery.state == "pending",
                                                WebhookDelivery.next_attempt_at <= self.clock.now(), ~blocked)
@@ -176,7 +218,7 @@ class Deliverer:
             why = None if self.allow_private else refused_destination(subscription.url)
             if why:
                 raise httpx.RequestError(f"destination refused: {why}")
-            response = self.http.post(subscription.url, content=body.encode(), headers=headers)
+            response = self._post(subscription.url, body.encode(), headers)
             delivery.last_status, delivery.last_error = response.status_code, None
             if 200 <= response.status_code < 300:
                 delivery.state, delivery.delivered_at = "delivered", now
