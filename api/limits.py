@@ -8,6 +8,7 @@ problem document and store nothing.
 """
 from __future__ import annotations
 
+import json
 import re
 from datetime import date
 from itertools import accumulate
@@ -36,6 +37,32 @@ def json_depth(body: bytes) -> int:
 # The server's own ids (uuid4, canonical form) are taken out of a path before it is scanned: about one
 # random id in 40,000 holds digits that read as a valid personnummer ("4a190522-7987-...").
 _SERVER_ID = re.compile(r"(?<![0-9a-f-])[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}(?![0-9a-f-])")
+
+
+_NOT_JSON_NUMBERS = re.compile(rb"(?<![A-Za-z0-9_])-?(?:NaN|Infinity)(?![A-Za-z0-9_])")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def not_storable(body: bytes) -> tuple[str, str] | None:
+    """(location, rule) of a value JSON allows Python to read but no database or answer can hold: NaN and
+    Infinity (not JSON numbers), a lone UTF-16 surrogate escape (not a character); None if there is none."""
+    if _NOT_JSON_NUMBERS.search(_STRINGS.sub(b'""', body)):
+        return "/body", "NaN and Infinity are not JSON numbers"
+    if not _SURROGATE_ESCAPE.search(body):  # the common case: no need to parse the body here
+        return None
+    try:
+        stack = [("/body", json.loads(body))]
+    except ValueError:
+        return None  # malformed: the route's own parser answers with the position
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, dict):
+            stack += [(f"{where}/{k}", v) for k, v in value.items()] + [(where, k) for k in value]
+        elif isinstance(value, list):
+            stack += [(f"{where}/{i}", v) for i, v in enumerate(value)]
+        elif isinstance(value, str) and any("\ud800" <= c <= "\udfff" for c in value):
+            return where, "a lone UTF-16 surrogate is not a character"
+    return None
 
 
 def _holds_personnummer(scope: Scope) -> bool:
@@ -80,10 +107,14 @@ class RequestLimits:
             if not message.get("more_body"):
                 break
         body = b"".join(chunks)
-        if headers.get(b"content-type", b"").split(b";")[0].strip().endswith(b"json") and \
-                json_depth(body) > self.max_depth:
-            return await _refuse(scope, receive, send, 422, "Invalid input", "the JSON body is nested too deeply",
-                                 [{"location": "/body", "message": f"nested deeper than {self.max_depth} levels"}])
+        # Media types are case-insensitive: application/JSON is JSON too.
+        if headers.get(b"content-type", b"").split(b";")[0].strip().lower().endswith(b"json"):
+            if json_depth(body) > self.max_depth:
+                return await _refuse(scope, receive, send, 422, "Invalid input", "the JSON body is nested too deeply",
+                                     [{"location": "/body", "message": f"nested deeper than {self.max_depth} levels"}])
+            if (why := not_storable(body)) is not None:
+                return await _refuse(scope, receive, send, 422, "Invalid input", "the JSON body holds values "
+                                     "that cannot be stored or sent back", [{"location": why[0], "message": why[1]}])
         replayed = False
 
         async def replay() -> Message:

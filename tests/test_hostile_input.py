@@ -136,3 +136,43 @@ def test_values_the_database_cannot_hold_are_a_problem_not_a_crash(server):
             assert response.status_code in (200, 422) and response.headers["content-type"].startswith("application/")
         nul = hanna.post("/cases", json={"process_key": "enkel", "data": {"x": "a\u0000b"}})
         assert nul.status_code in (201, 422), nul.text
+
+
+def test_values_no_answer_could_carry_are_refused_before_they_are_stored(server):
+    deployed(server, "enkel.bpmn")
+    with server.client("hanna", "handlaggare") as hanna:
+        case_id = start_case(hanna, "enkel")["id"]
+        json_type = {"content-type": "application/json"}
+        for body, location in ((b'{"process_key": "enkel", "data": {"note": "\\ud800"}}', "/body/data/note"),
+                               (b'{"process_key": "enkel", "data": {"\\udfff": 1}}', "/body/data"),
+                               (b'{"process_key": "enkel", "data": {"x": NaN}}', "/body"),
+                               (b'{"process_key": "enkel", "data": {"x": -Infinity}}', "/body")):
+            refused = hanna.post("/cases", content=body, headers=json_type)
+            assert refused.status_code == 422 and refused.json()["errors"][0]["location"] == location, body
+        message = hanna.post(f"/cases/{case_id}/messages", content=b'{"name": "x", "data": {"t": "a\\udbff"}}',
+                             headers=json_type)
+        assert message.status_code == 422
+        paired = hanna.post("/cases", content='{"process_key": "enkel", "data": {"t": "\\ud83d\\ude00 NaN"}}',
+                            headers=json_type)  # a surrogate pair is one character; NaN in a string is text
+        assert paired.status_code == 201 and paired.json()["data"]["t"] == "😀 NaN"
+        assert hanna.get(f"/cases/{case_id}").status_code == 200 and hanna.get(f"/cases/{case_id}/history").is_success
+
+
+def test_a_media_type_in_capitals_is_still_held_to_the_depth_limit(server):
+    with server.client("hanna", "handlaggare") as hanna:
+        deep = b'{"process_key": "enkel", "data": ' + b"[" * 600 + b"]" * 600 + b"}"
+        refused = hanna.post("/cases", content=deep, headers={"content-type": "Application/JSON"})
+        assert refused.status_code == 422 and "nested" in refused.json()["detail"]
+
+
+@pytest.mark.parametrize("path", ["/cases", "/tasks", "/deadlines", "/cases/{case}/history"])
+def test_hand_made_cursors_are_a_problem_not_a_crash(server, path):
+    import base64
+    deployed(server, "enkel.bpmn")
+    with server.client("hanna", "handlaggare") as hanna:
+        case_id = start_case(hanna, "enkel")["id"]
+        for values in ([10 ** 30], [[1, [2]]], ["2026-01-01T00:00:00", 10 ** 30], [True], ["x" * 5000], [None],
+                       ["not a date", "id"], [1.5]):
+            cursor = base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+            answer = hanna.get(path.format(case=case_id), params={"cursor": cursor})
+            assert answer.status_code == 422 and answer.json()["errors"][0]["location"] == "/cursor", (path, values)
