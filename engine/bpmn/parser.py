@@ -19,8 +19,9 @@ from SpiffWorkflow.bpmn.parser.ProcessParser import ProcessParser
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
-from engine.bpmn.expressions import validate_dmn_entry, validate_expression, validate_script
-from engine.bpmn.timer_events import timer_event_definition
+from engine.bpmn import dmn
+from engine.bpmn.expressions import LANGUAGE, LANGUAGE_ALIASES, validate_expression, validate_script
+from engine.bpmn.timer_events import check_iso_literal, iso_literal, timer_event_definition
 from engine.core.errors import ExpressionError, FieldError, InvalidInput
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -119,29 +120,61 @@ def _element_id(node) -> str | None:
     return None
 
 
+_ALMOST_ISO = re.compile(r"^(P|R[0-9]*/|[0-9]{4}-)[0-9A-Z.:/+-]*$")
+
+
+def _timer_validator(kind: str):
+    """A timer holds an ISO 8601 literal or, failing that, an expression of the engine's language."""
+    def validate(text):
+        if not iso_literal(kind, text):
+            if _ALMOST_ISO.match(text):  # P14X, a typo, would otherwise be read as a variable's name
+                raise ExpressionError(f"{text[:80]!r} looks like an ISO 8601 {kind} but is not one "
+                                      "(e.g. P30D, PT8H, R/P6M, 2026-01-01T00:00:00Z)", text)
+            return validate_expression(text)
+        try:
+            check_iso_literal(kind, text)
+        except ValueError as exc:
+            raise ExpressionError(str(exc), text) from None
+    return validate
+
+
 def _expression_checks(root) -> list[tuple[object, str, callable]]:
-    """(node, text, validator) for every expression-bearing node in a BPMN or DMN document."""
+    """(node, text, validator) for every expression-bearing node in a BPMN document."""
     checks = []
     xpath = lambda q: root.xpath(q, namespaces=NS)  # noqa: E731
-    for node in xpath(".//bpmn:conditionExpression | .//bpmn:timeDate | .//bpmn:timeDuration | .//bpmn:timeCycle"
-                      " | .//bpmn:loopCardinality | .//bpmn:completionCondition"
+    for node in xpath(".//bpmn:conditionExpression | .//bpmn:loopCardinality | .//bpmn:completionCondition"
                       " | .//bpmn:conditionalEventDefinition/bpmn:condition | .//bpmn:messagePath"):
         checks.append((node, node.text, validate_expression))
+    for kind in ("timeDate", "timeDuration", "timeCycle"):
+        for node in xpath(f".//bpmn:{kind}"):
+            checks.append((node, node.text, _timer_validator(kind)))
     for node in xpath(".//bpmn:messageEventDefinition[@camunda:expression]"):  # a thrown message's payload
         checks.append((node, node.get(f"{{{CAMUNDA_NS}}}expression"), validate_expression))
     for node in xpath(".//bpmn:scriptTask/bpmn:script"):
         checks.append((node, node.text, validate_script))
-    local = lambda name: f".//*[local-name()='{name}']/*[local-name()='text']"  # noqa: E731
-    for node in root.xpath(local("inputExpression") + " | " + local("outputEntry")):
-        checks.append((node, node.text, validate_expression))
-    for node in root.xpath(local("inputEntry")):
-        if (node.text or "").strip() not in ("", "-"):
-            checks.append((node, node.text, validate_dmn_entry))
     return [(n, t.strip(), v) for n, t, v in checks if t and t.strip()]
 
 
-def _check_document(name: str, root) -> list[FieldError]:
+def _language_errors(name: str, root) -> list[FieldError]:
+    """The definitions, each formal expression and each script must be in the engine's language."""
     errors = []
+    expected = f"samverka evaluates {LANGUAGE} (leave the attribute out, or declare that)"
+    declared = root.get("expressionLanguage")
+    if declared and declared not in LANGUAGE_ALIASES:
+        errors.append(FieldError(name, f"expressionLanguage {declared[:120]!r} is not supported: {expected}",
+                                 file=name, line=root.sourceline, element=root.get("id")))
+    for node in root.xpath(".//*[@language] | .//bpmn:scriptTask[@scriptFormat]", namespaces=NS):
+        value = node.get("language") or node.get("scriptFormat")
+        if value not in LANGUAGE_ALIASES:
+            errors.append(FieldError(name, f"expression language {value[:120]!r} is not supported: {expected}",
+                                     file=name, line=node.sourceline, element=_element_id(node)))
+    return errors
+
+
+def _check_document(name: str, root) -> list[FieldError]:
+    if name.endswith(".dmn"):
+        return dmn.check(name, root)
+    errors = _language_errors(name, root)
     for tag, why in UNSUPPORTED.items():
         for node in root.xpath(f".//bpmn:{tag}", namespaces=NS):
             errors.append(FieldError(name, f"unsupported element bpmn:{tag}: {why}", file=name,
@@ -177,7 +210,7 @@ def _new_parser(trees: dict[str, etree._Element], validate: bool) -> SamverkaPar
     parser = SamverkaParser(validator=BpmnValidator() if validate else None)
     for name, root in trees.items():
         if name.endswith(".dmn"):
-            parser.add_dmn_xml(root, filename=name)
+            parser.add_dmn_xml(dmn.translated(root), filename=name)
     for name, root in trees.items():
         if name.endswith(".bpmn"):
             parser.add_bpmn_xml(root, filename=name)
