@@ -6,6 +6,7 @@ or raises InvalidInput naming the file, line, element and rule for every problem
 """
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import re
@@ -87,6 +88,7 @@ class ParsedProcess:
     key: str
     name: str
     files: dict[str, str]  # file name -> XML text: the process's own file first, then its dependencies
+    form_keys: frozenset[str] = frozenset()  # the forms its user tasks and start events name
     content_hash: str = field(init=False)
 
     def __post_init__(self):
@@ -171,6 +173,37 @@ def _language_errors(name: str, root) -> list[FieldError]:
     return errors
 
 
+def _nearest(name: str, known) -> str:
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _reference_errors(name: str, root, form_keys, decisions) -> list[FieldError]:
+    """Every formKey names a form of the deployment, every decisionRef a decision, every messageRef a message."""
+    errors = []
+
+    def refuse(node, message):
+        errors.append(FieldError(name, message, file=name, line=node.sourceline, element=_element_id(node)))
+    for node in root.xpath(".//bpmn:userTask[@camunda:formKey] | .//bpmn:startEvent[@camunda:formKey]",
+                           namespaces=NS):
+        key = node.get(f"{{{CAMUNDA_NS}}}formKey")
+        if form_keys is not None and FORM_KEY.match(key) and key not in form_keys:
+            refuse(node, f"formKey {key!r} names no form in the deployment{_nearest(key, form_keys)}: "
+                         f"deploy {key}.schema.json with the model")
+    for node in root.xpath(".//bpmn:businessRuleTask", namespaces=NS):
+        ref = node.get(f"{{{CAMUNDA_NS}}}decisionRef")
+        if not ref:
+            refuse(node, "a business rule task needs camunda:decisionRef naming a decision")
+        elif ref not in decisions:
+            refuse(node, f"decisionRef {ref!r} names no decision in the deployment{_nearest(ref, decisions)}")
+    messages = {m.get("id") for m in root.xpath("bpmn:message", namespaces=NS)}
+    for node in root.xpath(".//*[@messageRef]"):
+        ref = node.get("messageRef")
+        if ref not in messages:
+            refuse(node, f"messageRef {ref!r} names no bpmn:message declared in this file{_nearest(ref, messages)}")
+    return errors
+
+
 def _check_document(name: str, root) -> list[FieldError]:
     if name.endswith(".dmn"):
         return dmn.check(name, root)
@@ -232,8 +265,15 @@ def _dependencies(parser: SamverkaParser, key: str, trees) -> list[str]:
     return files
 
 
-def parse_bundle(files: dict[str, bytes]) -> list[ParsedProcess]:
-    """Validate uploaded files and return one ParsedProcess per executable process."""
+def _form_keys(trees, names) -> frozenset[str]:
+    return frozenset(key for n in names if n.endswith(".bpmn")
+                     for key in trees[n].xpath(".//@camunda:formKey", namespaces=NS))
+
+
+def parse_bundle(files: dict[str, bytes], form_keys: set[str] | None = None) -> list[ParsedProcess]:
+    """Validate uploaded models and return one ParsedProcess per executable process.
+
+    With `form_keys` (the forms deployed with the models) every formKey must name one of them."""
     errors: list[FieldError] = []
     trees: dict[str, etree._Element] = {}
     for name, content in files.items():
@@ -246,6 +286,10 @@ def parse_bundle(files: dict[str, bytes]) -> list[ParsedProcess]:
             errors.extend(exc.errors)
             continue
         errors.extend(_check_document(name, trees[name]))
+    decisions = {d for n, t in trees.items() if n.endswith(".dmn") for d in t.xpath(".//*[local-name()='decision']/@id")}
+    for name, root in trees.items():
+        if name.endswith(".bpmn"):
+            errors.extend(_reference_errors(name, root, form_keys, decisions))
     if errors:
         raise InvalidInput("deployment refused", errors)
     try:
@@ -262,7 +306,8 @@ def parse_bundle(files: dict[str, bytes]) -> list[ParsedProcess]:
     for key in keys:
         spec = parser.get_spec(key)
         needed = _dependencies(parser, key, trees)
-        result.append(ParsedProcess(key, spec.description or key, {f: texts[f] for f in needed}))
+        result.append(ParsedProcess(key, spec.description or key, {f: texts[f] for f in needed},
+                                    _form_keys(trees, needed)))
     return result
 
 

@@ -71,6 +71,10 @@ class CaseService:
         self.access = CaseAccess(session, clock)
         self.children = children  # None where no personnummer comes in (workers, simulations)
 
+    def version_of(self, case: Case) -> ProcessVersion:
+        """The process version a case runs on."""
+        return self.session.get(ProcessVersion, case.process_version_id)
+
     def spec_for(self, version: ProcessVersion) -> CachedSpec:
         return self.specs.get(version.id, version.key, version.files)
 

@@ -9,9 +9,11 @@ from sqlalchemy.orm import Session
 
 from engine.access.identity import Principal
 from engine.access.policy import OWNER_ROLE
-from engine.bpmn.parser import parse_bundle
+from engine.bpmn import changes as diff
+from engine.bpmn.parser import ParsedProcess, parse_bundle
+from engine.casework import bundles
 from engine.core.clock import Clock
-from engine.core.errors import NotFound, Refused
+from engine.core.errors import InvalidInput, NotFound, Refused
 from engine.core.models import ProcessVersion
 
 DEPLOYER_ROLE = OWNER_ROLE
@@ -23,30 +25,92 @@ class Deployed:
     created: bool
 
 
-def bundle_files(directory: Path) -> dict[str, bytes]:
-    """The .bpmn and .dmn files of a folder, by name: one deployment bundle."""
-    return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.suffix in (".bpmn", ".dmn")}
+@dataclass
+class Planned:
+    parsed: ParsedProcess
+    resources: dict
+    content_hash: str
 
 
-def deploy(session: Session, clock: Clock, principal: Principal, files: dict[str, bytes]) -> list[Deployed]:
-    """Validate and store every process in `files`; identical content returns the existing version."""
+def bundle_files(directory: Path, forms_dir: Path | None = None) -> dict[str, bytes]:
+    """One deployment bundle from a folder: its .bpmn and .dmn files, with a forms folder's forms and templates."""
+    return bundles.directory_files(directory, forms_dir)
+
+
+def plan(files: dict[str, bytes], defaults: Path | None = None) -> list[Planned]:
+    """Check a bundle without a database: every problem at once as InvalidInput, or what each version would hold."""
+    bundle = bundles.split(files, defaults)
+    try:
+        parsed = parse_bundle(bundle.models, bundle.form_keys())
+    except InvalidInput as exc:
+        raise InvalidInput("deployment refused", bundle.errors + exc.errors) from None
+    if bundle.errors:
+        raise InvalidInput("deployment refused", bundle.errors)
+    planned = []
+    for process in parsed:
+        resources = bundle.resources_for(set(process.form_keys))
+        planned.append(Planned(process, resources, bundles.content_hash(process.files, resources)))
+    return planned
+
+
+def _require_deployer(principal: Principal) -> None:
     if not principal.has_role(DEPLOYER_ROLE):
         raise Refused(f"deploying needs the role {DEPLOYER_ROLE}")
+
+
+def _existing(session: Session, planned: Planned) -> ProcessVersion | None:
+    return session.scalar(select(ProcessVersion).where(
+        ProcessVersion.key == planned.parsed.key, ProcessVersion.content_hash == planned.content_hash))
+
+
+def deploy(session: Session, clock: Clock, principal: Principal, files: dict[str, bytes],
+           defaults: Path | None = None) -> list[Deployed]:
+    """Validate and store every process in `files`; identical content returns the existing version.
+
+    Forms and templates the upload leaves out are taken from `defaults` (the server's forms folder)."""
+    _require_deployer(principal)
     results = []
-    for parsed in parse_bundle(files):
-        existing = session.scalar(select(ProcessVersion).where(
-            ProcessVersion.key == parsed.key, ProcessVersion.content_hash == parsed.content_hash))
+    for planned in plan(files, defaults):
+        existing = _existing(session, planned)
         if existing is not None:
             results.append(Deployed(existing, created=False))
             continue
+        parsed = planned.parsed
         latest = session.scalar(select(func.max(ProcessVersion.version)).where(ProcessVersion.key == parsed.key))
         version = ProcessVersion(key=parsed.key, version=(latest or 0) + 1, name=parsed.name,
-                                 content_hash=parsed.content_hash, files=parsed.files,
+                                 content_hash=planned.content_hash, files=parsed.files, resources=planned.resources,
                                  deployed_at=clock.now(), deployed_by=principal.user)
         session.add(version)
         session.flush()
         results.append(Deployed(version, created=True))
     return results
+
+
+def changes(planned: Planned, deployed: ProcessVersion | None) -> dict:
+    """What deploying `planned` would change against the newest deployed version of its process."""
+    old = (deployed.resources or {}) if deployed is not None else {}
+    return {
+        "key": planned.parsed.key, "name": planned.parsed.name,
+        "deployed_version": deployed.version if deployed is not None else None,
+        "unchanged": deployed is not None and deployed.content_hash == planned.content_hash,
+        "elements": diff.compare(deployed.files if deployed is not None else None, planned.parsed.files),
+        "forms": diff.compare_files(old.get("forms"), planned.resources["forms"]),
+        "templates": diff.compare_files(old.get("templates"), planned.resources["templates"]),
+    }
+
+
+def dry_run(session: Session, principal: Principal | None, files: dict[str, bytes],
+            defaults: Path | None = None) -> dict:
+    """Every problem, and what each process's new version would change, without storing anything."""
+    if principal is not None:
+        _require_deployer(principal)
+    try:
+        planned = plan(files, defaults)
+    except InvalidInput as exc:
+        return {"valid": False, "problems": [e.as_dict() for e in exc.errors], "warnings": [], "processes": []}
+    newest = {v.key: v for v in latest_versions(session)} if session is not None else {}
+    return {"valid": True, "problems": [], "warnings": [],
+            "processes": [changes(p, newest.get(p.parsed.key)) for p in planned]}
 
 
 def latest_versions(session: Session) -> list[ProcessVersion]:
