@@ -49,6 +49,8 @@ def deploy(directory: Annotated[Path, typer.Argument(exists=True, file_okay=Fals
             raise _refused(exc) from None
     for d in deployed if not quiet else ():
         typer.echo(f"{d.version.key} version {d.version.version} ({'new' if d.created else 'unchanged'})")
+        for w in d.warnings:
+            typer.echo(f"  warning: {w.file}:{w.line} {w.element} {w.message}", err=True)
 
 
 @app.command()

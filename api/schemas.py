@@ -30,12 +30,22 @@ class ProcessVersionOut(Out):
     deployed_by: str
 
 
+class DeployProblem(BaseModel):
+    location: str
+    message: str = Field(description="The rule broken, in words")
+    file: str | None = None
+    line: int | None = None
+    element: str | None = None
+
+
 class DeployedOut(ProcessVersionOut):
     created: bool = Field(description="false when identical content was already deployed as this version")
 
 
 class DeploymentOut(BaseModel):
     processes: list[DeployedOut]
+    warnings: list[DeployProblem] = Field(default_factory=list, description="What could not be proven right "
+                                          "(e.g. a gateway reading data nothing upstream sets); not refused")
 
 
 class ElementChange(BaseModel):
@@ -64,14 +74,6 @@ class ProcessChanges(BaseModel):
     elements: ElementChanges
     forms: FileChanges
     templates: FileChanges
-
-
-class DeployProblem(BaseModel):
-    location: str
-    message: str = Field(description="The rule broken, in words")
-    file: str | None = None
-    line: int | None = None
-    element: str | None = None
 
 
 class DryRunOut(BaseModel):

@@ -45,3 +45,26 @@ def test_an_undeclared_message_is_refused(product):
     error = _refused(product, bad)
     assert error["element"] == "oro_msg" and error["line"] == _line_of(bad, b'messageRef="Msg_oro"')
     assert "messageRef 'Msg_oro' names no bpmn:message declared in this file" in error["message"]
+
+
+def test_a_gateway_reading_data_nothing_upstream_sets_is_a_warning_not_a_refusal(product):
+    unset = LADDER.replace(b">avsluta == True<", b">avsluta == True and klar == True<")
+    assert unset != LADDER
+    files = [("files", ("skolfranvaro.bpmn", unset, "application/xml")),
+             ("files", ("skolfranvaro_trappa.dmn", TABLE, "application/xml"))]
+    with product.client("agda", *OWNER) as owner:
+        report = owner.post("/process-definitions", params={"dry_run": "true"}, files=files).json()
+        assert report["valid"] is True and report["problems"] == []
+        [warning] = report["warnings"]
+        assert warning["file"] == "skolfranvaro.bpmn" and warning["element"] == "f_avsluta"
+        assert warning["line"] == _line_of(unset, b"klar == True") and "'klar'" in warning["message"]
+        deployed = owner.post("/process-definitions", files=files)
+        assert deployed.status_code == 201 and [w["element"] for w in deployed.json()["warnings"]] == ["f_avsluta"]
+        opening = b'<bpmn:process id="skolfranvaro" name="Skolfr\xc3\xa5nvarotrappan" isExecutable="true">'
+        declared = unset.replace(opening, opening + b'<bpmn:extensionElements><camunda:properties>'
+                                 b'<camunda:property name="input" value="klar" /></camunda:properties>'
+                                 b'</bpmn:extensionElements>')
+        assert declared != unset
+        files[0] = ("files", ("skolfranvaro.bpmn", declared, "application/xml"))
+        report = owner.post("/process-definitions", params={"dry_run": "true"}, files=files).json()
+        assert report["valid"] is True and report["warnings"] == [], "a declared input needs no proof"

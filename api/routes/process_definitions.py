@@ -38,7 +38,8 @@ async def deploy(request: Request, session: SessionDep, principal: PrincipalDep,
     deployed = deployments.deploy(session, request.app.state.clock, principal, contents,
                                   defaults=settings.forms_dir)
     return DeploymentOut(processes=[
-        DeployedOut(**ProcessVersionOut.model_validate(d.version).model_dump(), created=d.created) for d in deployed])
+        DeployedOut(**ProcessVersionOut.model_validate(d.version).model_dump(), created=d.created) for d in deployed],
+        warnings=[w.as_dict() for d in deployed for w in d.warnings])
 
 
 @router.get("", response_model=list[ProcessVersionOut])

@@ -6,7 +6,6 @@ or raises InvalidInput naming the file, line, element and rule for every problem
 """
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import re
@@ -20,14 +19,12 @@ from SpiffWorkflow.bpmn.parser.ProcessParser import ProcessParser
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
-from engine.bpmn import dmn
+from engine.bpmn import dataflow, dmn
 from engine.bpmn.expressions import LANGUAGE, LANGUAGE_ALIASES, validate_expression, validate_script
+from engine.bpmn.references import BPMN_NS, CAMUNDA_NS, FORM_KEY, NS, element_id, form_keys_of, reference_errors
 from engine.bpmn.timer_events import check_iso_literal, iso_literal, timer_event_definition
 from engine.core.errors import ExpressionError, FieldError, InvalidInput
 
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
-NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
 UNSUPPORTED = {"serviceTask": "service tasks would call out of the engine; use a user task or a message",
                "complexGateway": "complex gateways are not supported; use exclusive or inclusive gateways"}
 
@@ -89,6 +86,7 @@ class ParsedProcess:
     name: str
     files: dict[str, str]  # file name -> XML text: the process's own file first, then its dependencies
     form_keys: frozenset[str] = frozenset()  # the forms its user tasks and start events name
+    warnings: list[FieldError] = field(default_factory=list)  # what could not be proven right (engine.dataflow)
     content_hash: str = field(init=False)
 
     def __post_init__(self):
@@ -96,7 +94,6 @@ class ParsedProcess:
         self.content_hash = hashlib.sha256(digest).hexdigest()
 
 
-FORM_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")  # a file name under forms/, never a path
 
 
 def _safe_tree(name: str, content: bytes) -> etree._Element:
@@ -112,14 +109,6 @@ def _safe_tree(name: str, content: bytes) -> etree._Element:
         return etree.fromstring(content, _XML_PARSER)
     except etree.XMLSyntaxError as exc:
         raise InvalidInput("XML syntax error", [FieldError(name, f"XML syntax error: {exc.msg}", file=name, line=exc.lineno)]) from None
-
-
-def _element_id(node) -> str | None:
-    while node is not None:
-        if node.get("id"):
-            return node.get("id")
-        node = node.getparent()
-    return None
 
 
 _ALMOST_ISO = re.compile(r"^(P|R[0-9]*/|[0-9]{4}-)[0-9A-Z.:/+-]*$")
@@ -169,38 +158,7 @@ def _language_errors(name: str, root) -> list[FieldError]:
         value = node.get("language") or node.get("scriptFormat")
         if value not in LANGUAGE_ALIASES:
             errors.append(FieldError(name, f"expression language {value[:120]!r} is not supported: {expected}",
-                                     file=name, line=node.sourceline, element=_element_id(node)))
-    return errors
-
-
-def _nearest(name: str, known) -> str:
-    close = difflib.get_close_matches(name, sorted(known), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _reference_errors(name: str, root, form_keys, decisions) -> list[FieldError]:
-    """Every formKey names a form of the deployment, every decisionRef a decision, every messageRef a message."""
-    errors = []
-
-    def refuse(node, message):
-        errors.append(FieldError(name, message, file=name, line=node.sourceline, element=_element_id(node)))
-    for node in root.xpath(".//bpmn:userTask[@camunda:formKey] | .//bpmn:startEvent[@camunda:formKey]",
-                           namespaces=NS):
-        key = node.get(f"{{{CAMUNDA_NS}}}formKey")
-        if form_keys is not None and FORM_KEY.match(key) and key not in form_keys:
-            refuse(node, f"formKey {key!r} names no form in the deployment{_nearest(key, form_keys)}: "
-                         f"deploy {key}.schema.json with the model")
-    for node in root.xpath(".//bpmn:businessRuleTask", namespaces=NS):
-        ref = node.get(f"{{{CAMUNDA_NS}}}decisionRef")
-        if not ref:
-            refuse(node, "a business rule task needs camunda:decisionRef naming a decision")
-        elif ref not in decisions:
-            refuse(node, f"decisionRef {ref!r} names no decision in the deployment{_nearest(ref, decisions)}")
-    messages = {m.get("id") for m in root.xpath("bpmn:message", namespaces=NS)}
-    for node in root.xpath(".//*[@messageRef]"):
-        ref = node.get("messageRef")
-        if ref not in messages:
-            refuse(node, f"messageRef {ref!r} names no bpmn:message declared in this file{_nearest(ref, messages)}")
+                                     file=name, line=node.sourceline, element=element_id(node)))
     return errors
 
 
@@ -222,7 +180,7 @@ def _check_document(name: str, root) -> list[FieldError]:
             validator(text)
         except ExpressionError as exc:
             errors.append(FieldError(name, f"forbidden expression {text[:120]!r}: {exc.message}", file=name,
-                                     line=node.sourceline, element=_element_id(node)))
+                                     line=node.sourceline, element=element_id(node)))
     return errors
 
 
@@ -265,15 +223,13 @@ def _dependencies(parser: SamverkaParser, key: str, trees) -> list[str]:
     return files
 
 
-def _form_keys(trees, names) -> frozenset[str]:
-    return frozenset(key for n in names if n.endswith(".bpmn")
-                     for key in trees[n].xpath(".//@camunda:formKey", namespaces=NS))
-
-
-def parse_bundle(files: dict[str, bytes], form_keys: set[str] | None = None) -> list[ParsedProcess]:
+def parse_bundle(files: dict[str, bytes], forms: dict[str, set[str]] | None = None) -> list[ParsedProcess]:
     """Validate uploaded models and return one ParsedProcess per executable process.
 
-    With `form_keys` (the forms deployed with the models) every formKey must name one of them."""
+    With `forms` (form key -> its top-level fields, the forms deployed with the models) every
+    formKey must name one of them, and each process is warned of the data its gateways read
+    that nothing upstream is known to set."""
+    form_keys = set(forms) if forms is not None else None
     errors: list[FieldError] = []
     trees: dict[str, etree._Element] = {}
     for name, content in files.items():
@@ -289,7 +245,7 @@ def parse_bundle(files: dict[str, bytes], form_keys: set[str] | None = None) -> 
     decisions = {d for n, t in trees.items() if n.endswith(".dmn") for d in t.xpath(".//*[local-name()='decision']/@id")}
     for name, root in trees.items():
         if name.endswith(".bpmn"):
-            errors.extend(_reference_errors(name, root, form_keys, decisions))
+            errors.extend(reference_errors(name, root, form_keys, decisions))
     if errors:
         raise InvalidInput("deployment refused", errors)
     try:
@@ -302,12 +258,16 @@ def parse_bundle(files: dict[str, bytes], form_keys: set[str] | None = None) -> 
     if not keys:
         raise InvalidInput("deployment refused", [FieldError("files", "no executable process (isExecutable=\"true\") found")])
     texts = {name: content.decode("utf-8") for name, content in files.items()}
+    outputs = {d.get("id"): set(d.xpath(".//*[local-name()='output']/@name"))
+               for n, t in trees.items() if n.endswith(".dmn") for d in t.xpath(".//*[local-name()='decision']")}
     result = []
     for key in keys:
         spec = parser.get_spec(key)
         needed = _dependencies(parser, key, trees)
+        own = trees[needed[0]].xpath("//bpmn:process[@id=$k]", namespaces=NS, k=key)
+        warned = dataflow.warnings(needed[0], own, forms or {}, outputs)
         result.append(ParsedProcess(key, spec.description or key, {f: texts[f] for f in needed},
-                                    _form_keys(trees, needed)))
+                                    form_keys_of(trees, needed), warned))
     return result
 
 

@@ -31,10 +31,18 @@ class Bundle:
     uploaded: set[str] = field(default_factory=set)  # the names that came in the upload (not defaults)
     errors: list[FieldError] = field(default_factory=list)
 
-    def form_keys(self) -> set[str]:
-        """The form keys a formKey may name."""
-        return {n[:-len(forms.SCHEMA)] for n, text in self.forms.items()
-                if n.endswith(forms.SCHEMA) and "/" not in n and not _is_part(text)}
+    def form_fields(self) -> dict[str, set[str]]:
+        """The form keys a formKey may name, each with the data its form sets (top-level fields, scores)."""
+        found = {}
+        for name, text in self.forms.items():
+            if name.endswith(forms.SCHEMA) and "/" not in name and not _is_part(text):
+                try:
+                    schema = json.loads(text)
+                    fields = set(schema.get("properties", {})) | {s.get("to") for s in schema.get("x-samverka-scores", [])}
+                except (ValueError, AttributeError, TypeError):
+                    fields = set()
+                found[name[:-len(forms.SCHEMA)]] = fields - {None}
+        return found
 
     def resources_for(self, form_keys: set[str]) -> dict:
         """What one process version stores: the forms it names, every shared part, every template."""

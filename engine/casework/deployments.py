@@ -1,7 +1,7 @@
 """Deploying process definitions: versioned, idempotent, all-or-nothing."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -23,6 +23,7 @@ DEPLOYER_ROLE = OWNER_ROLE
 class Deployed:
     version: ProcessVersion
     created: bool
+    warnings: list = field(default_factory=list)  # FieldErrors: what could not be proven right
 
 
 @dataclass
@@ -41,7 +42,7 @@ def plan(files: dict[str, bytes], defaults: Path | None = None) -> list[Planned]
     """Check a bundle without a database: every problem at once as InvalidInput, or what each version would hold."""
     bundle = bundles.split(files, defaults)
     try:
-        parsed = parse_bundle(bundle.models, bundle.form_keys())
+        parsed = parse_bundle(bundle.models, bundle.form_fields())
     except InvalidInput as exc:
         raise InvalidInput("deployment refused", bundle.errors + exc.errors) from None
     if bundle.errors:
@@ -73,7 +74,7 @@ def deploy(session: Session, clock: Clock, principal: Principal, files: dict[str
     for planned in plan(files, defaults):
         existing = _existing(session, planned)
         if existing is not None:
-            results.append(Deployed(existing, created=False))
+            results.append(Deployed(existing, False, planned.parsed.warnings))
             continue
         parsed = planned.parsed
         latest = session.scalar(select(func.max(ProcessVersion.version)).where(ProcessVersion.key == parsed.key))
@@ -82,7 +83,7 @@ def deploy(session: Session, clock: Clock, principal: Principal, files: dict[str
                                  deployed_at=clock.now(), deployed_by=principal.user)
         session.add(version)
         session.flush()
-        results.append(Deployed(version, created=True))
+        results.append(Deployed(version, True, parsed.warnings))
     return results
 
 
@@ -109,7 +110,7 @@ def dry_run(session: Session, principal: Principal | None, files: dict[str, byte
     except InvalidInput as exc:
         return {"valid": False, "problems": [e.as_dict() for e in exc.errors], "warnings": [], "processes": []}
     newest = {v.key: v for v in latest_versions(session)} if session is not None else {}
-    return {"valid": True, "problems": [], "warnings": [],
+    return {"valid": True, "problems": [], "warnings": [w.as_dict() for p in planned for w in p.parsed.warnings],
             "processes": [changes(p, newest.get(p.parsed.key)) for p in planned]}
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
-from engine.bpmn.parser import FORM_KEY
+from engine.bpmn.references import FORM_KEY
 from engine.casework import scoring
 from engine.core.errors import FieldError
 from engine.core.settings import ROOT
