@@ -7,6 +7,7 @@ from factories import FIXTURES, OWNER, do, open_task, start_case
 from forms_data import person, samtycke, sip
 from test_hlt import HLT_MOTET, SAMORDNARE, aktualisera
 
+ROOT = FIXTURES.parent.parent
 ENKEL = (FIXTURES / "enkel.bpmn").read_bytes()
 FORM = json.loads((FIXTURES / "forms" / "registrering.schema.json").read_text())
 
@@ -75,3 +76,29 @@ def test_a_case_prints_with_the_templates_of_its_version(product):
         do(motet, new_case, "sammankallande", {"traffar_familjen": [person("sam")], "samordnare": person("sam")})
         do(samordnare, new_case, "upprata_sip", sip())
         assert samordnare.get(f"/cases/{new_case}/documents/sip").text.startswith("<p>Ny mall")
+
+
+def test_versions_deployed_before_forms_came_with_the_model_keep_working(server, db_url):
+    """Rows from before migration 0017: no stored forms (the server's folder is read) and DMN cells in Python."""
+    from sqlalchemy import create_engine, update
+
+    from engine.core.models import ProcessVersion
+    from test_skolfranvaro import report, steg
+
+    ladder = (ROOT / "processes" / "skolfranvaro.bpmn").read_bytes()
+    declared = (FIXTURES / "skolfranvaro_trappa_python.dmn").read_bytes()
+    old_table = declared.replace(b' expressionLanguage="https://samverka.se/expression-language/safe-python"', b"")
+    assert b"<text>True</text>" in old_table and b"expressionLanguage" not in old_table
+    with server.client("agda", *OWNER) as owner:
+        response = _deploy(owner, ("skolfranvaro.bpmn", ladder), ("skolfranvaro_trappa.dmn", declared),
+                           *[(p.name, p.read_bytes()) for p in (ROOT / "forms").glob("*.json")])
+        assert response.status_code == 201, response.text
+    engine = create_engine(db_url)
+    with engine.begin() as conn:  # as a version deployed before 0017 was stored
+        files = {"skolfranvaro.bpmn": ladder.decode(), "skolfranvaro_trappa.dmn": old_table.decode()}
+        conn.execute(update(ProcessVersion).values(resources=None, files=files))
+    engine.dispose()
+    with server.client("mats", "mentor") as mentor:
+        case_id = start_case(mentor, "skolfranvaro", barn="elev-ref-1")["id"]
+        report(mentor, case_id, 12, ogiltig=True)
+        assert steg(mentor, case_id) == 2, "the old table's Python cells (True, max(steg, 2)) still decide"

@@ -54,10 +54,12 @@ def _text(node):
     return found[0] if found else None
 
 
-def cells(root) -> list[Cell]:
-    """Every expression-bearing cell of every decision table in a DMN document."""
-    default_uri = root.get("expressionLanguage")
-    default = language(default_uri) or "feel"
+def cells(root, fallback: str = "feel") -> list[Cell]:
+    """Every expression-bearing cell of every decision table in a DMN document.
+
+    `fallback` is the language of a document that declares none: FEEL, except for versions
+    stored before FEEL was read (their cells are the safe subset)."""
+    default = language(root.get("expressionLanguage"), fallback) or fallback
     found = []
 
     def add(node, role, where, element, holder):
@@ -128,10 +130,10 @@ def check(name: str, root) -> list[FieldError]:
     return errors
 
 
-def translated(root):
+def translated(root, fallback: str = "feel"):
     """A copy of a (checked) DMN document whose FEEL cells are written in the safe subset."""
     root = copy.deepcopy(root)
-    for cell in cells(root):
+    for cell in cells(root, fallback):
         if cell.language == "feel":
             cell.node.text = _translate(cell, (cell.node.text or "").strip())
     return root

@@ -197,11 +197,11 @@ def _validation_error(exc: SpiffWorkflowException, roots: dict[str, etree._Eleme
     return FieldError(file or "bundle", str(exc).split("\n")[0], file=file, line=line, element=element)
 
 
-def _new_parser(trees: dict[str, etree._Element], validate: bool) -> SamverkaParser:
+def _new_parser(trees: dict[str, etree._Element], validate: bool, dmn_language: str = "feel") -> SamverkaParser:
     parser = SamverkaParser(validator=BpmnValidator() if validate else None)
     for name, root in trees.items():
         if name.endswith(".dmn"):
-            parser.add_dmn_xml(dmn.translated(root), filename=name)
+            parser.add_dmn_xml(dmn.translated(root, dmn_language), filename=name)
     for name, root in trees.items():
         if name.endswith(".bpmn"):
             parser.add_bpmn_xml(root, filename=name)
@@ -271,10 +271,13 @@ def parse_bundle(files: dict[str, bytes], forms: dict[str, set[str]] | None = No
     return result
 
 
-def load_spec(key: str, files: dict[str, str]):
-    """Parse a stored version's files into (spec, subprocess_specs); it was validated at deploy."""
+def load_spec(key: str, files: dict[str, str], dmn_language: str = "feel"):
+    """Parse a stored version's files into (spec, subprocess_specs); it was validated at deploy.
+
+    `dmn_language` is what its DMN cells are when they declare none ("python" for versions
+    deployed before decision tables were read as FEEL)."""
     trees = {name: etree.fromstring(text.encode("utf-8"), _XML_PARSER) for name, text in files.items()}
-    parser = _new_parser(trees, validate=False)
+    parser = _new_parser(trees, validate=False, dmn_language=dmn_language)
     return parser.get_spec(key), parser.get_subprocess_specs(key)
 
 

@@ -76,7 +76,9 @@ class CaseService:
         return self.session.get(ProcessVersion, case.process_version_id)
 
     def spec_for(self, version: ProcessVersion) -> CachedSpec:
-        return self.specs.get(version.id, version.key, version.files)
+        # Versions stored before migration 0017 (no resources) wrote their DMN cells in the safe subset.
+        legacy = version.resources is None
+        return self.specs.get(version.id, version.key, version.files, "python" if legacy else "feel")
 
     def start(self, principal: Principal, process_key: str, data: dict, authorized: bool = False,
               personnummer: str | None = None, child_id: str | None = None) -> Case:
