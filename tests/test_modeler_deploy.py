@@ -74,3 +74,22 @@ def test_the_modeler_needs_samverkas_token_and_the_owner_role(server):
         assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
     with modeler(server, server.token("mats", "mentor")) as mentor:
         assert deploy_diagram(mentor, "enkel.bpmn", ENKEL).status_code == 403
+
+
+def test_a_decision_table_deployed_alone_from_its_tab_gives_the_process_that_calls_it_a_new_version(product):
+    table = (ROOT / "processes" / "skolfranvaro_trappa.dmn").read_bytes()
+    stricter = table.replace(b"<text>&gt;= 10</text>", b"<text>&gt;= 5</text>")
+    assert stricter != table
+    with modeler(product, product.token("agda", "processagare")) as client:
+        response = deploy_diagram(client, "skolfranvaro_trappa.dmn", stricter)
+        assert response.status_code == 200, response.text
+        [definition] = response.json()["deployedProcessDefinitions"].values()
+        assert (definition["key"], definition["version"]) == ("skolfranvaro", 2)
+    with product.client("agda", "processagare") as owner:
+        assert [v["version"] for v in owner.get("/process-definitions/hlt").json()] == [1], "others untouched"
+    with product.client("mats", "mentor") as mentor:
+        case_id = start_case(mentor, "skolfranvaro", barn="elev-ref-7")["id"]
+        mentor.post(f"/cases/{case_id}/messages", json={"name": "franvarorapport", "data": {
+            "period_start": "2026-01-12", "period_slut": "2026-01-18", "franvaro_procent": 6,
+            "ogiltig_franvaro": False}})
+        assert mentor.get(f"/cases/{case_id}").json()["data"]["steg"] == 2, "the new threshold decides"

@@ -256,7 +256,9 @@ def parse_bundle(files: dict[str, bytes], forms: dict[str, set[str]] | None = No
     except SpiffWorkflowException as exc:
         raise InvalidInput("deployment refused", [_validation_error(exc, trees)]) from None
     if not keys:
-        raise InvalidInput("deployment refused", [FieldError("files", "no executable process (isExecutable=\"true\") found")])
+        raise InvalidInput("deployment refused", [FieldError(
+            "files", "no executable process (isExecutable=\"true\") found; a decision table deployed alone needs a "
+                     "deployed process whose decisionRef names one of its decisions")])
     texts = {name: content.decode("utf-8") for name, content in files.items()}
     outputs = {d.get("id"): set(d.xpath(".//*[local-name()='output']/@name"))
                for n, t in trees.items() if n.endswith(".dmn") for d in t.xpath(".//*[local-name()='decision']")}

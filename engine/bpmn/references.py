@@ -4,6 +4,8 @@ from __future__ import annotations
 import difflib
 import re
 
+from lxml import etree
+
 from engine.core.errors import FieldError
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -19,6 +21,24 @@ def element_id(node) -> str | None:
             return node.get("id")
         node = node.getparent()
     return None
+
+
+_PEEK = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+
+
+def declared_decisions(content: bytes) -> set[str]:
+    """The decision ids a DMN file declares (nothing if it does not parse: the deploy checks say why)."""
+    try:
+        return set(etree.fromstring(content, _PEEK).xpath(".//*[local-name()='decision']/@id"))
+    except etree.XMLSyntaxError:
+        return set()
+
+
+def decision_refs(files: dict[str, str]) -> set[str]:
+    """The decisions a stored version's BPMN files call."""
+    return {ref for name, text in files.items() if name.endswith(".bpmn")
+            for ref in etree.fromstring(text.encode("utf-8"), _PEEK).xpath(
+                ".//bpmn:businessRuleTask/@camunda:decisionRef", namespaces=NS)}
 
 
 def form_keys_of(trees, names) -> frozenset[str]:

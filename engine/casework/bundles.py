@@ -88,8 +88,9 @@ def _check_template(name: str, text: str) -> list[FieldError]:
     return []
 
 
-def split(files: dict[str, bytes], defaults: Path | None = None) -> Bundle:
-    """Sort uploaded files into a bundle (checking forms and templates), then fill in the server's defaults."""
+def split(files: dict[str, bytes], defaults: Path | None = None, prior: dict[str, str] | None = None) -> Bundle:
+    """Sort uploaded files into a bundle (checking forms and templates), then fill in what it leaves out:
+    from `prior` (the forms and templates of deployed versions it continues), then the server's defaults."""
     bundle = Bundle(uploaded=set(files))
     for name, content in files.items():
         if name.endswith(MODEL_SUFFIXES):
@@ -109,13 +110,16 @@ def split(files: dict[str, bytes], defaults: Path | None = None) -> Bundle:
         else:
             bundle.errors.append(FieldError(name, "a bundle holds .bpmn, .dmn, .schema.json, .ui.json and .html "
                                             "files", file=name))
+    server = {}
     if defaults is not None and defaults.is_dir():
-        uploaded_names = set(bundle.forms)
-        for name, text in forms.directory_texts(defaults).items():
-            if name.rsplit("/", 1)[-1] not in uploaded_names:  # an uploaded file replaces the server's, part or not
-                bundle.forms.setdefault(name, text)
-        for path in sorted((defaults / "templates").glob(f"*{TEMPLATE_SUFFIX}")):
-            bundle.templates.setdefault(path.name, path.read_text())
+        server = forms.directory_texts(defaults)
+        server.update({p.name: p.read_text() for p in sorted((defaults / "templates").glob(f"*{TEMPLATE_SUFFIX}"))})
+    for source in (prior or {}), server:
+        present = {n.rsplit("/", 1)[-1] for n in [*bundle.forms, *bundle.templates]}
+        for name, text in source.items():
+            if name.rsplit("/", 1)[-1] in present:  # an uploaded file replaces a default, part or not
+                continue
+            (bundle.templates if name.endswith(TEMPLATE_SUFFIX) else bundle.forms)[name] = text
     return bundle
 
 

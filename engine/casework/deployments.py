@@ -11,6 +11,7 @@ from engine.access.identity import Principal
 from engine.access.policy import OWNER_ROLE
 from engine.bpmn import changes as diff
 from engine.bpmn.parser import ParsedProcess, parse_bundle
+from engine.bpmn.references import decision_refs, declared_decisions
 from engine.casework import bundles
 from engine.core.clock import Clock
 from engine.core.errors import InvalidInput, NotFound, Refused
@@ -38,9 +39,9 @@ def bundle_files(directory: Path, forms_dir: Path | None = None) -> dict[str, by
     return bundles.directory_files(directory, forms_dir)
 
 
-def plan(files: dict[str, bytes], defaults: Path | None = None) -> list[Planned]:
+def plan(files: dict[str, bytes], defaults: Path | None = None, prior: dict[str, str] | None = None) -> list[Planned]:
     """Check a bundle without a database: every problem at once as InvalidInput, or what each version would hold."""
-    bundle = bundles.split(files, defaults)
+    bundle = bundles.split(files, defaults, prior)
     try:
         parsed = parse_bundle(bundle.models, bundle.form_fields())
     except InvalidInput as exc:
@@ -52,6 +53,25 @@ def plan(files: dict[str, bytes], defaults: Path | None = None) -> list[Planned]
         resources = bundle.resources_for(set(process.form_keys))
         planned.append(Planned(process, resources, bundles.content_hash(process.files, resources)))
     return planned
+
+
+def _with_processes_using(session: Session | None, files: dict[str, bytes]) -> tuple[dict[str, bytes], dict]:
+    """Decision tables deployed alone come with the deployed processes that call them.
+
+    (The Modeler deploys the open tab: a DMN edited on its own arrives without its BPMN.) The
+    processes' other files, forms and templates are taken as their newest version has them."""
+    if session is None or any(name.endswith(".bpmn") for name in files):
+        return files, {}
+    decisions = set().union(*(declared_decisions(c) for n, c in files.items() if n.endswith(".dmn")))
+    completed, prior = dict(files), {}
+    for version in latest_versions(session) if decisions else ():
+        if decision_refs(version.files) & decisions:
+            for name, text in version.files.items():
+                completed.setdefault(name, text.encode("utf-8"))
+            for group in ("forms", "templates"):
+                for name, text in ((version.resources or {}).get(group) or {}).items():
+                    prior.setdefault(name, text)
+    return completed, prior
 
 
 def _require_deployer(principal: Principal) -> None:
@@ -71,7 +91,8 @@ def deploy(session: Session, clock: Clock, principal: Principal, files: dict[str
     Forms and templates the upload leaves out are taken from `defaults` (the server's forms folder)."""
     _require_deployer(principal)
     results = []
-    for planned in plan(files, defaults):
+    files, prior = _with_processes_using(session, files)
+    for planned in plan(files, defaults, prior):
         existing = _existing(session, planned)
         if existing is not None:
             results.append(Deployed(existing, False, planned.parsed.warnings))
@@ -105,8 +126,9 @@ def dry_run(session: Session, principal: Principal | None, files: dict[str, byte
     """Every problem, and what each process's new version would change, without storing anything."""
     if principal is not None:
         _require_deployer(principal)
+    files, prior = _with_processes_using(session, files)
     try:
-        planned = plan(files, defaults)
+        planned = plan(files, defaults, prior)
     except InvalidInput as exc:
         return {"valid": False, "problems": [e.as_dict() for e in exc.errors], "warnings": [], "processes": []}
     newest = {v.key: v for v in latest_versions(session)} if session is not None else {}
