@@ -151,3 +151,19 @@ def test_the_migrated_ladder_table_decides_as_the_python_one_did():
                 "perioder_over": over, "perioder_under": under}
         task = SimpleNamespace(workflow=workflow, data=data)
         assert new.result(task) == old.result(task), data
+
+
+def test_a_cell_may_declare_the_engines_own_language_and_no_other():
+    table = (ROOT / "processes" / "skolfranvaro_trappa.dmn").read_bytes()
+    own = table.replace(b'<outputEntry id="r1_o1"><text>5</text>',
+                        b'<outputEntry id="r1_o1" expressionLanguage="https://samverka.se/expression-language/safe-python">'
+                        b'<text>5 if perioder_over &gt; 2 else 4</text>')
+    root = etree.fromstring(own)
+    assert dmn.check("t.dmn", root) == []
+    [cell] = [c for c in dmn.cells(dmn.translated(root)) if c.element == "r_samverkan" and c.role == "output entry"
+              and c.language == "python"]
+    assert cell.node.text == "5 if perioder_over > 2 else 4", "left as written"
+    [error] = dmn.check("t.dmn", etree.fromstring(own.replace(b"https://samverka.se/expression-language/safe-python",
+                                                              b"javascript")))
+    assert error.element == "r_samverkan" and "'javascript' is not supported" in error.message
+    assert "output column 'nytt_steg'" in error.message
