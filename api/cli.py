@@ -43,7 +43,8 @@ def deploy(directory: Annotated[Path, typer.Argument(exists=True, file_okay=Fals
     deployer = Principal(user="cli", roles=frozenset({deployments.DEPLOYER_ROLE}))
     with make_session_factory(engine)() as session:
         try:
-            deployed = deployments.deploy(session, SystemClock(), deployer, files, defaults=get_settings().forms_dir)
+            deployed = deployments.deploy(session, SystemClock(), deployer, files,
+                                          defaults=get_settings().forms_dir)
             session.commit()
         except EngineError as exc:
             raise _refused(exc) from None
@@ -54,7 +55,7 @@ def deploy(directory: Annotated[Path, typer.Argument(exists=True, file_okay=Fals
 
 
 @app.command()
-def lint(directory: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Folder of .bpmn/.dmn files")],
+def lint(directory: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Folder of .bpmn/.dmn")],
          forms: FormsOption = None,
          as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False):
     """Check a bundle without deploying: every problem (file, line, element, rule) and what it would change.

@@ -242,7 +242,8 @@ def parse_bundle(files: dict[str, bytes], forms: dict[str, set[str]] | None = No
             errors.extend(exc.errors)
             continue
         errors.extend(_check_document(name, trees[name]))
-    decisions = {d for n, t in trees.items() if n.endswith(".dmn") for d in t.xpath(".//*[local-name()='decision']/@id")}
+    decisions = {d for n, t in trees.items() if n.endswith(".dmn")
+                 for d in t.xpath(".//*[local-name()='decision']/@id")}
     for name, root in trees.items():
         if name.endswith(".bpmn"):
             errors.extend(reference_errors(name, root, form_keys, decisions))

@@ -28,7 +28,6 @@ class Bundle:
     models: dict[str, bytes] = field(default_factory=dict)
     forms: dict[str, str] = field(default_factory=dict)  # file name -> JSON text (server parts under delar/)
     templates: dict[str, str] = field(default_factory=dict)  # file name -> Jinja2 text
-    uploaded: set[str] = field(default_factory=set)  # the names that came in the upload (not defaults)
     errors: list[FieldError] = field(default_factory=list)
 
     def form_fields(self) -> dict[str, set[str]]:
@@ -38,7 +37,8 @@ class Bundle:
             if name.endswith(forms.SCHEMA) and "/" not in name and not _is_part(text):
                 try:
                     schema = json.loads(text)
-                    fields = set(schema.get("properties", {})) | {s.get("to") for s in schema.get("x-samverka-scores", [])}
+                    scores = {s.get("to") for s in schema.get("x-samverka-scores", [])}
+                    fields = set(schema.get("properties", {})) | scores
                 except (ValueError, AttributeError, TypeError):
                     fields = set()
                 found[name[:-len(forms.SCHEMA)]] = fields - {None}
@@ -91,7 +91,7 @@ def _check_template(name: str, text: str) -> list[FieldError]:
 def split(files: dict[str, bytes], defaults: Path | None = None, prior: dict[str, str] | None = None) -> Bundle:
     """Sort uploaded files into a bundle (checking forms and templates), then fill in what it leaves out:
     from `prior` (the forms and templates of deployed versions it continues), then the server's defaults."""
-    bundle = Bundle(uploaded=set(files))
+    bundle = Bundle()
     for name, content in files.items():
         if name.endswith(MODEL_SUFFIXES):
             bundle.models[name] = content
