@@ -82,3 +82,18 @@ def test_a_juel_timer_gets_a_clear_refusal(product):
     bad_date = LADDER.replace(b">P14D<", b">P14X<")
     [error] = _refused(product, {"skolfranvaro.bpmn": bad_date, "skolfranvaro_trappa.dmn": TABLE})
     assert error["element"] == "ingen_rapport_timer"
+
+
+def test_a_time_date_literal_fires_at_that_moment(server):
+    at_date = (FIXTURES / "vanta.bpmn").read_bytes().replace(
+        b'<bpmn:timeDuration>"P30D"</bpmn:timeDuration>', b"<bpmn:timeDate>2026-02-01T08:00:00Z</bpmn:timeDate>")
+    with server.client("agda", *OWNER) as owner, server.client("kim", "koordinator") as kim:
+        assert deploy_files(owner, "vanta.bpmn", overrides={"vanta.bpmn": at_date}).status_code == 201
+        case_id = start_case(kim, "vanta")["id"]
+        [timer] = kim.get(f"/cases/{case_id}/timers").json()
+        assert timer["expression"] == "2026-02-01T08:00:00Z" and timer["due_at"].startswith("2026-02-01T08:00:00")
+        server.clock.advance(timedelta(days=20) - timedelta(hours=1))
+        assert server.fire_timers() == []
+        server.clock.advance(timedelta(hours=1))
+        assert len(server.fire_timers()) == 1
+        assert kim.get(f"/cases/{case_id}").json()["status"] == "completed"
