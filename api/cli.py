@@ -1,4 +1,4 @@
-"""The `samverka` command: migrate, deploy, token, serve."""
+"""The `samverka` command: migrate, deploy, lint, token, serve, and the tools around them."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,6 +11,9 @@ from engine.core.clock import SystemClock
 from engine.core.errors import EngineError
 from engine.core.settings import get_settings
 
+FormsOption = Annotated[Optional[Path], typer.Option(
+    exists=True, file_okay=False, help="Forms folder (NAME.schema.json, NAME.ui.json, delar/, templates/); "
+                                       "default: SAMVERKA_FORMS_DIR, the repository's forms/")]
 app = typer.Typer(help="samverka: cross-agency case processes on BPMN", no_args_is_help=True)
 
 
@@ -26,12 +29,13 @@ def migrate(quiet: Annotated[bool, typer.Option("--quiet", help="Print nothing w
 
 @app.command()
 def deploy(directory: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Folder of .bpmn/.dmn files")],
+           forms: FormsOption = None,
            quiet: Annotated[bool, typer.Option("--quiet", help="Print nothing when it succeeds")] = False):
-    """Deploy every .bpmn and .dmn file in DIRECTORY as one bundle."""
+    """Deploy every .bpmn and .dmn file in DIRECTORY with the forms and templates they use, as one bundle."""
     from engine.casework import deployments
     from engine.core.db import make_engine, make_session_factory
 
-    files = deployments.bundle_files(directory)
+    files = deployments.bundle_files(directory, forms or get_settings().forms_dir)
     if not files:
         typer.echo(f"nothing to deploy: no .bpmn or .dmn files in {directory}")
         return
@@ -39,12 +43,99 @@ def deploy(directory: Annotated[Path, typer.Argument(exists=True, file_okay=Fals
     deployer = Principal(user="cli", roles=frozenset({deployments.DEPLOYER_ROLE}))
     with make_session_factory(engine)() as session:
         try:
-            deployed = deployments.deploy(session, SystemClock(), deployer, files)
+            deployed = deployments.deploy(session, SystemClock(), deployer, files,
+                                          defaults=get_settings().forms_dir)
             session.commit()
         except EngineError as exc:
             raise _refused(exc) from None
     for d in deployed if not quiet else ():
         typer.echo(f"{d.version.key} version {d.version.version} ({'new' if d.created else 'unchanged'})")
+        for w in d.warnings:
+            typer.echo(f"  warning: {w.file}:{w.line} {w.element} {w.message}", err=True)
+
+
+@app.command()
+def lint(directory: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Folder of .bpmn/.dmn")],
+         forms: FormsOption = None,
+         as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False):
+    """Check a bundle without deploying: every problem (file, line, element, rule) and what it would change.
+
+    Compares with the versions in the configured database when there is one (read only); exit 1 on problems."""
+    import json
+
+    from engine.casework import deployments
+
+    settings = get_settings()
+    files = deployments.bundle_files(directory, forms or settings.forms_dir)
+    with _deployed_versions(settings.resolved_database_url()) as session:
+        report = deployments.dry_run(session, None, files, defaults=settings.forms_dir)
+        report["compared_with_database"] = session is not None
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        typer.echo(_lint_text(report))
+    if not report["valid"]:
+        raise typer.Exit(1)
+
+
+def _deployed_versions(url: str):
+    """A read-only look at a database's deployed versions, or None when there is none to look at."""
+    from contextlib import contextmanager
+
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from engine.core.db import make_engine, make_session_factory
+
+    @contextmanager
+    def opened():
+        if url.startswith("sqlite") and not Path(url.split("///", 1)[-1]).is_file():
+            yield None  # never create a database just to compare with it
+            return
+        engine = make_engine(url)
+        try:
+            try:
+                migrated = "process_version" in inspect(engine).get_table_names()
+            except SQLAlchemyError:  # unreachable: lint still checks, it just compares with nothing
+                migrated = False
+            if not migrated:
+                yield None
+                return
+            with make_session_factory(engine)() as session:
+                yield session
+                session.rollback()
+        finally:
+            engine.dispose()
+    return opened()
+
+
+def _lint_text(report: dict) -> str:
+    lines = []
+    for kind, key in (("error", "problems"), ("warning", "warnings")):
+        for p in report[key]:
+            where = ":".join(str(x) for x in (p.get("file"), p.get("line")) if x) or p["location"]
+            lines.append(f"{where}: {kind}: {p.get('element') or '-'}: {p['message']}")
+    for change in report["processes"]:
+        was = f"version {change['deployed_version']}" if change["deployed_version"] else "not deployed"
+        if change["unchanged"]:
+            lines.append(f"{change['key']}: unchanged ({was})")
+            continue
+        lines.append(f"{change['key']}: new version ({was} now)")
+        if not change["deployed_version"]:
+            lines.append(f"  {len(change['elements']['added'])} elements, {len(change['forms']['added'])} forms")
+            continue
+        for what in ("added", "removed", "changed"):
+            for e in change["elements"][what]:
+                lines.append(f"  {what} {e['type']} {e['id']}" + (f" ({e['name']})" if e["name"] else ""))
+        for group in ("forms", "templates"):
+            for what in ("added", "removed", "changed"):
+                for name in change[group][what]:
+                    lines.append(f"  {group[:-1]} {what}: {name}")
+    if not report.get("compared_with_database"):
+        lines.append("(no deployed versions to compare with: no database)")
+    counted = lambda n, word: f"{n} {word}{'' if n == 1 else 's'}"  # noqa: E731
+    lines.append(f"{counted(len(report['problems']), 'problem')}, {counted(len(report['warnings']), 'warning')}")
+    return "\n".join(lines)
 
 
 @app.command()

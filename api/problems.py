@@ -33,7 +33,22 @@ def problem(request: Request, status: int, title: str, detail: str, errors: list
             "detail": detail, "instance": request.url.path}
     if errors:
         body["errors"] = errors
+    if request.url.path.startswith("/engine-rest/"):
+        body.update(_camunda_message(detail, errors or []))
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def _camunda_message(detail: str, errors: list[dict]) -> dict:
+    """What Camunda clients read from an error (the Modeler logs `message`): every problem, one per line."""
+    lines = [detail] + [" ".join(str(x) for x in (":".join(str(p) for p in (e.get("file"), e.get("line")) if p),
+                                                  e.get("element"), e.get("message")) if x) for e in errors]
+    details = {}
+    for e in errors:
+        if e.get("file"):
+            details.setdefault(e["file"], {"errors": [], "warnings": []})["errors"].append(
+                {"message": e.get("message"), "line": e.get("line"), "column": None,
+                 "mainElementId": e.get("element"), "elementIds": [e["element"]] if e.get("element") else []})
+    return {"message": "\n".join(lines), **({"details": details} if details else {})}
 
 
 def _validation_errors(exc: RequestValidationError) -> list[dict]:

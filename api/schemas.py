@@ -30,12 +30,57 @@ class ProcessVersionOut(Out):
     deployed_by: str
 
 
+class DeployProblem(BaseModel):
+    location: str
+    message: str = Field(description="The rule broken, in words")
+    file: str | None = None
+    line: int | None = None
+    element: str | None = None
+
+
 class DeployedOut(ProcessVersionOut):
     created: bool = Field(description="false when identical content was already deployed as this version")
 
 
 class DeploymentOut(BaseModel):
     processes: list[DeployedOut]
+    warnings: list[DeployProblem] = Field(default_factory=list, description="What could not be proven right "
+                                          "(e.g. a gateway reading data nothing upstream sets); not refused")
+
+
+class ElementChange(BaseModel):
+    id: str
+    type: str = Field(description="The BPMN/DMN element, e.g. userTask, boundaryEvent, rule")
+    name: str | None = None
+
+
+class ElementChanges(BaseModel):
+    added: list[ElementChange]
+    removed: list[ElementChange]
+    changed: list[ElementChange]
+
+
+class FileChanges(BaseModel):
+    added: list[str]
+    removed: list[str]
+    changed: list[str]
+
+
+class ProcessChanges(BaseModel):
+    key: str
+    name: str
+    deployed_version: int | None = Field(description="The newest deployed version compared with; null if none")
+    unchanged: bool = Field(description="true when deploying would return the deployed version as it is")
+    elements: ElementChanges
+    forms: FileChanges
+    templates: FileChanges
+
+
+class DryRunOut(BaseModel):
+    valid: bool = Field(description="false when deploying would be refused (see problems)")
+    problems: list[DeployProblem] = Field(description="What would refuse the deployment: file, line, element, rule")
+    warnings: list[DeployProblem] = Field(description="What could not be proven right, without refusing")
+    processes: list[ProcessChanges] = Field(description="What each process's new version would change")
 
 
 class CaseCreate(BaseModel):

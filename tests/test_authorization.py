@@ -42,8 +42,10 @@ def _bodies(ids: dict) -> dict:
         ("post", "/absence-reports"): {"json": report},
         ("post", "/api-keys"): {"json": {"name": "x", "scopes": ["*"]}},
         ("post", "/access-log/extract"): {"json": {"personnummer": "150101-2387"}},
-        ("post", "/process-definitions"): {"files": [("files", ("loop.bpmn", (FIXTURES / "loop.bpmn").read_bytes(),
-                                                                "application/xml"))]},
+        ("post", "/process-definitions"): {"files": [
+            ("files", ("loop.bpmn", (FIXTURES / "loop.bpmn").read_bytes(), "application/xml")),
+            *[("files", (name, (FIXTURES / "forms" / name).read_bytes(), "application/json"))
+              for name in ("uppfoljning.schema.json", "fri_start.schema.json")]]},
     }
 
 

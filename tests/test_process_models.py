@@ -35,7 +35,7 @@ def test_every_user_task_has_a_form_and_every_lane_a_known_role(path: Path):
     root = etree.parse(str(path)).getroot()
     for task in root.iterfind(".//bpmn:userTask", NS):
         key = task.get(f"{{{NS['camunda']}}}formKey")
-        schema, _ = forms.form(key, ROOT / "forms")
+        schema, _ = forms.from_directory(ROOT / "forms").form(key)
         assert schema is not None, f"{path.name}: {task.get('id')} has no form {key}"
     lanes = {role_id(lane.get("name")) for lane in root.iterfind(".//bpmn:lane", NS)}
     assert lanes <= ROLES, lanes - ROLES
@@ -47,7 +47,7 @@ def test_every_form_schema_is_valid_and_its_references_resolve():
         schema = json.loads(path.read_text())
         Draft202012Validator.check_schema(schema)
         # Resolving every $ref: validating an empty object walks the schema's references.
-        forms.validate(path.name.removesuffix(".schema.json"), {}, ROOT / "forms")
+        forms.validate(forms.from_directory(ROOT / "forms"), path.name.removesuffix(".schema.json"), {})
     for path in sorted((ROOT / "forms").glob("*.ui.json")):
         assert (ROOT / "forms" / path.name.replace(".ui.json", ".schema.json")).exists(), path.name
 

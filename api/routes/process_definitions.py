@@ -3,40 +3,43 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Path, Request, UploadFile
-from fastapi.responses import Response
+from fastapi import APIRouter, File, Path, Query, Request, UploadFile
+from fastapi.responses import JSONResponse, Response
 
 from engine.access.policy import require_definition_reader
 from engine.casework import deployments, figures
-from engine.core.errors import FieldError, InvalidInput
 
+from .. import uploads
 from ..deps import PrincipalDep, SessionDep
-from ..schemas import INT32_MAX, DeployedOut, DeploymentOut, ProcessFiguresOut, ProcessVersionOut
+from ..schemas import INT32_MAX, DeployedOut, DeploymentOut, DryRunOut, ProcessFiguresOut, ProcessVersionOut
 
 router = APIRouter(prefix="/process-definitions", tags=["process definitions"])
 
 
-@router.post("", response_model=DeploymentOut, status_code=201)
+@router.post("", response_model=DeploymentOut, status_code=201,
+             responses={200: {"model": DryRunOut, "description": "With dry_run=true: the problems and the changes"}})
 async def deploy(request: Request, session: SessionDep, principal: PrincipalDep,
-                 files: Annotated[list[UploadFile], File(description="One or more .bpmn/.dmn files")]):
-    """Deploy BPMN and DMN files (role `processagare`).
+                 files: Annotated[list[UploadFile], File(description="A bundle: .bpmn/.dmn models, NAME.schema.json "
+                                                                     "and NAME.ui.json forms, NAME.html templates")],
+                 dry_run: Annotated[bool, Query(description="Check and compare only: nothing is stored")] = False):
+    """Deploy a bundle of models with the forms and document templates they use (role `processagare`).
 
-    Each executable process gets its BPMN id as key and the next version number; content
-    identical to an existing version returns that version. Invalid files are refused with
-    422 naming the file, line, element and rule, and nothing is stored."""
-    limit = request.app.state.settings.max_upload_bytes
-    contents: dict[str, bytes] = {}
-    for upload in files:
-        name = (upload.filename or "").rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
-        data = await upload.read(limit + 1)
-        if len(data) > limit:
-            raise InvalidInput("file too large", [FieldError(name, f"larger than {limit} bytes", file=name)])
-        if name in contents:
-            raise InvalidInput("duplicate file name", [FieldError(name, "uploaded twice", file=name)])
-        contents[name] = data
-    deployed = deployments.deploy(session, request.app.state.clock, principal, contents)
+    Each executable process gets its BPMN id as key and the next version number, and keeps the
+    forms and templates it was deployed with (those the upload leaves out come from the server's
+    forms folder); content identical to an existing version returns that version. Invalid files
+    are refused with 422 naming the file, line, element and rule, and nothing is stored.
+    With `dry_run=true` the answer is 200: every problem, and what each new version would change
+    against the deployed one (elements, forms, templates), and nothing is stored."""
+    settings = request.app.state.settings
+    contents = await uploads.read_files(files, settings.max_upload_bytes)
+    if dry_run:
+        report = deployments.dry_run(session, principal, contents, defaults=settings.forms_dir)
+        return JSONResponse(DryRunOut.model_validate(report).model_dump(mode="json"), status_code=200)
+    deployed = deployments.deploy(session, request.app.state.clock, principal, contents,
+                                  defaults=settings.forms_dir)
     return DeploymentOut(processes=[
-        DeployedOut(**ProcessVersionOut.model_validate(d.version).model_dump(), created=d.created) for d in deployed])
+        DeployedOut(**ProcessVersionOut.model_validate(d.version).model_dump(), created=d.created) for d in deployed],
+        warnings=[w.as_dict() for d in deployed for w in d.warnings])
 
 
 @router.get("", response_model=list[ProcessVersionOut])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Callable
@@ -19,6 +20,10 @@ from engine.core.clock import Clock
 from engine.core.errors import ExpressionError
 
 MAX_EXPRESSION_LENGTH = 2000
+# The expression language BPMN files declare (or leave out): this module's safe subset of Python.
+LANGUAGE = "https://samverka.se/expression-language/safe-python"
+LANGUAGE_ALIASES = frozenset({LANGUAGE, "python"})  # scriptFormat="python", as the Modeler lets one write it
+_JUEL = re.compile(r"^\s*[$#]\{(.*)\}\s*$", re.S)
 
 _ALLOWED_NODES: tuple[type[ast.AST], ...] = (
     ast.Expression, ast.Constant, ast.Name, ast.Load,
@@ -122,8 +127,20 @@ def parse_script(script: str) -> tuple[tuple[str, str | None, ast.Expression], .
     return tuple(steps)
 
 
+def juel_refusal(text: str) -> str | None:
+    """What to say about a JUEL expression (`${dur}`, Camunda 7's language), or None if it is not one."""
+    match = _JUEL.match(text or "")
+    if not match:
+        return None
+    return (f"{text.strip()[:80]!r} is JUEL (Camunda 7's expression language), which samverka does not run; "
+            f"write the expression itself: {match.group(1).strip()[:80]!r}")
+
+
 def validate_expression(expression: str) -> None:
     """Raise ExpressionError if `expression` is not in the safe subset."""
+    hint = juel_refusal(expression)
+    if hint:
+        raise ExpressionError(hint, expression)
     try:
         parse_expression(expression)
     except SyntaxError as exc:

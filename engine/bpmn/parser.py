@@ -19,13 +19,12 @@ from SpiffWorkflow.bpmn.parser.ProcessParser import ProcessParser
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
-from engine.bpmn.expressions import validate_dmn_entry, validate_expression, validate_script
-from engine.bpmn.timer_events import timer_event_definition
+from engine.bpmn import dataflow, dmn
+from engine.bpmn.expressions import LANGUAGE, LANGUAGE_ALIASES, validate_expression, validate_script
+from engine.bpmn.references import BPMN_NS, CAMUNDA_NS, FORM_KEY, NS, element_id, form_keys_of, reference_errors
+from engine.bpmn.timer_events import check_iso_literal, iso_literal, timer_event_definition
 from engine.core.errors import ExpressionError, FieldError, InvalidInput
 
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
-NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
 UNSUPPORTED = {"serviceTask": "service tasks would call out of the engine; use a user task or a message",
                "complexGateway": "complex gateways are not supported; use exclusive or inclusive gateways"}
 
@@ -86,6 +85,8 @@ class ParsedProcess:
     key: str
     name: str
     files: dict[str, str]  # file name -> XML text: the process's own file first, then its dependencies
+    form_keys: frozenset[str] = frozenset()  # the forms its user tasks and start events name
+    warnings: list[FieldError] = field(default_factory=list)  # what could not be proven right (engine.dataflow)
     content_hash: str = field(init=False)
 
     def __post_init__(self):
@@ -93,7 +94,6 @@ class ParsedProcess:
         self.content_hash = hashlib.sha256(digest).hexdigest()
 
 
-FORM_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")  # a file name under forms/, never a path
 
 
 def _safe_tree(name: str, content: bytes) -> etree._Element:
@@ -111,37 +111,61 @@ def _safe_tree(name: str, content: bytes) -> etree._Element:
         raise InvalidInput("XML syntax error", [FieldError(name, f"XML syntax error: {exc.msg}", file=name, line=exc.lineno)]) from None
 
 
-def _element_id(node) -> str | None:
-    while node is not None:
-        if node.get("id"):
-            return node.get("id")
-        node = node.getparent()
-    return None
+_ALMOST_ISO = re.compile(r"^(P|R[0-9]*/|[0-9]{4}-)[0-9A-Z.:/+-]*$")
+
+
+def _timer_validator(kind: str):
+    """A timer holds an ISO 8601 literal or, failing that, an expression of the engine's language."""
+    def validate(text):
+        if not iso_literal(kind, text):
+            if _ALMOST_ISO.match(text):  # P14X, a typo, would otherwise be read as a variable's name
+                raise ExpressionError(f"{text[:80]!r} looks like an ISO 8601 {kind} but is not one "
+                                      "(e.g. P30D, PT8H, R/P6M, 2026-01-01T00:00:00Z)", text)
+            return validate_expression(text)
+        try:
+            check_iso_literal(kind, text)
+        except ValueError as exc:
+            raise ExpressionError(str(exc), text) from None
+    return validate
 
 
 def _expression_checks(root) -> list[tuple[object, str, callable]]:
-    """(node, text, validator) for every expression-bearing node in a BPMN or DMN document."""
+    """(node, text, validator) for every expression-bearing node in a BPMN document."""
     checks = []
     xpath = lambda q: root.xpath(q, namespaces=NS)  # noqa: E731
-    for node in xpath(".//bpmn:conditionExpression | .//bpmn:timeDate | .//bpmn:timeDuration | .//bpmn:timeCycle"
-                      " | .//bpmn:loopCardinality | .//bpmn:completionCondition"
+    for node in xpath(".//bpmn:conditionExpression | .//bpmn:loopCardinality | .//bpmn:completionCondition"
                       " | .//bpmn:conditionalEventDefinition/bpmn:condition | .//bpmn:messagePath"):
         checks.append((node, node.text, validate_expression))
+    for kind in ("timeDate", "timeDuration", "timeCycle"):
+        for node in xpath(f".//bpmn:{kind}"):
+            checks.append((node, node.text, _timer_validator(kind)))
     for node in xpath(".//bpmn:messageEventDefinition[@camunda:expression]"):  # a thrown message's payload
         checks.append((node, node.get(f"{{{CAMUNDA_NS}}}expression"), validate_expression))
     for node in xpath(".//bpmn:scriptTask/bpmn:script"):
         checks.append((node, node.text, validate_script))
-    local = lambda name: f".//*[local-name()='{name}']/*[local-name()='text']"  # noqa: E731
-    for node in root.xpath(local("inputExpression") + " | " + local("outputEntry")):
-        checks.append((node, node.text, validate_expression))
-    for node in root.xpath(local("inputEntry")):
-        if (node.text or "").strip() not in ("", "-"):
-            checks.append((node, node.text, validate_dmn_entry))
     return [(n, t.strip(), v) for n, t, v in checks if t and t.strip()]
 
 
-def _check_document(name: str, root) -> list[FieldError]:
+def _language_errors(name: str, root) -> list[FieldError]:
+    """The definitions, each formal expression and each script must be in the engine's language."""
     errors = []
+    expected = f"samverka evaluates {LANGUAGE} (leave the attribute out, or declare that)"
+    declared = root.get("expressionLanguage")
+    if declared and declared not in LANGUAGE_ALIASES:
+        errors.append(FieldError(name, f"expressionLanguage {declared[:120]!r} is not supported: {expected}",
+                                 file=name, line=root.sourceline, element=root.get("id")))
+    for node in root.xpath(".//*[@language] | .//bpmn:scriptTask[@scriptFormat]", namespaces=NS):
+        value = node.get("language") or node.get("scriptFormat")
+        if value not in LANGUAGE_ALIASES:
+            errors.append(FieldError(name, f"expression language {value[:120]!r} is not supported: {expected}",
+                                     file=name, line=node.sourceline, element=element_id(node)))
+    return errors
+
+
+def _check_document(name: str, root) -> list[FieldError]:
+    if name.endswith(".dmn"):
+        return dmn.check(name, root)
+    errors = _language_errors(name, root)
     for tag, why in UNSUPPORTED.items():
         for node in root.xpath(f".//bpmn:{tag}", namespaces=NS):
             errors.append(FieldError(name, f"unsupported element bpmn:{tag}: {why}", file=name,
@@ -156,7 +180,7 @@ def _check_document(name: str, root) -> list[FieldError]:
             validator(text)
         except ExpressionError as exc:
             errors.append(FieldError(name, f"forbidden expression {text[:120]!r}: {exc.message}", file=name,
-                                     line=node.sourceline, element=_element_id(node)))
+                                     line=node.sourceline, element=element_id(node)))
     return errors
 
 
@@ -173,11 +197,11 @@ def _validation_error(exc: SpiffWorkflowException, roots: dict[str, etree._Eleme
     return FieldError(file or "bundle", str(exc).split("\n")[0], file=file, line=line, element=element)
 
 
-def _new_parser(trees: dict[str, etree._Element], validate: bool) -> SamverkaParser:
+def _new_parser(trees: dict[str, etree._Element], validate: bool, dmn_language: str = "feel") -> SamverkaParser:
     parser = SamverkaParser(validator=BpmnValidator() if validate else None)
     for name, root in trees.items():
         if name.endswith(".dmn"):
-            parser.add_dmn_xml(root, filename=name)
+            parser.add_dmn_xml(dmn.translated(root, dmn_language), filename=name)
     for name, root in trees.items():
         if name.endswith(".bpmn"):
             parser.add_bpmn_xml(root, filename=name)
@@ -199,8 +223,13 @@ def _dependencies(parser: SamverkaParser, key: str, trees) -> list[str]:
     return files
 
 
-def parse_bundle(files: dict[str, bytes]) -> list[ParsedProcess]:
-    """Validate uploaded files and return one ParsedProcess per executable process."""
+def parse_bundle(files: dict[str, bytes], forms: dict[str, set[str]] | None = None) -> list[ParsedProcess]:
+    """Validate uploaded models and return one ParsedProcess per executable process.
+
+    With `forms` (form key -> its top-level fields, the forms deployed with the models) every
+    formKey must name one of them, and each process is warned of the data its gateways read
+    that nothing upstream is known to set."""
+    form_keys = set(forms) if forms is not None else None
     errors: list[FieldError] = []
     trees: dict[str, etree._Element] = {}
     for name, content in files.items():
@@ -213,6 +242,11 @@ def parse_bundle(files: dict[str, bytes]) -> list[ParsedProcess]:
             errors.extend(exc.errors)
             continue
         errors.extend(_check_document(name, trees[name]))
+    decisions = {d for n, t in trees.items() if n.endswith(".dmn")
+                 for d in t.xpath(".//*[local-name()='decision']/@id")}
+    for name, root in trees.items():
+        if name.endswith(".bpmn"):
+            errors.extend(reference_errors(name, root, form_keys, decisions))
     if errors:
         raise InvalidInput("deployment refused", errors)
     try:
@@ -223,20 +257,30 @@ def parse_bundle(files: dict[str, bytes]) -> list[ParsedProcess]:
     except SpiffWorkflowException as exc:
         raise InvalidInput("deployment refused", [_validation_error(exc, trees)]) from None
     if not keys:
-        raise InvalidInput("deployment refused", [FieldError("files", "no executable process (isExecutable=\"true\") found")])
+        raise InvalidInput("deployment refused", [FieldError(
+            "files", "no executable process (isExecutable=\"true\") found; a decision table deployed alone needs a "
+                     "deployed process whose decisionRef names one of its decisions")])
     texts = {name: content.decode("utf-8") for name, content in files.items()}
+    outputs = {d.get("id"): set(d.xpath(".//*[local-name()='output']/@name"))
+               for n, t in trees.items() if n.endswith(".dmn") for d in t.xpath(".//*[local-name()='decision']")}
     result = []
     for key in keys:
         spec = parser.get_spec(key)
         needed = _dependencies(parser, key, trees)
-        result.append(ParsedProcess(key, spec.description or key, {f: texts[f] for f in needed}))
+        own = trees[needed[0]].xpath("//bpmn:process[@id=$k]", namespaces=NS, k=key)
+        warned = dataflow.warnings(needed[0], own, forms or {}, outputs)
+        result.append(ParsedProcess(key, spec.description or key, {f: texts[f] for f in needed},
+                                    form_keys_of(trees, needed), warned))
     return result
 
 
-def load_spec(key: str, files: dict[str, str]):
-    """Parse a stored version's files into (spec, subprocess_specs); it was validated at deploy."""
+def load_spec(key: str, files: dict[str, str], dmn_language: str = "feel"):
+    """Parse a stored version's files into (spec, subprocess_specs); it was validated at deploy.
+
+    `dmn_language` is what its DMN cells are when they declare none ("python" for versions
+    deployed before decision tables were read as FEEL)."""
     trees = {name: etree.fromstring(text.encode("utf-8"), _XML_PARSER) for name, text in files.items()}
-    parser = _new_parser(trees, validate=False)
+    parser = _new_parser(trees, validate=False, dmn_language=dmn_language)
     return parser.get_spec(key), parser.get_subprocess_specs(key)
 
 

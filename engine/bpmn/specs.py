@@ -36,13 +36,13 @@ class SpecCache:
         self._items: OrderedDict[int, CachedSpec] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, version_id: int, key: str, files: dict[str, str]) -> CachedSpec:
+    def get(self, version_id: int, key: str, files: dict[str, str], dmn_language: str = "feel") -> CachedSpec:
         with self._lock:
             cached = self._items.get(version_id)
             if cached is not None:
                 self._items.move_to_end(version_id)
                 return cached
-        spec, subprocess_specs = load_spec(key, files)
+        spec, subprocess_specs = load_spec(key, files, dmn_language)
         specs = [spec, *subprocess_specs.values()]
         task_specs = [t for s in specs for t in s.task_specs.values()]
         groups = frozenset(filter(None, (candidate_group(getattr(t, "lane", None)) for t in task_specs)))

@@ -6,10 +6,41 @@ with the parser (`timer_event_definition`) and the serializer (engine.serializer
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (CycleTimerEventDefinition, DurationTimerEventDefinition,
                                                               TimeDateEventDefinition, TimerEventDefinition)
+
+
+_DURATION = r"P(?!T?$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?!$)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?"
+_DATE_TIME = r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?"
+# What each timer element holds when it is written as the BPMN spec and Camunda write it.
+ISO_LITERALS = {
+    "timeDuration": re.compile(f"^{_DURATION}$"),
+    "timeDate": re.compile(f"^{_DATE_TIME}$"),
+    "timeCycle": re.compile(f"^R\\d*/(({_DATE_TIME})/)?{_DURATION}(/{_DATE_TIME})?$"),
+}
+
+
+def iso_literal(kind: str, text: str | None) -> bool:
+    """Whether a timer's text is an ISO 8601 literal (`P30D`, `R/P6M`, `2026-01-01T00:00:00Z`) for its kind."""
+    pattern = ISO_LITERALS.get(kind)
+    return bool(pattern and text and pattern.match(text.strip()))
+
+
+def check_iso_literal(kind: str, text: str) -> None:
+    """ValueError if a literal that looks like ISO 8601 is not a valid one (a 13th month, say)."""
+    text = text.strip()
+    try:
+        if kind == "timeDate":
+            TimerEventDefinition.parse_time_or_duration(text)
+        elif kind == "timeDuration":
+            TimerEventDefinition.parse_iso_duration(text)
+        else:
+            _recurring_interval(text, datetime.now().astimezone())
+    except Exception:  # noqa: BLE001 - the library raises several types for a bad value
+        raise ValueError(f"{text!r} is not a valid ISO 8601 {kind}") from None
 
 
 def duration_from(value: str, start: datetime) -> timedelta:
@@ -105,9 +136,21 @@ CLOCK_TIMERS = {
 }
 
 
+KINDS = {TimeDateEventDefinition: "timeDate", DurationTimerEventDefinition: "timeDuration",
+         CycleTimerEventDefinition: "timeCycle"}
+
+
 def timer_event_definition(parsed: TimerEventDefinition) -> TimerEventDefinition:
-    """Return the engine-clock twin of a timer definition the library's parser built."""
+    """Return the engine-clock twin of a timer definition the library's parser built.
+
+    An ISO 8601 literal is a literal (the BPMN spelling, `P30D`); anything else is an expression
+    of the engine's language (`"P30D"`, `natverksmote_1_mal`). The library evaluates every timer
+    as an expression, so a literal is handed to it quoted.
+    """
     cls = CLOCK_TIMERS.get(type(parsed))
     if cls is None:
         return parsed
-    return cls(parsed.name, parsed.expression, description=parsed.description)
+    expression = parsed.expression
+    if iso_literal(KINDS[type(parsed)], expression):
+        expression = repr(expression.strip())
+    return cls(parsed.name, expression, description=parsed.description)

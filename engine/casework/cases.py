@@ -79,8 +79,14 @@ class CaseService:
         self.children = children  # None where no personnummer comes in (workers, simulations)
         self.forms_dir = forms_dir  # start forms
 
+    def version_of(self, case: Case) -> ProcessVersion:
+        """The process version a case runs on."""
+        return self.session.get(ProcessVersion, case.process_version_id)
+
     def spec_for(self, version: ProcessVersion) -> CachedSpec:
-        return self.specs.get(version.id, version.key, version.files)
+        # Versions stored before migration 0017 (no resources) wrote their DMN cells in the safe subset.
+        legacy = version.resources is None
+        return self.specs.get(version.id, version.key, version.files, "python" if legacy else "feel")
 
     def start(self, principal: Principal, process_key: str, data: dict, authorized: bool = False,
               personnummer: str | None = None, child_id: str | None = None, trusted: bool = False) -> Case:
@@ -100,7 +106,7 @@ class CaseService:
             raise Refused(f"starting a {version.key} case needs one of its roles "
                           f"({', '.join(sorted(cached.candidate_groups))}) and an agency")
         refuse_in_data(data, self.clock)
-        start_form = None if trusted else self._check_start_data(cached, version.key, data)
+        start_form = None if trusted else self._check_start_data(cached, version, data)
         if personnummer is not None:
             if self.children is None:
                 raise InvalidInput("a personnummer cannot be given here",
@@ -123,16 +129,23 @@ class CaseService:
             self.access.join(principal, case.id, role, "started")
         return case
 
-    def _check_start_data(self, cached: CachedSpec, process_key: str, data: dict) -> dict | None:
+    def forms_for(self, version: ProcessVersion, folder: Path | None = None) -> forms.FormSet:
+        """The forms deployed with a process version (a running case keeps its version's forms); versions from
+        before forms came with the model read them from `folder` (default: this service's)."""
+        deployed = version.resources.get("forms") if version.resources is not None else None
+        return forms.for_version(version.content_hash, deployed, folder or self.forms_dir)
+
+    def _check_start_data(self, cached: CachedSpec, version: ProcessVersion, data: dict) -> dict | None:
         """The start form's schema, after checking `data` against it; InvalidInput naming each bad field."""
-        schema, _ = forms.form(cached.start_form, self.forms_dir) if cached.start_form else (None, None)
+        process_key, form_set = version.key, self.forms_for(version)
+        schema, _ = form_set.form(cached.start_form) if cached.start_form else (None, None)
         if schema is None:
             if data:
                 raise InvalidInput(f"a {process_key} case starts with no data", [FieldError(
                     f"/data/{key}", f"unknown: {process_key} has no start form; the child is given as "
                                     "barn_personnummer, and everything else by the case's steps") for key in sorted(data)])
             return None
-        errors = forms.validate(cached.start_form, data, self.forms_dir, {})
+        errors = forms.validate(form_set, cached.start_form, data, {})
         if errors:
             raise InvalidInput(f"the start data does not match the form {cached.start_form}", errors)
         return schema

@@ -1,7 +1,8 @@
 """Printable documents rendered from case data with Jinja2: the SIP, the Västbas handlingsplan, the kallelse.
 
-Templates live in forms/templates/ as NAME.html; autoescaping is on, so case data can never
-become markup. A document exists for a case once the data it prints has been recorded.
+Templates are deployed with the process (NAME.html; forms/templates/ by default) and a case prints
+with its version's; autoescaping is on, so case data can never become markup. A document exists
+for a case once the data it prints has been recorded.
 """
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import DictLoader, Environment, FileSystemLoader, select_autoescape
 
 from engine.core.clock import Clock
 from engine.core.errors import InvalidTransition, NotFound
-from engine.core.models import Case
+from engine.core.models import Case, ProcessVersion
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 # name -> the case data keys it prints, and what to call the missing part in an error
@@ -28,23 +29,40 @@ FOR_THE_NETWORK = frozenset({"kallelse"})
 
 
 @lru_cache(maxsize=8)
-def _environment(directory: Path) -> Environment:
+def _directory_environment(directory: Path) -> Environment:
     return Environment(loader=FileSystemLoader(directory), autoescape=select_autoescape(default=True))
 
 
-def require_known(name: str, directory: Path) -> None:
+def _environment(templates: dict[str, str] | Path) -> Environment:
+    if isinstance(templates, Path):
+        return _directory_environment(templates)
+    return Environment(loader=DictLoader(templates), autoescape=select_autoescape(default=True))
+
+
+def templates_of(version: ProcessVersion, fallback: Path) -> dict[str, str] | Path:
+    """The templates deployed with a process version, or the server's folder for versions from before that."""
+    return version.resources["templates"] if version.resources is not None else fallback
+
+
+def _exists(templates: dict[str, str] | Path, file: str) -> bool:
+    return (templates / file).is_file() if isinstance(templates, Path) else file in templates
+
+
+def require_known(name: str, templates: dict[str, str] | Path | None = None) -> None:
     """NotFound unless `name` is one of the documents (never a path: `../x` is just an unknown name)."""
-    if not _NAME.match(name) or name not in DOCUMENTS or not (directory / f"{name}.html").is_file():
+    if not _NAME.match(name) or name not in DOCUMENTS or (templates is not None and
+                                                          not _exists(templates, f"{name}.html")):
         raise NotFound(f"no document named {name[:60]!r}; there are: {', '.join(sorted(DOCUMENTS))}")
 
 
-def render(case: Case, data: dict, name: str, directory: Path, clock: Clock, personnummer: str | None = None) -> str:
+def render(case: Case, data: dict, name: str, templates: dict[str, str] | Path, clock: Clock,
+           personnummer: str | None = None) -> str:
     """The document `name` for `case` as printable HTML, from the `data` its reader may see."""
-    require_known(name, directory)
+    require_known(name, templates)
     needed, missing = DOCUMENTS[name]
     if not all(key in data for key in needed):
         raise InvalidTransition(missing)
     shown = None if name in FOR_THE_NETWORK else personnummer
     context = {**data, "arende": {"id": case.id, "process": case.process_key, "barn_personnummer": shown},
                "utskrivet": clock.now().date().isoformat()}
-    return _environment(directory).get_template(f"{name}.html").render(context)
+    return _environment(templates).get_template(f"{name}.html").render(context)

@@ -123,7 +123,7 @@ class Simulation:
         self.worker = Worker(self.sessions, self.clock, self.runner, self.specs)
         with self.sessions() as session:
             owner = Principal("simulering", roles=frozenset({deployments.DEPLOYER_ROLE}))
-            deployments.deploy(session, self.clock, owner, deployments.bundle_files(processes))
+            deployments.deploy(session, self.clock, owner, deployments.bundle_files(processes), defaults=forms_dir)
             session.commit()
 
     def _cases(self, session) -> CaseService:

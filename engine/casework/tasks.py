@@ -15,7 +15,7 @@ from engine.casework import forms
 from engine.casework.cases import CaseService
 from engine.casework.scoring import ScoringSettings
 from engine.core.errors import Conflict, InvalidInput, InvalidTransition, NotFound, Refused
-from engine.core.models import UserTask
+from engine.core.models import Case, ProcessVersion, UserTask
 from engine.core.paging import Page, keyset_page
 from engine.core.roles import role_id
 
@@ -72,8 +72,13 @@ class TaskService:
         audit.record(self.session, self.cases.clock, principal, [task.case_id], "read", what)
         return task
 
+    def forms_of(self, case_id: str) -> forms.FormSet:
+        """The forms deployed with the case's process version (a running case keeps its version's forms)."""
+        version = self.session.get(ProcessVersion, self.session.get(Case, case_id).process_version_id)
+        return self.cases.forms_for(version, self.forms_dir)
+
     def form(self, task: UserTask) -> tuple[dict | None, dict | None]:
-        return forms.form(task.form_key, self.forms_dir)
+        return self.forms_of(task.case_id).form(task.form_key)
 
     def _open_for(self, principal: Principal, task_id: str) -> UserTask:
         task = self._readable(principal, task_id)
@@ -117,10 +122,11 @@ class TaskService:
             raise Conflict(f"task {task_id} is claimed by {task.assignee}")
         case = self.cases.load(task.case_id)
         refuse_in_data(data, self.cases.clock)
-        errors = forms.validate(task.form_key, data, self.forms_dir, case.data)
+        form_set = self.forms_of(case.id)
+        errors = forms.validate(form_set, task.form_key, data, case.data)
         if errors:
             raise InvalidInput(f"the data does not match the form {task.form_key}", errors)
-        data = {**data, **forms.scores(task.form_key, data, self.scoring, self.forms_dir)}
+        data = {**data, **forms.scores(form_set, task.form_key, data, self.scoring)}
         workflow = self.cases.workflow_of(case)
         snapshot = self.cases.runner.complete(workflow, task_id, data)
         task.assignee = task.assignee or principal.user

@@ -45,6 +45,8 @@ class ProcessVersion(Base):
     name: Mapped[str] = mapped_column(String(500))
     content_hash: Mapped[str] = mapped_column(String(64))
     files: Mapped[dict] = mapped_column(JsonType)  # file name -> XML; the process's own file first
+    # {"forms": {file: JSON text}, "templates": {file: Jinja2 text}} deployed with it; None before forms were
+    resources: Mapped[dict | None] = mapped_column(JsonType, nullable=True)
     deployed_at: Mapped[datetime] = mapped_column(Timestamp())
     deployed_by: Mapped[str] = mapped_column(String(200))
 
