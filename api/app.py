@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -18,6 +19,7 @@ from engine.core.settings import Settings, get_settings
 from engine.integration.webhooks import Deliverer
 
 from . import problems
+from .feed_watch import FeedWatch
 from .limits import RequestLimits
 from .request_log import RequestLog
 from .routes import (absence, access_log, api_keys, cases, documents, engine_rest, events, health, messages,
@@ -62,6 +64,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.session_factory = make_session_factory(engine)
     app.state.runner = Runner(app.state.clock)
     app.state.specs = SpecCache()
+    app.state.feed_waits = Counter()  # open long-polls per client (api.routes.events)
+    app.state.feed_watch = FeedWatch(app.state.session_factory)
     problems.install(app)
     app.add_middleware(RequestLimits, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestLog)  # outermost: it sees the path as RequestLimits left it

@@ -10,14 +10,14 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError, Statemen
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from engine.core.errors import Conflict, EngineError, InvalidInput, InvalidTransition, NotFound, Refused
+from engine.core.errors import Conflict, EngineError, InvalidInput, InvalidTransition, NotFound, Refused, TooMany
 
 log = logging.getLogger("samverka.api")
 MEDIA_TYPE = "application/problem+json"
 
-_STATUS = {NotFound: 404, Conflict: 409, InvalidTransition: 409, Refused: 403, InvalidInput: 422}
+_STATUS = {NotFound: 404, Conflict: 409, InvalidTransition: 409, Refused: 403, InvalidInput: 422, TooMany: 429}
 _SLUG = {404: "not-found", 409: "conflict", 403: "forbidden", 422: "invalid-input", 401: "unauthorized",
-         413: "payload-too-large", 405: "method-not-allowed", 500: "internal-error"}
+         413: "payload-too-large", 405: "method-not-allowed", 429: "too-many-requests", 500: "internal-error"}
 
 
 class Unauthenticated(Exception):
@@ -62,7 +62,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(EngineError)
     async def engine_error(request: Request, exc: EngineError):
         status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400)
-        return problem(request, status, exc.title, exc.detail, [e.as_dict() for e in exc.errors])
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooMany) else None
+        return problem(request, status, exc.title, exc.detail, [e.as_dict() for e in exc.errors], headers=headers)
 
     @app.exception_handler(Unauthenticated)
     async def unauthenticated(request: Request, exc: Unauthenticated):

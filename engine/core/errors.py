@@ -55,6 +55,13 @@ class InvalidInput(EngineError):
     title = "Invalid input"
 
 
+class TooMany(EngineError):
+    """The caller has too much going on at once; it may try again after `retry_after` seconds."""
+
+    title = "Too many requests"
+    retry_after = 1
+
+
 @dataclass
 class ExpressionError(Exception):
     """An expression outside the safe subset; raised at deploy time."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.access.consent import CONSENT_WITHDRAWN
@@ -117,6 +117,11 @@ _NUMBER_PENDING = text("""
     FROM (SELECT seq, (SELECT coalesce(max(position), 0) FROM event) + row_number() OVER (ORDER BY seq) AS position
           FROM event WHERE position IS NULL ORDER BY seq LIMIT :batch) AS numbered
     WHERE event.seq = numbered.seq""")
+
+
+def highest_position(session: Session) -> int:
+    """The feed's highest position so far (0 for an empty feed)."""
+    return session.scalar(select(func.coalesce(func.max(Event.position), 0)))
 
 
 def feed(session: Session, after: int, types: list[str] | None, limit: int,
