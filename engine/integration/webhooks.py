@@ -48,16 +48,42 @@ def backoff(attempts: int) -> timedelta:
     return min(timedelta(seconds=30 * 2 ** max(attempts - 1, 0)), timedelta(hours=2))
 
 
-def refused_destination(url: str) -> str | None:
-    """Why `url` may not receive webhooks (it resolves to a loopback, private, link-local or reserved
-    address: the server must not be made to call into its own network), or None."""
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def plainly_global(address: str) -> bool:
+    """Whether an address is global unicast, once any IPv4 address an IPv6 one carries is taken out (mapped,
+    IPv4-compatible, NAT64, 6to4, Teredo): a wrapped 127.0.0.1 is loopback all the same."""
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.is_multicast or ip.is_site_local:
+            return False
+        inner = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if inner is None and (ip in _NAT64 or ip in _IPV4_COMPATIBLE):
+            inner = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if inner is not None:
+            return plainly_global(str(inner))
+    return ip.is_global and not ip.is_multicast
+
+
+def resolve_destination(url: str) -> tuple[str | None, str | None]:
+    """(an address `url`'s host resolves to that may receive webhooks, why not): the server must not be made
+    to call into its own network. Deliveries connect to the address that was checked, never a second lookup."""
     host = urlsplit(url).hostname or ""
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)}
+        addresses = [info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)]
     except (OSError, UnicodeError):
-        return f"the host {host[:100]!r} does not resolve"
-    inner = sorted(a for a in addresses if not ipaddress.ip_address(a.split("%")[0]).is_global)
-    return f"the host resolves to a non-public address ({', '.join(inner[:3])})" if inner else None
+        return None, f"the host {host[:100]!r} does not resolve"
+    inner = sorted({a for a in addresses if not plainly_global(a)})
+    if inner:
+        return None, f"the host resolves to a non-public address ({', '.join(inner[:3])})"
+    return addresses[0].split("%")[0], None
+
+
+def refused_destination(url: str) -> str | None:
+    """Why `url` may not receive webhooks, or None."""
+    return resolve_destination(url)[1]
 
 
 class WebhookService:
@@ -159,12 +185,24 @@ class Deliverer:
         self.batch_size, self.retry_window = batch_size, retry_window
         self.timeout = timeout  # the whole attempt: connect, send, and the answer to its last byte
 
-    def _post(self, url: str, body: bytes, headers: dict) -> httpx.Response:
+    def _post(self, url: str, body: bytes, headers: dict, address: str | None = None) -> httpx.Response:
         """POST with a total deadline: cancelling the request closes its connection, however slowly it answers.
-        Redirects are never followed (a 3xx is a failed attempt)."""
+        Redirects are never followed (a 3xx is a failed attempt). With `address`, the connection goes to that
+        (checked) address, with the URL's host in the Host header and TLS name, so a name that changes between
+        the check and the connection gains nothing."""
+        parts = urlsplit(url)
+        extensions = {}
+        if address is not None:
+            host = f"[{address}]" if ":" in address else address
+            headers = {**headers, "host": parts.netloc.rsplit("@", 1)[-1]}
+            if parts.scheme == "https":
+                extensions["sni_hostname"] = parts.hostname
+            url = parts._replace(netloc=host + (f":{parts.port}" if parts.port else "")).geturl()
+
         async def post() -> httpx.Response:
             async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
-                return await asyncio.wait_for(client.post(url, content=body, headers=headers), self.timeout)
+                request = client.build_request("POST", url, content=body, headers=headers, extensions=extensions)
+                return await asyncio.wait_for(client.send(request), self.timeout)
         try:
             return asyncio.run(post())
         except (asyncio.TimeoutError, TimeoutError):
@@ -214,11 +252,12 @@ class Deliverer:
         now = self.clock.now()
         delivery.attempts += 1
         try:
-            # Checked again at each attempt: the name may point somewhere else since it was subscribed.
-            why = None if self.allow_private else refused_destination(subscription.url)
+            # Checked again at each attempt (the name may point somewhere else since it was subscribed), and
+            # the connection goes to the address that passed.
+            address, why = (None, None) if self.allow_private else resolve_destination(subscription.url)
             if why:
                 raise httpx.RequestError(f"destination refused: {why}")
-            response = self._post(subscription.url, body.encode(), headers)
+            response = self._post(subscription.url, body.encode(), headers, address)
             delivery.last_status, delivery.last_error = response.status_code, None
             if 200 <= response.status_code < 300:
                 delivery.state, delivery.delivered_at = "delivered", now
