@@ -39,7 +39,8 @@ async def _lifespan(app: FastAPI):
         worker = Worker(state.session_factory, state.clock, state.runner, state.specs,
                         batch_size=settings.worker_batch_size, poll_seconds=settings.worker_poll_seconds,
                         deliverer=Deliverer(state.session_factory, state.clock, sealer_for(settings),
-                                            settings.webhook_allow_private),
+                                            settings.webhook_allow_private,
+                                              timeout=settings.webhook_timeout_seconds),
                         culler=Culler(state.session_factory, state.clock, settings.retention_days))
         thread = threading.Thread(target=worker.run, args=(stop,), name="samverka-worker", daemon=True)
         thread.start()

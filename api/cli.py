@@ -205,7 +205,8 @@ def worker(batch_size: Annotated[Optional[int], typer.Option(help="Cases claimed
     timer_worker = Worker(sessions, SystemClock(), batch_size=batch_size or settings.worker_batch_size,
                           poll_seconds=poll if poll is not None else settings.worker_poll_seconds,
                           deliverer=Deliverer(sessions, SystemClock(), sealer_for(settings),
-                                              settings.webhook_allow_private),
+                                              settings.webhook_allow_private,
+                                              timeout=settings.webhook_timeout_seconds),
                           culler=Culler(sessions, SystemClock(), settings.retention_days))
     port = metrics_port if metrics_port is not None else settings.worker_metrics_port
     if port:

@@ -51,6 +51,7 @@ class Tarpit:
 
     def __init__(self, port: int, seconds: float = 120.0, every: float = 0.2):
         self.port, self.seconds, self.every = port, seconds, every
+        self.open = 0  # connections it is dripping to right now
         self._listener = socket.socket()
         self._stopped = threading.Event()
 
@@ -76,6 +77,7 @@ class Tarpit:
     def _drip(self, connection: socket.socket) -> None:
         answer = b"HTTP/1.1 200 OK\r\n" + b"x-slow: " + b"." * 10_000
         deadline = time.monotonic() + self.seconds
+        self.open += 1
         with connection:
             try:
                 connection.recv(65536)
@@ -85,7 +87,9 @@ class Tarpit:
                     connection.sendall(bytes([byte]))
                     time.sleep(self.every)
             except OSError:
-                return  # the sender hung up: what a total deadline does
+                pass  # the sender hung up: what a total deadline does
+            finally:
+                self.open -= 1
 
     def stop(self) -> None:
         self._stopped.set()

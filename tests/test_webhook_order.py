@@ -39,6 +39,8 @@ def test_a_dead_letter_holds_back_its_cases_later_events_until_redelivered_or_sk
         server.deliver_webhooks()
         server.clock.advance(timedelta(hours=26))  # past the retry window: the first event of each is dead
         server.deliver_webhooks()
+        server.clock.advance(timedelta(minutes=1))  # one failed attempt per receiver per batch: the next one's turn
+        server.deliver_webhooks()
         receiver.status, receiver.received[:] = 204, []
         hanna.post(f"/tasks/{open_task(hanna, late, 'registrera')['id']}/claim")  # task.claimed, held back too
         on_time = start_case(hanna, "enkel")["id"]
@@ -99,3 +101,46 @@ def _deliveries(server, subscription_id: str) -> list[dict]:
         rows = connection.execute(text("SELECT state, attempts, last_status, last_error FROM webhook_delivery "
                                        "WHERE subscription_id = :s ORDER BY id"), {"s": subscription_id})
         return [dict(row._mapping) for row in rows]
+
+
+def test_a_tarpit_receiver_never_holds_a_deadline_back_and_the_worker_survives_a_deleted_subscription(server):
+    import threading
+    import time
+
+    from engine.casework.worker import Worker
+
+    tarpit = Tarpit(_free_port()).start()
+    state, stop = server.app.state, threading.Event()
+    deliverer = Deliverer(state.session_factory, server.clock, sealer_for(server.settings), True, timeout=60)
+    worker = Worker(state.session_factory, server.clock, state.runner, state.specs, poll_seconds=0.05,
+                    deliverer=deliverer)
+    running = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    try:
+        deployed(server, "vanta.bpmn")
+        with server.client("ivar", *INTEGRATOR) as ivar, server.client("kim", "koordinator") as kim:
+            hook = ivar.post("/webhooks", json={"url": tarpit.url}).json()
+            case_id = start_case(kim, "vanta")["id"]
+            running.start()
+            _until(lambda: tarpit.open == 1)  # a delivery is stuck in the tarpit (for up to 60 s)
+            server.clock.advance(timedelta(days=30))
+            _until(lambda: kim.get(f"/cases/{case_id}").json()["status"] == "completed")
+            assert tarpit.open == 1, "the deadline fired while the delivery was still stuck"
+            assert ivar.delete(f"/webhooks/{hook['id']}").status_code == 204  # mid-delivery
+        tarpit.stop()  # the stuck delivery ends; its subscription is gone
+        with server.client("kim", "koordinator") as kim:
+            later = start_case(kim, "vanta")["id"]
+            server.clock.advance(timedelta(days=30))
+            _until(lambda: kim.get(f"/cases/{later}").json()["status"] == "completed")  # the worker lives on
+    finally:
+        stop.set()
+        tarpit.stop()
+        running.join(30)
+
+
+def _until(condition, seconds: float = 30) -> None:
+    """Wait for something the worker does on its own (a bound on waiting, not a timing assertion)."""
+    import time
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "it never happened"
+        time.sleep(0.05)

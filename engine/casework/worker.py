@@ -36,6 +36,8 @@ LAG = Histogram("samverka_timer_lag_seconds", "Seconds between a timer's due tim
                 buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 86400))
 FIRED = Counter("samverka_timers_fired", "Timers fired", ["process_key"])
 FAILED = Counter("samverka_timer_failures", "Failed attempts to fire a case's timers", ["process_key"])
+RESTARTS = Counter("samverka_worker_loop_restarts", "Worker loops that died of an unexpected error and were restarted",
+                   ["loop"])
 
 log = structlog.get_logger("samverka.worker")
 
@@ -139,26 +141,66 @@ class Worker:
         return fired
 
     def run(self, stop: threading.Event) -> None:
-        """Fire due timers until `stop` is set, sleeping until the next one is due (at most `poll_seconds`)."""
+        """Fire due timers until `stop` is set; webhook deliveries and absence imports run in loops of their own,
+        so a slow receiver or a long import never holds a deadline back. A loop that dies is restarted."""
         log.info("worker_started", worker=self.name, batch_size=self.batch_size)
+        sides = [threading.Thread(target=self._supervised, args=(name, loop, stop), name=f"samverka-{name}",
+                                  daemon=True)
+                 for name, loop in (("webhooks", self._delivery_loop if self.deliverer else None),
+                                    ("imports", self._import_loop)) if loop is not None]
+        for side in sides:
+            side.start()
+        self._supervised("timers", self._timer_loop, stop)
+        for side in sides:
+            side.join(30)
+        log.info("worker_stopped", worker=self.name)
+
+    def _supervised(self, name: str, loop, stop: threading.Event) -> None:
+        """Run `loop` until `stop` is set; one that dies of an unexpected error is logged, counted and restarted."""
+        while not stop.is_set():
+            try:
+                loop(stop)
+                return
+            except Exception:  # noqa: BLE001 - a dead loop would leave its work undone for good
+                log.exception("worker_loop_died", loop=name, worker=self.name)
+                RESTARTS.labels(name).inc()
+                stop.wait(min(self.poll_seconds, 1.0))
+
+    def _sleep(self, stop: threading.Event, next_at) -> None:
+        wait = self.poll_seconds
+        if next_at is not None:
+            wait = min(wait, max((next_at - self.clock.now()).total_seconds(), 0.0))
+        stop.wait(wait)
+
+    def _timer_loop(self, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
                 self._cull_hourly()
-                claimed = self.run_once().claimed
-                sent = self.deliverer.run_once() if self.deliverer else 0
-                imported = self.jobs.run_once()
-                if claimed or sent or imported:
+                if self.run_once().claimed:
                     continue
                 with self.session_factory() as session:
                     next_at = self._service(session).next_fire_at()
-                if self.deliverer and (next_delivery := self.deliverer.next_attempt_at()) is not None:
-                    next_at = min(next_at, next_delivery) if next_at else next_delivery
             except OperationalError as exc:  # database away: wait and try again, never die
                 log.warning("worker_database_error", error=str(exc.orig)[:200], worker=self.name)
-                stop.wait(self.poll_seconds)
-                continue
-            wait = self.poll_seconds
-            if next_at is not None:
-                wait = min(wait, max((next_at - self.clock.now()).total_seconds(), 0.0))
-            stop.wait(wait)
-        log.info("worker_stopped", worker=self.name)
+                next_at = None
+            self._sleep(stop, next_at)
+
+    def _delivery_loop(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                if self.deliverer.run_once():
+                    continue
+                next_at = self.deliverer.next_attempt_at()
+            except OperationalError as exc:
+                log.warning("worker_database_error", error=str(exc.orig)[:200], worker=self.name, loop="webhooks")
+                next_at = None
+            self._sleep(stop, next_at)
+
+    def _import_loop(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                if self.jobs.run_once():
+                    continue
+            except OperationalError as exc:
+                log.warning("worker_database_error", error=str(exc.orig)[:200], worker=self.name, loop="imports")
+            stop.wait(self.poll_seconds)

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     # Webhook receivers on loopback or private addresses (development only: in production a subscriber
     # must not make the server call into its own network).
     webhook_allow_private: bool = False
+    # One delivery attempt's total deadline (connect, send, the whole answer); a claimed delivery is leased for
+    # this plus a margin, after which another worker retries it (a worker that died mid-delivery).
+    webhook_timeout_seconds: float = 10.0
     worker_batch_size: int = 20
     worker_poll_seconds: float = 1.0
     worker_metrics_port: int = 0  # serve Prometheus metrics on 127.0.0.1:PORT; 0 = off

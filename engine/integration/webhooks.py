@@ -20,6 +20,7 @@ import json
 import secrets
 import socket
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
@@ -39,6 +40,7 @@ from engine.core.paging import Page, keyset_page
 from engine.integration.outbox import cloudevent, forget_subscriptions
 
 RETRY_WINDOW = timedelta(hours=25)
+LEASE_MARGIN = 5  # seconds a claimed delivery stays leased beyond the attempt's own deadline
 HOLDING = ("pending", "dead")  # states of an earlier delivery that hold a case's later ones back
 log = structlog.get_logger("samverka.webhooks")
 
@@ -221,13 +223,30 @@ class Deliverer:
         return list(session.scalars(query).unique())
 
     def run_once(self) -> int:
-        """Attempt one batch of due deliveries; returns how many were attempted."""
+        """Attempt one batch of due deliveries; returns how many were attempted.
+
+        The batch is claimed in a short transaction that leases it (nobody else takes it until the lease runs
+        out, so a worker that dies mid-delivery leaves it to the next), and sent with no transaction open: a
+        slow receiver holds no row lock, and a subscription can be deleted meanwhile."""
         with self.session_factory() as session:
-            deliveries = self._claim(session)
-            for delivery in deliveries:
-                self._attempt(session, delivery)
+            now, batch = self.clock.now(), []
+            for delivery in self._claim(session):
+                subscription = session.get(WebhookSubscription, delivery.subscription_id)
+                body = json.dumps(cloudevent(delivery.event), ensure_ascii=False, separators=(",", ":"))
+                batch.append(_InFlight(delivery.id, subscription.id, subscription.url, subscription.secret,
+                                       delivery.event.id, delivery.event.time, body))
+                delivery.next_attempt_at = now + timedelta(seconds=self.timeout + LEASE_MARGIN)
             session.commit()
-            return len(deliveries)
+        failing: set[str] = set()
+        for item in batch:
+            if item.subscription_id in failing:  # one failure per receiver per batch: a receiver that is down
+                self._record(item, None, "not attempted: the receiver failed just before", attempted=False)
+                continue
+            status, error = self._send(item)
+            self._record(item, status, error)
+            if error is not None:
+                failing.add(item.subscription_id)
+        return len(batch)
 
     def next_attempt_at(self) -> datetime | None:
         """When the next pending delivery is due, for the worker's sleep."""
@@ -241,33 +260,52 @@ class Deliverer:
             total += attempted
         return total
 
-    def _attempt(self, session: Session, delivery: WebhookDelivery) -> None:
-        subscription = session.get(WebhookSubscription, delivery.subscription_id)
-        body = json.dumps(cloudevent(delivery.event), ensure_ascii=False, separators=(",", ":"))
+    def _send(self, item: "_InFlight") -> tuple[int | None, str | None]:
+        """(HTTP status, error or None when delivered) of one attempt."""
         sent_at = self.wall_clock.now().astimezone(timezone.utc)
-        headers = {"webhook-id": delivery.event.id, "webhook-timestamp": str(int(sent_at.timestamp())),
-                   "webhook-signature": Webhook(self.sealer.open(subscription.secret)).sign(delivery.event.id, sent_at,
-                                                                                             body),
+        headers = {"webhook-id": item.event_id, "webhook-timestamp": str(int(sent_at.timestamp())),
+                   "webhook-signature": Webhook(self.sealer.open(item.secret)).sign(item.event_id, sent_at, item.body),
                    "content-type": "application/cloudevents+json; charset=utf-8"}
-        now = self.clock.now()
-        delivery.attempts += 1
         try:
             # Checked again at each attempt (the name may point somewhere else since it was subscribed), and
             # the connection goes to the address that passed.
-            address, why = (None, None) if self.allow_private else resolve_destination(subscription.url)
+            address, why = (None, None) if self.allow_private else resolve_destination(item.url)
             if why:
                 raise httpx.RequestError(f"destination refused: {why}")
-            response = self._post(subscription.url, body.encode(), headers, address)
-            delivery.last_status, delivery.last_error = response.status_code, None
-            if 200 <= response.status_code < 300:
-                delivery.state, delivery.delivered_at = "delivered", now
-                return
-            delivery.last_error = f"HTTP {response.status_code}"
+            response = self._post(item.url, item.body.encode(), headers, address)
         except httpx.HTTPError as exc:
-            delivery.last_status, delivery.last_error = None, f"{type(exc).__name__}: {exc}"[:1000]
-        if now - delivery.event.time >= self.retry_window:
-            delivery.state = "dead"
-            log.warning("webhook_dead_lettered", delivery_id=delivery.id, subscription_id=subscription.id,
-                        event_id=delivery.event.id, attempts=delivery.attempts)
-        else:
-            delivery.next_attempt_at = now + backoff(delivery.attempts)
+            return None, f"{type(exc).__name__}: {exc}"[:1000]
+        return response.status_code, None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
+
+    def _record(self, item: "_InFlight", status: int | None, error: str | None, attempted: bool = True) -> None:
+        """The attempt's outcome, in a transaction of its own: delivered, retried after a back-off, or dead."""
+        with self.session_factory() as session:
+            delivery = session.get(WebhookDelivery, item.id)
+            if delivery is None:  # its subscription was deleted while it was in flight
+                return
+            now = self.clock.now()
+            if attempted:
+                delivery.attempts += 1
+                delivery.last_status, delivery.last_error = status, error
+            if attempted and error is None:
+                delivery.state, delivery.delivered_at = "delivered", now
+            elif attempted and now - item.event_time >= self.retry_window:
+                delivery.state = "dead"
+                log.warning("webhook_dead_lettered", delivery_id=item.id, subscription_id=item.subscription_id,
+                            event_id=item.event_id, attempts=delivery.attempts)
+            else:
+                delivery.next_attempt_at = now + backoff(max(delivery.attempts, 1))
+            session.commit()
+
+
+@dataclass(frozen=True)
+class _InFlight:
+    """What one delivery needs once its claim has committed."""
+
+    id: int
+    subscription_id: str
+    url: str
+    secret: str
+    event_id: str
+    event_time: datetime
+    body: str
