@@ -136,7 +136,7 @@ def test_a_worker_killed_mid_delivery_loses_no_event(pg_url, tmp_path):
 
     from engine.integration.webhooks import WebhookService
 
-    receiver = Receiver(_free_port(), delay=0.05).start()
+    receiver = Receiver(delay=0.05).start()
     engine = make_engine(pg_url)
     clock = ManualClock(datetime.now(timezone.utc))
     with make_session_factory(engine)() as session:
