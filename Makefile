@@ -46,8 +46,12 @@ run: $(RUN_STAMP)
 	@$(VENV)/bin/samverka deploy --quiet processes/
 	@$(VENV)/bin/samverka serve --log-format console
 
+# Coverage of engine/ and api/ (the samverka subprocesses the tests start included: pyproject's
+# [tool.coverage.run] patch = subprocess), reported per module; each must reach tests/coverage_floor.py's floor.
 test: $(TEST_STAMP) postgres node
-	$(PY) -m pytest -n 2 -q
+	@rm -f .coverage .coverage.*
+	$(PY) -m pytest -n 2 -q --cov --cov-report=term:skip-covered
+	$(PY) tests/coverage_floor.py
 
 bench: $(TEST_STAMP) postgres
 	$(PY) -m pytest tests/bench -q -s -p no:xdist -m bench

@@ -267,6 +267,7 @@ def serve(host: Annotated[Optional[str], typer.Option()] = None, port: Annotated
           log_format: Annotated[Optional[str], typer.Option(help="json (production) or console (readable)")] = None):
     """Serve the API; Ctrl-C or SIGTERM stops it cleanly."""
     import signal
+    import socket
 
     import uvicorn
 
@@ -276,13 +277,16 @@ def serve(host: Annotated[Optional[str], typer.Option()] = None, port: Annotated
     from .terminal import own_foreground_group
 
     settings = get_settings()
-    host, port = host or settings.host, port or settings.port
+    host, port = host or settings.host, settings.port if port is None else port
     if log_format not in (None, "json", "console"):
         raise typer.BadParameter("use json or console", param_hint="--log-format")
     as_json = (log_format or settings.log_format) == "json"
     configure(json=as_json)
     route_standard_logging(json=as_json)
     app = create_app(settings)
+    # Bound here, not by uvicorn, so that the banner names the real port (port 0: a free one the system picks).
+    sock = socket.create_server((host, port))
+    port = sock.getsockname()[1]
     typer.echo(f"samverka on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     typer.echo("get a token: .venv/bin/samverka token --user anna --agency skola --role hlt_motet")
     # uvicorn shuts down on SIGINT/SIGTERM, then raises the signal again for the handler it found: a
@@ -291,7 +295,8 @@ def serve(host: Annotated[Optional[str], typer.Option()] = None, port: Annotated
         signal.signal(signum, lambda *_: None)
     with own_foreground_group():
         # uvicorn's own access log is off: api.request_log writes one line per request, with its id
-        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+        config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
+        uvicorn.Server(config).run(sockets=[sock])
 
 
 if __name__ == "__main__":

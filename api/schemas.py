@@ -151,7 +151,7 @@ class DeadlineOut(TaskOut):
 
 class CaseSummary(Out):
     id: str
-    status: Literal["open", "completed", "cancelled", "failed"]
+    status: Literal["open", "completed", "cancelled"]
     process_key: str
     created_at: datetime
     updated_at: datetime

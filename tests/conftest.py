@@ -125,6 +125,7 @@ def db_url(request, tmp_path) -> str:
 
 
 def _free_port() -> int:
+    """A port that was free a moment ago, for a subprocess that must be told its port before it starts."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -141,9 +142,9 @@ class Server:
                                  forms_dir=forms_dir, embedded_worker=embedded_worker,
                                  worker_poll_seconds=0.05, **settings)
         self.app = create_app(self.settings, self.clock)
-        self.port = _free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self._server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level=log_level,
+        self.port, self.base_url = 0, ""  # known once the server has bound its socket
+        # Port 0: the server binds a free port itself (no window for another process to take it).
+        self._server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=0, log_level=log_level,
                                                      lifespan="on"))
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 
@@ -154,6 +155,8 @@ class Server:
             if time.monotonic() > deadline or not self._thread.is_alive():
                 raise RuntimeError("server did not start")
             time.sleep(0.01)
+        self.port = self._server.servers[0].sockets[0].getsockname()[1]
+        self.base_url = f"http://127.0.0.1:{self.port}"
         return self
 
     def __exit__(self, *exc) -> None:

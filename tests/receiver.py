@@ -8,9 +8,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Receiver:
-    """Answers 204 (or `status`), keeps every request; `stop()` makes the port refuse connections."""
+    """Answers 204 (or `status`), keeps every request; `stop()` makes the port refuse connections.
 
-    def __init__(self, port: int, delay: float = 0.0):
+    Port 0 (the default) binds a free port on the first start; a restart binds the same one again."""
+
+    def __init__(self, port: int = 0, delay: float = 0.0):
         self.port, self.status, self.received, self.delay = port, 204, [], delay
         self.location: str | None = None  # sent with the answer, for a redirecting receiver
         self._lock = threading.Lock()
@@ -38,6 +40,7 @@ class Receiver:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.port = self._server.server_port
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 

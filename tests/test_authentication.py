@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
 import pytest
-from conftest import ROOT, Server, _free_port
+from conftest import ROOT, Server
 from cryptography.hazmat.primitives.asymmetric import rsa
 from factories import deployed, start_case
 
@@ -28,26 +28,29 @@ class IdentityProvider:
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
         body = json.dumps({"keys": [{**jwk, "kid": "k1", "use": "sig", "alg": "RS256"}]}).encode()
+        self.status, self.fetched = 200, 0  # a failing provider answers 503
+        provider = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 - the stdlib's naming
-                self.send_response(200)
+                provider.fetched += 1
+                self.send_response(provider.status)
                 self.send_header("content-type", "application/json")
                 self.end_headers()
-                self.wfile.write(body)
+                self.wfile.write(body if provider.status == 200 else b"{}")
 
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", _free_port()), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.jwks_url = f"http://127.0.0.1:{self.server.server_port}/certs"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def token(self, clock, key=None, **claims) -> str:
+    def token(self, clock, key=None, kid="k1", **claims) -> str:
         now = int(clock.now().timestamp())
         payload = {"iss": ISSUER, "aud": "samverka", "sub": "anna.a", "agency": "skola", "roles": ["kontaktperson"],
                    "iat": now, "exp": now + 300, **claims}
-        return jwt.encode(payload, key or self.key, algorithm="RS256", headers={"kid": "k1"})
+        return jwt.encode(payload, key or self.key, algorithm="RS256", headers={"kid": kid})
 
 
 @pytest.fixture
@@ -87,6 +90,52 @@ def test_oidc_tokens_that_are_forged_expired_or_for_another_audience_are_refused
             response = client.get("/tasks")
             assert response.status_code == 401, why
             assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_an_oidc_token_is_refused_before_its_nbf_by_the_engine_clock(oidc_server, idp):
+    clock = oidc_server.clock
+    early = idp.token(clock, nbf=int(clock.now().timestamp()) + 60)
+    with oidc_server.bearer(early) as client:
+        refused = client.get("/tasks")
+        assert refused.status_code == 401 and "not yet valid" in refused.json()["detail"]
+        clock.advance(timedelta(seconds=60))
+        assert client.get("/tasks").status_code == 200, "valid from nbf on"
+    with oidc_server.bearer(idp.token(clock, nbf="soon")) as client:
+        assert client.get("/tasks").status_code == 401
+
+
+def test_a_token_whose_kid_the_provider_does_not_publish_is_refused(oidc_server, idp):
+    with oidc_server.bearer(idp.token(oidc_server.clock, kid="k-rotated-away")) as client:
+        unknown = client.get("/tasks")
+        assert unknown.status_code == 401 and "no signing key" in unknown.json()["detail"]
+        assert "k-rotated-away" in unknown.json()["detail"]
+    assert idp.fetched >= 1, "it was checked against the provider's published keys"
+
+
+def test_while_the_identity_provider_is_down_its_tokens_are_refused_not_errors(oidc_server, idp):
+    idp.status = 503  # no keys to check a signature against: no one gets in, and the server stays up
+    with oidc_server.bearer(idp.token(oidc_server.clock)) as client:
+        down = client.get("/tasks")
+        assert down.status_code == 401 and "could not be fetched" in down.json()["detail"]
+        assert down.headers["content-type"] == "application/problem+json"
+        idp.status = 200
+        assert client.get("/tasks").status_code == 200, "and once it is back, they are accepted"
+
+
+def test_unknown_forged_and_malformed_api_keys_are_refused(server):
+    with server.client("sys", "systemforvaltare") as admin:
+        key = admin.post("/api-keys", json={"name": "n", "scopes": ["events"]}).json()["key"]
+    key_id, secret = key.removeprefix("svk_").split("_", 1)
+    forged = f"svk_{key_id}_{'A' * len(secret)}"  # the right id, another secret
+    unknown = f"svk_{'0' * 32}_{secret}"  # a well-formed key no one issued
+    for why, attempt in {"forged": forged, "unknown": unknown, "malformed": "svk_not-a-key"}.items():
+        with server.bearer(attempt) as client:
+            refused = client.get("/events")
+            assert refused.status_code == 401, why
+            assert refused.json()["detail"] == "invalid API key", why
+            assert refused.headers["www-authenticate"] == "Bearer"
+    with server.bearer(key) as client:
+        assert client.get("/events").status_code == 200, "the real key still works"
 
 
 def test_local_tokens_expire(server):

@@ -82,3 +82,21 @@ def test_unknown_case_and_process_are_clear_problems(server):
         assert unknown.status_code == 422 and unknown.json()["errors"][0]["location"] == "/process_key"
         bad_shape = kim.post("/cases", json={"process_key": "x", "data": []})
         assert bad_shape.status_code == 422 and bad_shape.json()["errors"][0]["location"] == "/body/data"
+
+
+def test_a_step_the_model_breaks_at_is_refused_with_nothing_applied_and_the_case_can_go_on(server):
+    """There is no `failed` status: a step that fails at run time is not applied, the case stays where it was."""
+    deployed(server, "trasig.bpmn")
+    with server.client("hanna", "handläggare", agency="socialtjanst") as hanna:
+        case = start_case(hanna, "trasig")
+        task = open_task(hanna, case["id"], "registrera")
+        before = hanna.get(f"/cases/{case['id']}/history").json()["items"]
+        broken = complete(hanna, task["id"], narvaro=3, antal=0)  # the script divides by zero
+        assert broken.status_code == 422 and broken.headers["content-type"] == "application/problem+json"
+        assert "rakna" in broken.text, "the problem names the element that failed"
+        after = hanna.get(f"/cases/{case['id']}").json()
+        assert after["status"] == "open" and after["data"] == {} and open_task(hanna, case["id"], "registrera")
+        assert hanna.get(f"/cases/{case['id']}/history").json()["items"] == before, "nothing of the step was kept"
+        assert complete(hanna, task["id"], narvaro=3, antal=4).status_code == 200, "with data it can run, it goes on"
+        assert hanna.get(f"/cases/{case['id']}").json()["data"]["andel"] == 0.75
+        assert hanna.get("/cases", params={"status": "failed"}).status_code == 422, "no such status"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -11,7 +12,6 @@ from pathlib import Path
 
 import httpx
 
-from conftest import _free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,11 +41,14 @@ def test_diagram_without_a_flag_draws_the_picture(tmp_path):
 
 
 def serve(tmp_path: Path, *args: str) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    env = {**os.environ, "SAMVERKA_VAR_DIR": str(tmp_path / "var"), "SAMVERKA_PORT": str(port)}
+    """`samverka serve` on a port it binds itself (port 0), read back from its banner."""
+    env = {**os.environ, "SAMVERKA_VAR_DIR": str(tmp_path / "var"), "SAMVERKA_PORT": "0"}
     process = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", *args], cwd=ROOT, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
+    process.banner = process.stdout.readline()  # kept for stop(), which returns the whole output
+    found = re.match(r"samverka on (http://127\.0\.0\.1:\d+) ", process.banner)
+    assert found and not found.group(1).endswith(":0"), process.banner
+    base = found.group(1)
     for _ in range(300):
         try:
             httpx.get(f"{base}/health", timeout=1)
@@ -59,7 +62,7 @@ def serve(tmp_path: Path, *args: str) -> tuple[subprocess.Popen, str]:
 def stop(process: subprocess.Popen) -> tuple[int, str]:
     process.send_signal(signal.SIGTERM)
     output, _ = process.communicate(timeout=30)
-    return process.returncode, output
+    return process.returncode, process.banner + output
 
 
 def test_the_server_logs_json_lines_each_request_with_its_id(tmp_path):
@@ -87,3 +90,32 @@ def test_console_logs_are_readable_lines(tmp_path):
     assert code == 0, output
     request = next(line for line in output.splitlines() if " request " in line)
     assert "path=/health" in request and "status=200" in request and not request.startswith("{")
+
+
+def test_deploy_says_when_there_is_nothing_to_deploy_and_refuses_a_broken_model(tmp_path):
+    samverka(tmp_path, "migrate")
+    empty = tmp_path / "tom"
+    empty.mkdir()
+    nothing = samverka(tmp_path, "deploy", str(empty))
+    assert nothing.returncode == 0 and nothing.stdout.startswith("nothing to deploy"), nothing.stdout
+    broken = tmp_path / "trasig"
+    broken.mkdir()
+    (broken / "x.bpmn").write_text("<bpmn:definitions xmlns:bpmn='http://www.omg.org/spec/BPMN/20100524/MODEL'>")
+    refused = samverka(tmp_path, "deploy", str(broken))
+    assert refused.returncode == 1 and "x.bpmn" in refused.stderr, refused.stderr
+    quiet = samverka(tmp_path, "deploy", "--quiet", str(ROOT / "processes"))
+    assert quiet.returncode == 0 and quiet.stdout == ""
+    again = samverka(tmp_path, "deploy", str(ROOT / "processes"))
+    assert "hlt version 1 (unchanged)" in again.stdout
+
+
+def test_a_worker_stops_cleanly_on_sigterm(tmp_path):
+    samverka(tmp_path, "migrate")
+    env = {**os.environ, "SAMVERKA_VAR_DIR": str(tmp_path / "var")}
+    worker = subprocess.Popen([sys.executable, "-m", "api.cli", "worker", "--poll", "0.1"], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    first = worker.stdout.readline()  # it has started once it logs
+    assert json.loads(first)["event"] == "worker_started", first
+    worker.send_signal(signal.SIGTERM)
+    output, _ = worker.communicate(timeout=30)
+    assert worker.returncode == 0 and "Traceback" not in output, output

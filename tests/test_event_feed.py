@@ -38,9 +38,10 @@ def test_long_poll_returns_as_soon_as_an_event_is_written(server):
         cursor = integrator.get("/events", params={"limit": 1000}).json()["next_cursor"]
         threading.Timer(0.5, lambda: some_work(server, cases=1)).start()
         started = time.monotonic()
-        page = integrator.get("/events", params={"after": cursor, "wait": 20}).json()
+        page = integrator.get("/events", params={"after": cursor, "wait": 25}).json()
         assert page["items"] and page["items"][0]["type"] == "se.samverka.case.started"
-        assert time.monotonic() - started < 20
+        # Well before the 25 s the poll may wait: it answered when the event came, not at its deadline.
+        assert time.monotonic() - started < 15
 
 
 def test_consent_given_and_withdrawn_are_events_without_personal_data(product):

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 import structlog
-from conftest import ROOT, Server, _free_port
+from conftest import ROOT, Server
 from factories import database_bytes, do, start_case
 from forms_data import person, samtycke, sip
 from receiver import Receiver
@@ -82,7 +82,7 @@ def test_a_full_scenario_leaves_the_number_in_no_database_file_log_event_or_webh
         logger.setLevel(logging.WARNING)
     structlog_config = structlog.get_config()
     logs.configure(json=True, level=logging.DEBUG, cache=False)
-    receiver = Receiver(_free_port()).start()
+    receiver = Receiver().start()
     try:
         with Server(db_url, tmp_path / "var", forms_dir=ROOT / "forms",
                     log_level="debug") as server:

@@ -23,7 +23,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import _free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -106,16 +105,18 @@ def _matches(want: str, got: str) -> bool:
 
 @pytest.mark.skipif(not (ROOT / ".venv" / "bin" / "samverka").exists(), reason="needs `make` to have built .venv")
 def test_every_readme_example_runs_as_written(tmp_path):
-    text, port = README.read_text(), _free_port()
-    here = lambda s: s.replace("localhost:8000", f"localhost:{port}").replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+    text = README.read_text()
     work, state = _mirror(tmp_path), tmp_path / "shell-state"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SAMVERKA_", "MAKE", "MFLAGS"))}
-    env.update(SAMVERKA_VAR_DIR=str(work / "var"), SAMVERKA_PORT=str(port), TERM="dumb")
+    env.update(SAMVERKA_VAR_DIR=str(work / "var"), SAMVERKA_PORT="0", TERM="dumb")  # the server picks a free port
     state.write_text("")
     steps = examples(text)
     assert steps and steps[0].command == "make run", "the README starts with make run"
     server = Terminal(["make", "run"], work, env)
     try:
+        port = _bound_port(server)
+        here = lambda s: s.replace("localhost:8000", f"localhost:{port}").replace("127.0.0.1:8000",  # noqa: E731
+                                                                                 f"127.0.0.1:{port}")
         _wait_for(f"http://127.0.0.1:{port}/health", server)
         assert _matches(here(steps[0].want), server.text()), server.text()
         for step in steps[1:]:
@@ -130,6 +131,16 @@ def test_every_readme_example_runs_as_written(tmp_path):
     log = server.text()
     assert code == 0, log[-2000:]
     assert "Interrupt" not in log and "Terminated" not in log and "Traceback" not in log, log[-2000:]
+
+
+def _bound_port(server: Terminal, timeout: float = 120) -> int:
+    """The port `make run` bound, read from its banner."""
+    deadline = time.monotonic() + timeout
+    while not (found := re.search(r"samverka on http://127\.0\.0\.1:(\d+) ", server.text())):
+        if server.process.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"make run printed no banner:\n{server.text()}")
+        time.sleep(0.1)
+    return int(found.group(1))
 
 
 def _wait_for(url: str, server: Terminal, timeout: float = 120) -> None:

@@ -85,36 +85,57 @@ def fired_by(output: str) -> int:
     return sum(1 for line in output.splitlines() if line.startswith("{") and json.loads(line)["event"] == "timer_fired")
 
 
+def wait_until_fired(url: str, at_least: int, process: subprocess.Popen) -> int:
+    deadline = time.monotonic() + 120
+    while (fired := counts(url)["fired"]) < at_least:
+        assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+        time.sleep(0.05)
+    return fired
+
+
 def test_four_workers_fire_two_thousand_due_timers_exactly_once(pg_url, tmp_path):
     start_due_cases(pg_url, 2000)
     logs = [tmp_path / f"worker{n}.log" for n in range(4)]
     with ExitStack() as files:
-        workers = [worker(pg_url, tmp_path, "--once", stdout=files.enter_context(open(log, "w"))) for log in logs]
-        assert [w.wait(300) for w in workers] == [0, 0, 0, 0]
+        out = [files.enter_context(open(log, "w")) for log in logs]
+        # The work is shared by construction, not by scheduling luck: the first worker fires some timers alone
+        # and is then stopped (SIGSTOP, perhaps holding a claimed batch), so the others must fire the rest.
+        first = worker(pg_url, tmp_path, "--once", stdout=out[0])
+        wait_until_fired(pg_url, 10, first)
+        first.send_signal(signal.SIGSTOP)
+        at_stop = counts(pg_url)["fired"]  # final for the first worker but for the one batch it may hold
+        assert at_stop < 2000 - 10, "the first worker was stopped with work left for the others"
+        others = [worker(pg_url, tmp_path, "--once", stdout=f) for f in out[1:]]
+        assert [w.wait(300) for w in others] == [0, 0, 0]
+        first.send_signal(signal.SIGCONT)
+        assert first.wait(300) == 0
     outputs = [log.read_text() for log in logs]
     assert counts(pg_url) == {"fired": 2000, "cases_fired_twice": 0, "completed": 2000, "completed_twice": 0,
                               "timers_left": 0, "half_done": 0, "open_without_timer": 0}
     per_worker = [fired_by(out) for out in outputs]
     assert sum(per_worker) == 2000
-    assert sum(1 for n in per_worker if n) >= 2, per_worker  # they really did share the work
+    assert per_worker[0] >= at_stop >= 10 and sum(per_worker[1:]) >= 2000 - at_stop - 10 > 0, per_worker
 
 
 def test_a_worker_killed_while_firing_leaves_nothing_half_done(pg_url, tmp_path):
     start_due_cases(pg_url, 600)
     port = _free_port()
     victim = worker(pg_url, tmp_path, "--metrics-port", str(port), stdout=subprocess.DEVNULL)
+    wait_until_fired(pg_url, 100, victim)
     deadline = time.monotonic() + 120
-    while counts(pg_url)["fired"] < 100:
-        assert victim.poll() is None and time.monotonic() < deadline, victim.stderr.read()
-        time.sleep(0.05)
     metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
     assert 'samverka_timers_fired_total{process_key="vanta"}' in metrics
     assert "samverka_timer_lag_seconds_count" in metrics
     engine = make_engine(pg_url)
-    with engine.connect() as conn:  # kill it inside a firing transaction, not between two
-        while not conn.execute(text(IN_TRANSACTION)).scalar_one():
+    with engine.connect() as conn:  # kill it inside a firing transaction, not between two:
+        while True:  # stopped (SIGSTOP), it cannot commit between our look and the kill
+            victim.send_signal(signal.SIGSTOP)
+            if conn.execute(text(IN_TRANSACTION)).scalar_one():
+                break
+            victim.send_signal(signal.SIGCONT)
             conn.rollback()  # activity statistics are a snapshot per transaction
             assert time.monotonic() < deadline
+            time.sleep(0.01)
         victim.send_signal(signal.SIGKILL)
     engine.dispose()
     victim.wait(30)
@@ -137,7 +158,7 @@ def test_a_worker_killed_mid_delivery_loses_no_event(pg_url, tmp_path):
 
     from engine.integration.webhooks import WebhookService
 
-    receiver = Receiver(_free_port(), delay=0.05).start()
+    receiver = Receiver(delay=0.05).start()
     engine = make_engine(pg_url)
     clock = ManualClock(datetime.now(timezone.utc))
     with make_session_factory(engine)() as session:

@@ -5,7 +5,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from conftest import Server, _free_port
+from conftest import Server
 from factories import complete, deployed, open_task, start_case
 from receiver import Receiver
 from sqlalchemy import text
@@ -20,7 +20,7 @@ INTEGRATOR = ("integrator",)
 
 @pytest.fixture
 def receiver():
-    running = Receiver(_free_port()).start()
+    running = Receiver().start()
     yield running
     try:
         running.stop()

@@ -33,7 +33,7 @@ def start_case(body: CaseCreate, cases: CasesDep, principal: PrincipalDep):
 
 @router.get("", response_model=Page[CaseSummary])
 def list_cases(cases: CasesDep, principal: PrincipalDep, process_key: str | None = None,
-               status: Literal["open", "completed", "cancelled", "failed"] | None = None,
+               status: Literal["open", "completed", "cancelled"] | None = None,
                cursor: str | None = None, limit: Limit = 50):
     """The cases you take part in, oldest first, filtered by process and status; page on with `cursor`."""
     page = cases.list(principal, process_key, status, cursor, limit)

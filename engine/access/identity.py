@@ -83,7 +83,7 @@ def _claims(settings: Settings, token: str) -> tuple[dict, str]:
         issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
     except jwt.InvalidTokenError as exc:
         raise Refused(f"invalid token: {exc}") from None
-    # Expiry is judged by the engine clock (below), so simulations and tests agree with timers.
+    # Expiry and not-before are judged by the engine clock (below), so simulations and tests agree with timers.
     options = {"require": ["exp", "sub", "iss"], "verify_exp": False, "verify_iat": False, "verify_nbf": False}
     try:
         if settings.oidc_issuer and issuer == settings.oidc_issuer:
@@ -94,8 +94,10 @@ def _claims(settings: Settings, token: str) -> tuple[dict, str]:
             return claims, f"oidc:{issuer}"
         return jwt.decode(token, token_secret(settings), algorithms=[ALGORITHM], issuer=ISSUER,
                           options=options), "token"
-    except jwt.PyJWKClientError as exc:
-        raise Refused(f"the token's signing key could not be fetched from the identity provider: {exc}") from None
+    except jwt.PyJWKClientConnectionError as exc:
+        raise Refused(f"the identity provider's signing keys could not be fetched: {exc}") from None
+    except jwt.PyJWKClientError as exc:  # e.g. a kid the provider does not publish
+        raise Refused(f"no signing key of the identity provider fits the token: {exc}") from None
     except jwt.InvalidTokenError as exc:
         raise Refused(f"invalid token: {exc}") from None
 
@@ -105,6 +107,9 @@ def verify_token(settings: Settings, clock: Clock, token: str) -> Principal:
     claims, client = _claims(settings, token)
     if not isinstance(claims["exp"], (int, float)) or claims["exp"] <= clock.now().timestamp():
         raise Refused("token expired")
+    nbf = claims.get("nbf")
+    if nbf is not None and (not isinstance(nbf, (int, float)) or nbf > clock.now().timestamp()):
+        raise Refused("token not yet valid (nbf)")
     roles = claims.get(settings.oidc_roles_claim if client != "token" else "roles") or []
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise Refused("invalid token: roles must be a list of strings")

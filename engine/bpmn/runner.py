@@ -292,7 +292,8 @@ def _pending_timer(task) -> PendingTimer | None:
     value = task._get_internal_data("event_value")
     cycle = value if isinstance(value, dict) else None
     if cycle is not None:
-        value = cycle.get("next")
+        # A counted cycle that has fired its count keeps a `next` it will never fire at: nothing is pending.
+        value = cycle.get("next") if cycle.get("cycles") != 0 else None
     if not value:
         return None
     try:

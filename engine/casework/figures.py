@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from engine.access.identity import Principal
 from engine.access.policy import OWNER_ROLE, is_system
 from engine.casework import deployments
+from engine.casework.cases import STATUSES
 from engine.core.clock import Clock
 from engine.core.errors import Refused
 from engine.core.models import Case, UserTask
@@ -35,7 +36,7 @@ def figures(session: Session, clock: Clock, principal: Principal, process_key: s
     if not (principal.has_role(OWNER_ROLE) or is_system(principal)):
         raise Refused(f"figures are for the role {OWNER_ROLE}")
     deployments.get_version(session, process_key)  # NotFound for an unknown process
-    result = ProcessFigures(process_key, {s: 0 for s in ("open", "completed", "cancelled", "failed")})
+    result = ProcessFigures(process_key, {s: 0 for s in STATUSES})
     for status, count in session.execute(select(Case.status, func.count()).where(Case.process_key == process_key)
                                          .group_by(Case.status)):
         result.cases[status] = count

@@ -35,10 +35,32 @@ def replay(session: Session, principal: Principal, key: str | None, hashed: str)
     return prior.response
 
 
+def claim(session: Session, clock: Clock, principal: Principal, key: str | None, hashed: str) -> dict | None:
+    """Take `key` before doing the work; the first answer if a concurrent request with the key took it first.
+
+    The record is inserted at once (its answer filled in by `remember`), so a second request with the key waits
+    on it until the first commits, then fails to insert and replays the first answer instead of doing the work
+    again (on SQLite, which has one writer, the second is refused as busy: a 409)."""
+    if not key:
+        return None
+    try:
+        with session.begin_nested():
+            session.add(IdempotencyRecord(principal=principal.user, key=key, request_hash=hashed, response={},
+                                          created_at=clock.now()))
+    except IntegrityError:
+        return replay(session, principal, key, hashed)
+    return None
+
+
 def remember(session: Session, clock: Clock, principal: Principal, key: str | None, hashed: str,
              response: dict) -> None:
-    """Keep the answer for retries of `key` (in the caller's transaction)."""
-    if key:
+    """Keep the answer for retries of `key` (in the caller's transaction), in the record `claim` took if any."""
+    if not key:
+        return
+    claimed = session.get(IdempotencyRecord, (principal.user, key))
+    if claimed is not None:
+        claimed.response = response
+    else:
         session.add(IdempotencyRecord(principal=principal.user, key=key, request_hash=hashed, response=response,
                                       created_at=clock.now()))
 

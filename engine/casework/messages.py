@@ -64,6 +64,8 @@ class MessageService:
         request = idempotency.request_hash(name, {**wanted, "personnummer": hashed_pnr}, data, to_all)
         if (prior := idempotency.replay(self.session, principal, idempotency_key, request)) is not None:
             return prior
+        if (prior := idempotency.claim(self.session, self.cases.clock, principal, idempotency_key, request)):
+            return prior
         candidates = self._candidates(principal, name, wanted, hashed_pnr, to_all)
         if len(candidates) > 1 and not to_all:
             raise Conflict("the correlation fits more than one case; name the case (case_id) or the process "

@@ -4,7 +4,8 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from engine.access import audit
 from engine.access.children import refuse_in_data
@@ -98,11 +99,25 @@ class TaskService:
         audit.record(self.session, self.cases.clock, principal, [case.id], "write", event)
         self.session.flush()
 
+    def _take(self, principal: Principal, task: UserTask) -> None:
+        """Make `principal` the task's assignee if it is open and free or theirs, in one conditional UPDATE: a
+        racer who read the task before this commits waits on its row and then finds it taken (a Conflict)."""
+        taken = self.session.execute(
+            update(UserTask).where(UserTask.id == task.id, UserTask.state == "open",
+                                   or_(UserTask.assignee.is_(None), UserTask.assignee == principal.user))
+            .values(assignee=principal.user).execution_options(synchronize_session=False))
+        if taken.rowcount != 1:
+            self.session.refresh(task)
+            if task.state != "open":
+                raise InvalidTransition(f"task {task.id} is {task.state}")
+            raise Conflict(f"task {task.id} is claimed by {task.assignee}")
+        set_committed_value(task, "assignee", principal.user)  # what the UPDATE wrote, without writing it again
+
     def claim(self, principal: Principal, task_id: str) -> UserTask:
         task = self._open_for(principal, task_id)
         if task.assignee and task.assignee != principal.user:
             raise Conflict(f"task {task_id} is claimed by {task.assignee}")
-        task.assignee = principal.user
+        self._take(principal, task)
         self.cases.access.join(principal, task.case_id, task.candidate_group or PARTICIPANT_ROLE, "task")
         self._touch(task, principal, "task_claimed")
         return task
@@ -127,9 +142,9 @@ class TaskService:
         if errors:
             raise InvalidInput(f"the data does not match the form {task.form_key}", errors)
         data = {**data, **forms.scores(form_set, task.form_key, data, self.scoring)}
+        self._take(principal, task)  # before the work: a claim racing this completion waits, then is refused
         workflow = self.cases.workflow_of(case)
         snapshot = self.cases.runner.complete(workflow, task_id, data)
-        task.assignee = task.assignee or principal.user
         self.cases.access.join(principal, task.case_id, task.candidate_group or PARTICIPANT_ROLE, "task")
         self.cases.apply(case, snapshot, principal, completed_task=task_id)
         return task
