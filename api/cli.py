@@ -36,7 +36,7 @@ def deploy(directory: Annotated[Path, typer.Argument(exists=True, file_okay=Fals
     from engine.core.db import make_engine, make_session_factory
 
     files = deployments.bundle_files(directory, forms or get_settings().forms_dir)
-    if not files:
+    if not any(name.endswith((".bpmn", ".dmn")) for name in files):  # forms alone are no deployment
         typer.echo(f"nothing to deploy: no .bpmn or .dmn files in {directory}")
         return
     engine = make_engine(get_settings().resolved_database_url())
