@@ -167,3 +167,9 @@ def test_a_cell_may_declare_the_engines_own_language_and_no_other():
                                                               b"javascript")))
     assert error.element == "r_samverkan" and "'javascript' is not supported" in error.message
     assert "output column 'nytt_steg'" in error.message
+
+
+def test_numbers_with_leading_zeros_are_the_numbers_feel_means():
+    # Found by the property test above: Python refuses `007`, FEEL reads it as 7.
+    assert expression("007") == "7" and expression(".5") == "0.5"
+    assert unary_tests("[01..020)") == "(dmninputexpr is not None and 1 <= dmninputexpr < 20)"

@@ -110,15 +110,22 @@ def _feel_string(token) -> str:
     return "".join(out)
 
 
+def _python_number(token) -> str:
+    """A FEEL number as Python writes it: FEEL allows leading zeros (`007` is 7) and a bare fraction (`.5`)."""
+    whole, _, fraction = str(token).partition(".")
+    whole = whole.lstrip("0") or "0"
+    return f"{whole}.{fraction}" if fraction else whole
+
+
 @v_args(inline=True)
 class _ToPython(Transformer):
     """FEEL tree -> (kind, python text); kind says how an input is tested against it."""
 
     def number(self, token):
-        return ("value", str(token))
+        return ("value", _python_number(token))
 
     def negative(self, token):
-        return ("value", f"-{token}")
+        return ("value", f"-{_python_number(token)}")
 
     def string(self, token):
         return ("value", python_string(_feel_string(token)))
