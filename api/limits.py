@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.access import personnummer
+from engine.core.walk import strings
 
 from .problems import problem
 
@@ -51,16 +52,11 @@ def not_storable(body: bytes) -> tuple[str, str] | None:
     if not _SURROGATE_ESCAPE.search(body):  # the common case: no need to parse the body here
         return None
     try:
-        stack = [("/body", json.loads(body))]
+        data = json.loads(body)
     except ValueError:
         return None  # malformed: the route's own parser answers with the position
-    while stack:
-        where, value = stack.pop()
-        if isinstance(value, dict):
-            stack += [(f"{where}/{k}", v) for k, v in value.items()] + [(where, k) for k in value]
-        elif isinstance(value, list):
-            stack += [(f"{where}/{i}", v) for i, v in enumerate(value)]
-        elif isinstance(value, str) and any("\ud800" <= c <= "\udfff" for c in value):
+    for where, value in strings(data, "/body"):
+        if any("\ud800" <= c <= "\udfff" for c in value):
             return where, "a lone UTF-16 surrogate is not a character"
     return None
 

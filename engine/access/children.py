@@ -17,6 +17,7 @@ from engine.core.clock import Clock
 from engine.core.errors import FieldError, InvalidInput
 from engine.core.models import Child
 from engine.core.settings import Settings
+from engine.core.walk import strings
 
 
 class ChildRegistry:
@@ -58,14 +59,8 @@ class ChildRegistry:
 def refuse_in_data(data, clock: Clock, location: str = "/data") -> None:
     """InvalidInput if any string in `data` holds a personnummer: it belongs in barn_personnummer only."""
     today = clock.now().date()
-    stack = [(location, data)]
-    while stack:
-        where, value = stack.pop()
-        if isinstance(value, dict):
-            stack += [(f"{where}/{k}", v) for k, v in value.items()] + [(where, k) for k in value]
-        elif isinstance(value, list):
-            stack += [(f"{where}/{i}", v) for i, v in enumerate(value)]
-        elif isinstance(value, str) and personnummer.find(value, today):
+    for where, value in strings(data, location):
+        if personnummer.find(value, today):
             raise InvalidInput("a personnummer in case data", [FieldError(
                 where, "personnummer and samordningsnummer are given only as the case's barn_personnummer, "
                        "never in other fields")])
