@@ -157,12 +157,33 @@ class CaseSummary(Out):
     updated_at: datetime
     closed_at: datetime | None
     created_by: str
+    suspended_at: datetime | None = Field(None, description="Set while a process owner has the case suspended")
+    blocked: bool = Field(False, description="The case is stopped at a step that failed (see blocked_by)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blocked(cls, value):
+        if hasattr(value, "incident_id") and not isinstance(value, dict):
+            return {**{k: getattr(value, k, None) for k in cls.model_fields if k != "blocked"},
+                    "blocked": value.incident_id is not None}
+        return value
 
 
 class LinkOut(Out):
     case_id: str
     process_key: str
     relation: Literal["startade", "startad_av"] = Field(description="startade: this case started it; startad_av: it started this case")
+
+
+class BlockedOut(Out):
+    """Why a case cannot go on: the element it stopped at and the error, in the words the engine has."""
+
+    id: str = Field(description="The incident's id")
+    kind: Literal["element", "message"]
+    element_id: str | None
+    element_name: str | None
+    error: str
+    created_at: datetime
 
 
 class CaseOut(CaseSummary):
@@ -172,6 +193,7 @@ class CaseOut(CaseSummary):
     open_tasks: list[TaskOut]
     timers: list[TimerOut]
     links: list[LinkOut] = Field(default_factory=list, description="Linked cases about the same child")
+    blocked_by: BlockedOut | None = Field(None, description="The incident the case is stopped by, if any")
 
 
 class Actor(BaseModel):

@@ -29,6 +29,7 @@ from engine.access.identity import Principal, mint_token
 from engine.access.sealing import sealer_for
 from engine.casework.absence import AbsenceImport
 from engine.casework.import_jobs import ImportJobRunner
+from engine.casework.migration_jobs import MigrationJobRunner
 from engine.casework.retention import Culler
 from engine.casework.worker import Worker
 from engine.core.clock import ManualClock
@@ -174,6 +175,15 @@ class Server:
         state = self.app.state
         runner = ImportJobRunner(state.session_factory, self.clock,
                                  AbsenceImport(state.session_factory, self.clock, state.runner, state.specs), "test")
+        ran = 0
+        while runner.run_once():
+            ran += 1
+        return ran
+
+    def run_migrations(self) -> int:
+        """Run the worker's queued migrations (the real runner, on the app's clock and database)."""
+        state = self.app.state
+        runner = MigrationJobRunner(state.session_factory, self.clock, state.runner, state.specs, "test")
         ran = 0
         while runner.run_once():
             ran += 1

@@ -84,19 +84,21 @@ def test_unknown_case_and_process_are_clear_problems(server):
         assert bad_shape.status_code == 422 and bad_shape.json()["errors"][0]["location"] == "/body/data"
 
 
-def test_a_step_the_model_breaks_at_is_refused_with_nothing_applied_and_the_case_can_go_on(server):
-    """There is no `failed` status: a step that fails at run time is not applied, the case stays where it was."""
+def test_a_step_the_model_breaks_at_blocks_the_case_there_and_a_retry_with_corrected_data_goes_on(server):
+    """There is no `failed` status: a step that fails at run time keeps what came before it and blocks the case at
+    the failing element (an incident, engine.casework.incidents) until it is retried."""
     deployed(server, "trasig.bpmn")
-    with server.client("hanna", "handläggare", agency="socialtjanst") as hanna:
+    with server.client("hanna", "handläggare", agency="socialtjanst") as hanna, \
+            server.client("agda", "processagare", agency=None) as agda:
         case = start_case(hanna, "trasig")
         task = open_task(hanna, case["id"], "registrera")
-        before = hanna.get(f"/cases/{case['id']}/history").json()["items"]
-        broken = complete(hanna, task["id"], narvaro=3, antal=0)  # the script divides by zero
-        assert broken.status_code == 422 and broken.headers["content-type"] == "application/problem+json"
-        assert "rakna" in broken.text, "the problem names the element that failed"
+        assert complete(hanna, task["id"], narvaro=3, antal=0).status_code == 200  # the script divides by zero
         after = hanna.get(f"/cases/{case['id']}").json()
-        assert after["status"] == "open" and after["data"] == {} and open_task(hanna, case["id"], "registrera")
-        assert hanna.get(f"/cases/{case['id']}/history").json()["items"] == before, "nothing of the step was kept"
-        assert complete(hanna, task["id"], narvaro=3, antal=4).status_code == 200, "with data it can run, it goes on"
+        assert after["status"] == "open" and after["open_tasks"] == [] and after["data"] == {"narvaro": 3, "antal": 0}
+        assert after["blocked_by"]["element_id"] == "rakna" and "zero" in after["blocked_by"]["error"]
+        incident = after["blocked_by"]["id"]
+        assert agda.post(f"/incidents/{incident}/data", json={"set": {"antal": 4}}).status_code == 200
+        assert agda.post(f"/incidents/{incident}/retry").json()["state"] == "resolved"
         assert hanna.get(f"/cases/{case['id']}").json()["data"]["andel"] == 0.75
+        assert open_task(hanna, case["id"], "granska")
         assert hanna.get("/cases", params={"status": "failed"}).status_code == 422, "no such status"

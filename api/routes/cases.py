@@ -5,11 +5,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
+from engine.casework.suspension import SuspensionService
 from engine.core.models import HistoryEntry
 
 from ..access_schemas import ParticipantIn, ParticipantOut
 from ..deps import CasesDep, PrincipalDep
-from ..schemas import Actor, CaseCreate, CaseOut, CaseSummary, HistoryOut, LinkOut, MessageIn, Page, TaskOut, TimerOut
+from ..incident_schemas import SuspendIn
+from ..schemas import Actor, BlockedOut, CaseCreate, CaseOut, CaseSummary, HistoryOut, LinkOut, MessageIn, Page, TaskOut, TimerOut
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 Limit = Annotated[int, Query(ge=1, le=500)]
@@ -21,7 +23,8 @@ def _case_out(cases, principal, case_id: str, what: str = "case") -> CaseOut:
                    barn_personnummer=view.barn_personnummer, data=view.data,
                    open_tasks=[TaskOut.model_validate(t) for t in view.open_tasks],
                    timers=[TimerOut.model_validate(t) for t in view.timers],
-                   links=[LinkOut.model_validate(link) for link in view.links])
+                   links=[LinkOut.model_validate(link) for link in view.links],
+                   blocked_by=BlockedOut.model_validate(view.incident) if view.incident else None)
 
 
 @router.post("", response_model=CaseOut, status_code=201)
@@ -53,6 +56,22 @@ def get_case(case_id: str, cases: CasesDep, principal: PrincipalDep):
 def cancel_case(case_id: str, cases: CasesDep, principal: PrincipalDep):
     """Cancel an open case: its open tasks are cancelled and its timers dropped."""
     cases.cancel(principal, case_id)
+    return _case_out(cases, principal, case_id)
+
+
+@router.post("/{case_id}/suspend", response_model=CaseOut)
+def suspend_case(case_id: str, cases: CasesDep, principal: PrincipalDep, body: SuspendIn | None = None):
+    """Suspend an open case (role `processagare`): its tasks cannot be completed (409), its timers wait and
+    fire, late, on resume, and messages for it are held until then. A history entry and a `case.suspended` event."""
+    SuspensionService(cases).suspend(principal, case_id, body.reason if body else None)
+    return _case_out(cases, principal, case_id)
+
+
+@router.post("/{case_id}/resume", response_model=CaseOut)
+def resume_case(case_id: str, cases: CasesDep, principal: PrincipalDep):
+    """Resume a suspended case where it stopped (role `processagare`): held messages are delivered in order and
+    timers that came due meanwhile fire at the worker's next turn. A history entry and a `case.resumed` event."""
+    SuspensionService(cases).resume(principal, case_id)
     return _case_out(cases, principal, case_id)
 
 

@@ -21,8 +21,10 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
-from engine.bpmn import serializer
+from engine.bpmn import migration, serializer
 from engine.bpmn.compaction import compact
+from engine.bpmn.failures import Incident, capture, failing_task
+from engine.bpmn.migration import Plan
 from engine.bpmn.script_engine import SafeScriptEngine
 from engine.bpmn.specs import CachedSpec, candidate_group
 from engine.bpmn.timer_events import next_period
@@ -79,6 +81,8 @@ class Snapshot:
     timers: list[PendingTimer]
     state: str
     records: list[StepRecord] = field(default_factory=list)
+    incident: Incident | None = None  # the element the engine stopped at because it failed, if it did
+    ran: bool = True  # False for changes that run no element (a data correction, a migration)
 
 
 def _changes(before: dict, after: dict) -> dict | None:
@@ -112,8 +116,8 @@ class Runner:
         for task in start:
             task.data.update(copy.deepcopy(data))
         records: list[StepRecord] = []
-        self._advance(workflow, records)
-        return self.snapshot(workflow, records)
+        incident = self._advance(workflow, records)
+        return self.snapshot(workflow, records, incident)
 
     def load(self, cached: CachedSpec, state: str) -> BpmnWorkflow:
         return serializer.loads(state, cached.spec, cached.subprocess_specs, self.script_engine)
@@ -129,8 +133,48 @@ class Runner:
             task.run()
         except SpiffWorkflowException as exc:
             raise _element_error(exc) from None
-        self._advance(workflow, records)
-        return self.snapshot(workflow, records)
+        incident = self._advance(workflow, records)
+        return self.snapshot(workflow, records, incident)
+
+    def retry(self, workflow: BpmnWorkflow) -> Snapshot:
+        """Run the engine on from where it stopped (the element an incident is at runs again)."""
+        records: list[StepRecord] = []
+        incident = self._advance(workflow, records)
+        return self.snapshot(workflow, records, incident)
+
+    def correct(self, workflow: BpmnWorkflow, task_id: str, changes: dict, removed: list[str]) -> Snapshot:
+        """Change the data the failed element `task_id` will run on again (no engine step is taken)."""
+        task = failing_task(workflow, task_id)
+        if task is None:
+            raise InvalidTransition("the case is no longer at the element that failed")
+        before = copy.deepcopy(task.data)
+        task.data.update(copy.deepcopy(changes))
+        for key in removed:
+            task.data.pop(key, None)
+        spec = task.task_spec
+        record = StepRecord("data_corrected", spec.bpmn_id, spec.bpmn_name, type(spec).__name__, str(task.id),
+                            _changes(before, task.data))
+        snapshot = self.snapshot(workflow, [record])
+        snapshot.ran = False
+        return snapshot
+
+    def plan_migration(self, old: CachedSpec, new: CachedSpec, state: str, mapping: dict[str, str]) -> Plan:
+        """Whether a case's state can move from version `old` to `new` under `mapping`, and what that would do."""
+        return migration.check(self.load(old, state), old, new, mapping, self.clock.now())
+
+    def migrate(self, old: CachedSpec, new: CachedSpec, state: str,
+                mapping: dict[str, str]) -> tuple[Plan, Snapshot | None]:
+        """The case's state moved onto `new` (None if it cannot move: see the plan's reasons)."""
+        workflow = self.load(old, state)
+        plan = migration.check(workflow, old, new, mapping, self.clock.now())
+        if not plan.movable:
+            return plan, None
+        migration.migrate(workflow, old, new, mapping)
+        if self.compact_state:
+            compact(workflow)
+        snapshot = self.snapshot(workflow, [])
+        snapshot.ran = False
+        return plan, snapshot
 
     def refresh(self, workflow: BpmnWorkflow) -> Snapshot:
         """Fire whatever timers are due by the engine clock and run on; each firing is a `timer_fired` record."""
@@ -138,8 +182,8 @@ class Runner:
         due = [t for t in self.timers(workflow) if t.due_at <= now]
         records: list[StepRecord] = []
         workflow.refresh_timers()
-        self._advance(workflow, records)
-        snapshot = self.snapshot(workflow, records)
+        incident = self._advance(workflow, records)
+        snapshot = self.snapshot(workflow, records, incident)
         still = {t.id: t.due_at for t in snapshot.timers}
         # A timer fired if it is gone or, a cycle, has moved on: once for every period it stepped past.
         fired = []
@@ -170,7 +214,9 @@ class Runner:
         workflow.catch(BpmnEvent(definition, {"payload": copy.deepcopy(payload), "result_var": name}))
         records = [StepRecord("message_received", None, name, "Message", data_changes={"set": {name: payload}},
                               details={"message": name})]
-        self._advance(workflow, records)
+        incident = self._advance(workflow, records)
+        if incident is not None:
+            return self.snapshot(workflow, records, incident)
         after = _active(workflow)
         started = [t for t in after if t.id not in before and t.workflow is workflow
                    and t.task_spec.bpmn_id in cached.interrupting]
@@ -178,8 +224,8 @@ class Runner:
             raise InvalidTransition(f"no part of this case is waiting for the message {name}")
         for subprocess_task in started:
             self._interrupt(workflow, subprocess_task)
-        self._advance(workflow, records)
-        return self.snapshot(workflow, records)
+        incident = self._advance(workflow, records)
+        return self.snapshot(workflow, records, incident)
 
     @staticmethod
     def _interrupt(workflow: BpmnWorkflow, subprocess_task) -> None:
@@ -209,10 +255,14 @@ class Runner:
             raise InvalidTransition(f"task {task_id} is not open")
         return task
 
-    def _advance(self, workflow: BpmnWorkflow, records: list[StepRecord]) -> None:
+    def _advance(self, workflow: BpmnWorkflow, records: list[StepRecord]) -> Incident | None:
+        """Run engine steps to the next wait; an element that fails stops the run as an Incident (any error type:
+        the library's, an evaluation budget, a decision without a rule), with everything before it kept."""
         scripts_before: dict[UUID, dict] = {}
+        running: list = [None, None]  # the task being run and its data before, to put back if it fails
 
         def will_complete(task):
+            running[:] = [task, copy.deepcopy(task.data)]
             if isinstance(task.task_spec, ScriptTask) or hasattr(task.task_spec, "dmnEngine"):
                 scripts_before[task.id] = copy.deepcopy(task.data)
 
@@ -220,23 +270,29 @@ class Runner:
             spec = task.task_spec
             if spec.bpmn_id is None:
                 return
+            running[:] = [None, None]
             before = scripts_before.pop(task.id, None)
             changes = _changes(before, task.data) if before is not None else None
             records.append(StepRecord("element_completed", spec.bpmn_id, spec.bpmn_name,
                                       type(spec).__name__, str(task.id), changes))
 
+        incident = None
         try:
             workflow.do_engine_steps(will_complete_task=will_complete, did_complete_task=did_complete)
-        except SpiffWorkflowException as exc:
-            raise _element_error(exc) from None
+        except Exception as exc:  # noqa: BLE001 - every run-time failure of an element is an incident
+            incident = capture(exc, workflow, *running)
+            records.append(StepRecord("incident_raised", incident.element_id, incident.element_name,
+                                      incident.element_type, incident.task_id,
+                                      details={"error": incident.error, "error_type": incident.error_type}))
         for event in workflow.get_events():  # messages no part of this process catches: the engine's to handle
             payload = event.payload.get("payload") if isinstance(event.payload, dict) else event.payload
             records.append(StepRecord("message_sent", None, event.event_definition.name, "Message",
                                       details={"message": event.event_definition.name, "payload": payload}))
         if self.compact_state:
             compact(workflow)
+        return incident
 
-    def snapshot(self, workflow: BpmnWorkflow, records: list[StepRecord]) -> Snapshot:
+    def snapshot(self, workflow: BpmnWorkflow, records: list[StepRecord], incident: Incident | None = None) -> Snapshot:
         ready = _tasks(workflow, TaskState.READY, manual=True)
         open_tasks = [OpenTask(str(t.id), t.task_spec.bpmn_id, t.task_spec.bpmn_name or t.task_spec.bpmn_id,
                                candidate_group(t.task_spec.lane), _form_key(t.task_spec)) for t in ready]
@@ -247,7 +303,7 @@ class Runner:
             data.update(task.data)
         if completed:
             data.update({k: v for k, v in workflow.data.items() if k != "data_objects"})
-        return Snapshot(completed, data, open_tasks, timers, serializer.dumps(workflow), records)
+        return Snapshot(completed, data, open_tasks, timers, serializer.dumps(workflow), records, incident)
 
 
 def _form_key(spec) -> str | None:

@@ -64,3 +64,8 @@ def loads(state: str, spec, subprocess_specs, script_engine) -> BpmnWorkflow:
     workflow = _serializer.from_dict(dct, spec=spec, subprocess_specs=subprocess_specs)
     workflow.script_engine = script_engine
     return workflow
+
+
+def registry():
+    """The serializer's converter registry (SpiffWorkflow's diff compares specs through it)."""
+    return _serializer.registry

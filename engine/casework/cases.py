@@ -16,16 +16,17 @@ from engine.access.policy import (PARTICIPANT_ROLE, CaseAccess, acts_in_cases, h
 from engine.bpmn.runner import Runner, Snapshot, StepRecord
 from engine.bpmn.serializer import SERIALIZER_VERSION
 from engine.bpmn.specs import CachedSpec, SpecCache
-from engine.casework import correlation, deployments, forms
+from engine.casework import correlation, deployments, forms, incidents
 from engine.core.clock import Clock
-from engine.core.errors import FieldError, InvalidInput, InvalidTransition, NotFound, Refused
-from engine.core.models import Case, CaseLink, CaseParticipant, HistoryEntry, ProcessVersion, Timer, UserTask
+from engine.core.errors import EngineError, FieldError, InvalidInput, InvalidTransition, NotFound, Refused
+from engine.core.models import (Case, CaseLink, CaseParticipant, HistoryEntry, Incident, ProcessVersion, Timer,
+                                UserTask)
 from engine.core.paging import Page, keyset_page
 from engine.core.roles import role_id
 from engine.integration import outbox
 
-# A step that fails at run time is refused with nothing of it applied (timers are put off and retried), so a
-# case never ends half-done: it stays open at the step before, and there is no "failed" status.
+# A step that fails at run time never leaves a case half-done and there is no "failed" status: the case stays
+# open, blocked at the failing element by an incident (engine.casework.incidents) until it is retried.
 STATUSES = ("open", "completed", "cancelled")
 
 
@@ -48,6 +49,7 @@ class CaseView:
     timers: list[Timer]
     links: list[LinkView]
     barn_personnummer: str | None = None  # shown like the data of the agency that registered the child
+    incident: Incident | None = None  # what the case is blocked by, if anything
 
 
 _VALUES = object()
@@ -175,7 +177,8 @@ class CaseService:
         data = self.access.visible_data(principal, case)
         # The number was registered with the case's `barn`: it is shown to whoever may see that key now.
         number = self.children.reveal(case.child_id) if self.children and "barn" in data else None
-        return CaseView(case, data, version.version, tasks, timers, self.links(case.id), number)
+        return CaseView(case, data, version.version, tasks, timers, self.links(case.id), number,
+                        incidents.open_incident(self.session, case))
 
     def links(self, case_id: str) -> list[LinkView]:
         """The cases this one started and the case that started it."""
@@ -277,6 +280,10 @@ class CaseService:
         refuse_in_data(data, self.clock)
         if case.status != "open":
             raise InvalidTransition(f"case {case_id} is {case.status}")
+        if case.suspended_at is not None:  # messages wait for the resume (engine.casework.suspension)
+            from engine.casework.suspension import hold
+            hold(self, case, principal, name, data)
+            return case
         self.apply(case, self.runner.deliver(cached, self.runner.load(cached, case.state), name, data), principal)
         return case
 
@@ -314,6 +321,7 @@ class CaseService:
         cached = self._spec_of(case)
         case.consent = consent.updated(case.consent, snapshot.records, now, frozenset(
             element for element, form in cached.form_keys.items() if form == consent.CONSENT_FORM))
+        incidents.track(self.session, case, snapshot, principal, now)
         if status or snapshot.completed:
             case.status, case.closed_at = status or "completed", now
             snapshot.records.append(StepRecord(f"case_{case.status}", None, None, None))
@@ -331,9 +339,17 @@ class CaseService:
         self.session.flush()
         for record in snapshot.records:
             if record.event == "message_sent" and record.details["message"] == START_CASE_MESSAGE:
-                self._start_linked(case, principal, record.details["payload"])
+                payload = record.details["payload"]
+                try:
+                    with self.session.begin_nested():  # a refused start leaves nothing of itself behind
+                        self.start_linked(case, principal, payload)
+                except EngineError as exc:
+                    self.record_history(case, principal, now, incidents.message_refused(
+                        self.session, case, payload, exc, principal, now, START_CASE_MESSAGE))
+                    self.session.flush()
 
-    def _start_linked(self, case: Case, principal: Principal, payload) -> None:
+    def start_linked(self, case: Case, principal: Principal, payload) -> None:
+        """Start the case a thrown `starta_arende` message asks for, linked to `case`."""
         if not isinstance(payload, dict) or not isinstance(payload.get("process"), str):
             raise InvalidInput(f"{START_CASE_MESSAGE} needs a payload {{process, data}}",
                                [FieldError(f"process/{START_CASE_MESSAGE}", "payload must name a process")])
@@ -359,6 +375,11 @@ class CaseService:
                 # A fired non-interrupting deadline leaves its task open and still due when it was.
                 row.due_at = due.get(task_id, row.due_at)
         for task in snapshot.open_tasks:
+            row = rows.get(task.id)
+            if row is not None and row.element_id != task.element_id:  # migrated to a renamed element
+                row.element_id, row.name, row.form_key = task.element_id, task.name, task.form_key
+                row.candidate_group = task.candidate_group
+        for task in snapshot.open_tasks:
             if task.id not in rows:
                 self.session.add(UserTask(id=task.id, case_id=case.id, process_key=case.process_key,
                                           element_id=task.element_id, name=task.name,
@@ -381,9 +402,12 @@ class CaseService:
                                        repeats=timer.repeats, attached_to=timer.attached_to,
                                        interrupting=timer.interrupting, due_at=timer.due_at, fire_at=timer.due_at,
                                        attempts=0))
-            elif row.due_at != timer.due_at:  # a cycle moved on to its next period
+            elif row.due_at != timer.due_at:  # a cycle moved on to its next period, or a migration re-derived it
                 row.due_at = row.fire_at = timer.due_at
                 row.attempts, row.last_error = 0, None
+            if row is not None and (row.expression, row.element_id) != (timer.expression, timer.element_id):
+                row.expression, row.element_id, row.name = timer.expression, timer.element_id, timer.name
+                row.leads_to, row.effect = timer.leads_to, timer.effect
 
     def record_history(self, case: Case, principal: Principal, now, record: StepRecord) -> None:
         """Append one history row for `case`."""

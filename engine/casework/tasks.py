@@ -15,6 +15,7 @@ from engine.bpmn.runner import StepRecord
 from engine.casework import forms
 from engine.casework.cases import CaseService
 from engine.casework.scoring import ScoringSettings
+from engine.casework.suspension import refuse_if_suspended
 from engine.core.errors import Conflict, InvalidInput, InvalidTransition, NotFound, Refused
 from engine.core.models import Case, ProcessVersion, UserTask
 from engine.core.paging import Page, keyset_page
@@ -136,6 +137,7 @@ class TaskService:
         if task.assignee and task.assignee != principal.user:
             raise Conflict(f"task {task_id} is claimed by {task.assignee}")
         case = self.cases.load(task.case_id)
+        refuse_if_suspended(case, "completing a task")
         refuse_in_data(data, self.cases.clock)
         form_set = self.forms_of(case.id)
         errors = forms.validate(form_set, task.form_key, data, case.data)

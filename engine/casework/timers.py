@@ -71,7 +71,9 @@ class TimerService:
 
     def claim_query(self, limit: int):
         """The claim as a statement: due timers by the index on fire_at, their cases locked, others' locks skipped."""
-        query = (select(Case.id).join(Timer, Timer.case_id == Case.id).where(Timer.fire_at <= self.clock.now())
+        # A suspended case's timers stay due and are left alone: they fire, late, once it is resumed.
+        query = (select(Case.id).join(Timer, Timer.case_id == Case.id)
+                 .where(Timer.fire_at <= self.clock.now(), Case.suspended_at.is_(None))
                  .order_by(Timer.fire_at).limit(limit))
         if self.session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(of=Case, skip_locked=True)
@@ -83,7 +85,8 @@ class TimerService:
 
     def next_fire_at(self) -> datetime | None:
         """When the next timer is due, for the worker's sleep."""
-        return self.session.scalar(select(func.min(Timer.fire_at)))
+        return self.session.scalar(select(func.min(Timer.fire_at)).join(Case, Case.id == Timer.case_id)
+                                   .where(Case.suspended_at.is_(None)))
 
     def fire(self, case_id: str) -> list[Fired]:
         """Fire every due timer of a claimed case and run it on; returns what fired."""
@@ -91,8 +94,8 @@ class TimerService:
         case = self.session.scalar(select(Case).where(Case.id == case_id).execution_options(populate_existing=True))
         due = list(self.session.scalars(select(Timer).where(Timer.case_id == case_id, Timer.fire_at <= now)
                                         .execution_options(populate_existing=True)))
-        if case is None or not due:
-            return []  # another worker fired it between our claim and our read
+        if case is None or not due or case.suspended_at is not None:
+            return []  # another worker fired it between our claim and our read, or it was suspended since
         if case.status != "open":
             for row in due:
                 self.session.delete(row)

@@ -25,6 +25,7 @@ from engine.bpmn.specs import SpecCache
 from engine.casework.absence import AbsenceImport
 from engine.casework.cases import CaseService
 from engine.casework.import_jobs import ImportJobRunner
+from engine.casework.migration_jobs import MigrationJobRunner
 from engine.casework.retention import Culler
 from engine.casework.timers import Fired, TimerService
 from engine.core.clock import Clock
@@ -63,6 +64,7 @@ class Worker:
         self.culler, self._culled_at = culler, None  # gallring, looked at once an hour
         self.jobs = ImportJobRunner(session_factory, clock, AbsenceImport(session_factory, clock, self.runner,
                                                                           self.specs), self.name)
+        self.migrations = MigrationJobRunner(session_factory, clock, self.runner, self.specs, self.name)
 
     def _service(self, session) -> TimerService:
         return TimerService(CaseService(session, self.clock, self.runner, self.specs))
@@ -197,9 +199,10 @@ class Worker:
             self._sleep(stop, next_at)
 
     def _import_loop(self, stop: threading.Event) -> None:
+        # Absence imports and migrations: long jobs, each in its leased, resumable run (one per turn each).
         while not stop.is_set():
             try:
-                if self.jobs.run_once():
+                if self.jobs.run_once() | self.migrations.run_once():
                     continue
             except OperationalError as exc:
                 log.warning("worker_database_error", error=str(exc.orig)[:200], worker=self.name, loop="imports")

@@ -79,6 +79,11 @@ class Case(Base):
     data_origin: Mapped[dict] = mapped_column(JsonType, default=dict, server_default="{}")
     consent: Mapped[dict | None] = mapped_column(JsonType, nullable=True)  # see engine.consent
     culled_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)  # gallrad
+    # The open incident the case is blocked by (engine.casework.incidents); None while it runs.
+    incident_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    # Suspended by a process owner: tasks are not completed, timers wait, messages are held until resumed.
+    suspended_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
+    held_messages: Mapped[list | None] = mapped_column(JsonType, nullable=True)
 
     # Optimistic concurrency: every UPDATE checks and bumps `version`; a stale writer gets a conflict.
     __mapper_args__ = {"version_id_col": version}
@@ -262,6 +267,60 @@ class AbsenceReport(Base):
     received_at: Mapped[datetime] = mapped_column(Timestamp())
     corrected_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
     corrections: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class Incident(Base):
+    """A step a case could not take at run time: the element, the error in plain words and the data it saw."""
+
+    __tablename__ = "incident"
+    __table_args__ = (Index("ix_incident_process_state", "process_key", "state", "created_at", "id"),
+                      Index("ix_incident_case", "case_id"))
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"))
+    process_key: Mapped[str] = mapped_column(String(200))
+    process_version_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))  # element | message (a thrown message the engine refused)
+    task_id: Mapped[str | None] = mapped_column(String(36), nullable=True)  # the failed element's task
+    element_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    element_name: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    element_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    error: Mapped[str] = mapped_column(Text)
+    error_type: Mapped[str] = mapped_column(String(100))
+    data: Mapped[dict] = mapped_column(JsonType)  # what the element saw (a message incident: its payload)
+    state: Mapped[str] = mapped_column(String(20))  # open | resolved
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(Timestamp())
+    updated_at: Mapped[datetime] = mapped_column(Timestamp())
+    resolved_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class MigrationJob(Base):
+    """A migration of a process's cases to another version, run by a worker case by case (engine.casework.migration).
+
+    `cursor` is the last case id examined; each case moves, and the cursor and counts advance, in one transaction,
+    so a worker that dies leaves every case either moved or untouched and the next one goes on from the cursor."""
+
+    __tablename__ = "migration_job"
+    __table_args__ = (Index("ix_migration_job_status", "status", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(200))
+    from_version: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: every older version
+    to_version: Mapped[int] = mapped_column(Integer)
+    mapping: Mapped[list] = mapped_column(JsonType)
+    principal: Mapped[dict] = mapped_column(JsonType)
+    status: Mapped[str] = mapped_column(String(20))  # queued | running | done
+    total: Mapped[int] = mapped_column(Integer)
+    processed: Mapped[int] = mapped_column(Integer, default=0)
+    moved: Mapped[int] = mapped_column(Integer, default=0)
+    refused: Mapped[list] = mapped_column(JsonType)  # [{case_id, from_version, reasons}]
+    cursor: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp())
+    started_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
 
 
 class ImportJob(Base):

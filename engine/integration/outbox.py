@@ -31,6 +31,8 @@ TYPES = {
     "task_completed": "task.completed", "task_cancelled": "task.cancelled",
     "timer_fired": "timer.fired", "deadline_missed": "deadline.missed", "timer_failed": "timer.failed",
     "message_received": "message.correlated", "message_sent": "message.sent",
+    "incident_raised": "incident.raised", "incident_resolved": "incident.resolved",
+    "case_suspended": "case.suspended", "case_resumed": "case.resumed", "migrated": "case.migrated",
 }
 EVENT_TYPES = sorted({TYPE_PREFIX + t for t in TYPES.values()} | {TYPE_PREFIX + "consent.given",
                                                                   TYPE_PREFIX + "consent.withdrawn"})
@@ -44,7 +46,7 @@ def _facts(history_event: str, record) -> list[tuple[str, dict]]:
         return []
     data = {k: v for k, v in (("element_id", record.element_id), ("task_id", record.task_id)) if v}
     details = record.details or {}
-    for key in ("due_at", "message", "lag_seconds"):
+    for key in ("due_at", "message", "lag_seconds", "from_version", "to_version", "incident"):
         if key in details:
             data[key] = details[key]
     events = [(kind, data)]
