@@ -59,20 +59,19 @@ def cancel_case(case_id: str, cases: CasesDep, principal: PrincipalDep):
     return _case_out(cases, principal, case_id)
 
 
-@router.post("/{case_id}/suspend", response_model=CaseOut)
+@router.post("/{case_id}/suspend", response_model=CaseSummary)
 def suspend_case(case_id: str, cases: CasesDep, principal: PrincipalDep, body: SuspendIn | None = None):
     """Suspend an open case (role `processagare`): its tasks cannot be completed (409), its timers wait and
     fire, late, on resume, and messages for it are held until then. A history entry and a `case.suspended` event."""
-    SuspensionService(cases).suspend(principal, case_id, body.reason if body else None)
-    return _case_out(cases, principal, case_id)
+    return CaseSummary.model_validate(SuspensionService(cases).suspend(principal, case_id,
+                                                                       body.reason if body else None))
 
 
-@router.post("/{case_id}/resume", response_model=CaseOut)
+@router.post("/{case_id}/resume", response_model=CaseSummary)
 def resume_case(case_id: str, cases: CasesDep, principal: PrincipalDep):
     """Resume a suspended case where it stopped (role `processagare`): held messages are delivered in order and
     timers that came due meanwhile fire at the worker's next turn. A history entry and a `case.resumed` event."""
-    SuspensionService(cases).resume(principal, case_id)
-    return _case_out(cases, principal, case_id)
+    return CaseSummary.model_validate(SuspensionService(cases).resume(principal, case_id))
 
 
 @router.post("/{case_id}/messages", response_model=CaseOut)
