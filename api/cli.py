@@ -188,6 +188,7 @@ def worker(batch_size: Annotated[Optional[int], typer.Option(help="Cases claimed
     """Fire due timers; run as many as you like against one PostgreSQL. SIGTERM finishes the batch and exits."""
     import signal
     import threading
+    from datetime import timedelta
 
     from prometheus_client import start_http_server
 
@@ -207,7 +208,8 @@ def worker(batch_size: Annotated[Optional[int], typer.Option(help="Cases claimed
                           deliverer=Deliverer(sessions, SystemClock(), sealer_for(settings),
                                               settings.webhook_allow_private,
                                               timeout=settings.webhook_timeout_seconds),
-                          culler=Culler(sessions, SystemClock(), settings.retention_days))
+                          culler=Culler(sessions, SystemClock(), settings.retention_days),
+                          migration_lease=timedelta(seconds=settings.migration_lease_seconds))
     port = metrics_port if metrics_port is not None else settings.worker_metrics_port
     if port:
         start_http_server(port, addr="127.0.0.1")

@@ -25,6 +25,7 @@ from engine.bpmn.specs import SpecCache
 from engine.casework.absence import AbsenceImport
 from engine.casework.cases import CaseService
 from engine.casework.import_jobs import ImportJobRunner
+from engine.casework.migration_jobs import LEASE as MIGRATION_LEASE
 from engine.casework.migration_jobs import MigrationJobRunner
 from engine.casework.retention import Culler
 from engine.casework.timers import Fired, TimerService
@@ -54,7 +55,8 @@ class Worker:
 
     def __init__(self, session_factory: sessionmaker, clock: Clock, runner: Runner | None = None,
                  specs: SpecCache | None = None, batch_size: int = 20, poll_seconds: float = 1.0,
-                 name: str | None = None, deliverer: Deliverer | None = None, culler: Culler | None = None):
+                 name: str | None = None, deliverer: Deliverer | None = None, culler: Culler | None = None,
+                 migration_lease: timedelta = MIGRATION_LEASE):
         self.session_factory, self.clock = session_factory, clock
         self.runner = runner or Runner(clock)
         self.specs = specs or SpecCache()
@@ -64,7 +66,8 @@ class Worker:
         self.culler, self._culled_at = culler, None  # gallring, looked at once an hour
         self.jobs = ImportJobRunner(session_factory, clock, AbsenceImport(session_factory, clock, self.runner,
                                                                           self.specs), self.name)
-        self.migrations = MigrationJobRunner(session_factory, clock, self.runner, self.specs, self.name)
+        self.migrations = MigrationJobRunner(session_factory, clock, self.runner, self.specs, self.name,
+                                             migration_lease)
 
     def _service(self, session) -> TimerService:
         return TimerService(CaseService(session, self.clock, self.runner, self.specs))

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = 10.0
     worker_batch_size: int = 20
     worker_poll_seconds: float = 1.0
+    # A worker renews its lease on a migration with every case it commits; one that died is taken over after this.
+    migration_lease_seconds: float = 30.0
     worker_metrics_port: int = 0  # serve Prometheus metrics on 127.0.0.1:PORT; 0 = off
     # SDQ total-difficulties cut-offs per informant: (gränsvärde from, avvikande from). UK bands by default;
     # set Swedish norms with e.g. SAMVERKA_SDQ_CUTOFFS='{"foralder": [11, 14], "larare": [9, 12], "sjalv": [14, 17]}'
