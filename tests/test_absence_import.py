@@ -49,7 +49,7 @@ def test_bad_input_is_refused_per_field_and_only_integrators_import(product):
         assert mentor.post("/absence-reports", json=period([row("elev-1", 12)])).status_code == 403
 
 
-def test_a_failing_row_is_reported_and_nothing_of_it_stored_while_the_others_go_in(product):
+def test_a_row_whose_ladder_step_fails_is_stored_as_a_blocked_case_the_owner_sees_while_the_others_go_in(product):
     from conftest import ROOT
     from factories import deploy_files
 
@@ -63,10 +63,11 @@ def test_a_failing_row_is_reported_and_nothing_of_it_stored_while_the_others_go_
             "skolfranvaro_trappa.dmn": (ROOT / "processes" / "skolfranvaro_trappa.dmn").read_bytes()}).status_code == 201
     with product.client("nara", *INTEGRATOR) as system:
         result = system.post("/absence-reports", json=period([row("elev-a", 60), row("elev-b", 12)])).json()
-        assert result["started"] == 1 and result["delivered"] == 1 and result["processed"] == 2
-        [failure] = result["failed"]
-        assert failure["row"] == 0 and failure["elev"] == "elev-a" and "berakna" in failure["error"]
-        assert len(ladder_cases(product)) == 1  # elev-a's case was never stored, not even half
+        assert result["started"] == 2 and result["delivered"] == 2 and result["failed"] == []
+    with product.client("agda", "processagare") as owner:
+        [incident] = owner.get("/incidents", params={"process_key": "skolfranvaro"}).json()["items"]
+        assert incident["element_id"] == "berakna" and "saknas" in incident["error"], "blocked, not lost"
+    assert len(ladder_cases(product)) == 1  # elev-a's case waits at the failed step, with no task yet
 
 
 def steps_of(client, case_id: str) -> tuple[int, int]:

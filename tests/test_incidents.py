@@ -86,3 +86,51 @@ def test_corrections_are_checked_and_refused_for_a_closed_incident(server):
         assert agda.get("/incidents/nope").status_code == 404
         assert agda.get("/incidents", params={"state": "sen"}).status_code == 422
         assert hanna.post(f"/incidents/{incident['id']}/retry").status_code == 403
+
+
+def test_a_decision_with_no_rule_for_the_data_is_an_incident_at_the_decision(server):
+    deployed(server, "beslut.bpmn", "beslut.dmn")
+    with server.client("hanna", "handläggare", agency="socialtjanst") as hanna, \
+            server.client("agda", *OWNER, agency=None) as agda:
+        case = start_case(hanna, "beslutsprocess")
+        assert complete(hanna, open_task(hanna, case["id"], "registrera")["id"], antal=0).status_code == 200
+        blocked = hanna.get(f"/cases/{case['id']}").json()["blocked_by"]
+        assert blocked["element_id"] == "bedom" and "no rule" in blocked["error"]
+        agda.post(f"/incidents/{blocked['id']}/data", json={"set": {"antal": 2}})
+        assert agda.post(f"/incidents/{blocked['id']}/retry").json()["state"] == "resolved"
+        assert hanna.get(f"/cases/{case['id']}").json()["data"]["niva"] == "låg"
+
+
+REFUSING = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="D" targetNamespace="http://samverka.se/test">
+  <bpmn:message id="Msg_start" name="starta_arende" />
+  <bpmn:process id="startar" name="Startar ett lankat arende" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="registrera" name="Registrera"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:userTask>
+    <bpmn:intermediateThrowEvent id="starta" name="Starta lankat arende"><bpmn:incoming>f2</bpmn:incoming>
+      <bpmn:outgoing>f3</bpmn:outgoing><bpmn:messageEventDefinition id="m" messageRef="Msg_start" camunda:expression="{&quot;process&quot;: &quot;grind&quot;, &quot;data&quot;: {}}" /></bpmn:intermediateThrowEvent>
+    <bpmn:userTask id="folj_upp" name="Folj upp"><bpmn:incoming>f3</bpmn:incoming><bpmn:outgoing>f4</bpmn:outgoing></bpmn:userTask>
+    <bpmn:endEvent id="slut"><bpmn:incoming>f4</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="registrera" />
+    <bpmn:sequenceFlow id="f2" sourceRef="registrera" targetRef="starta" />
+    <bpmn:sequenceFlow id="f3" sourceRef="starta" targetRef="folj_upp" />
+    <bpmn:sequenceFlow id="f4" sourceRef="folj_upp" targetRef="slut" />
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_a_linked_case_the_engine_cannot_start_is_a_message_incident_retried_once_the_process_exists(server):
+    with server.client("agda", *OWNER, agency=None) as agda:
+        assert deploy_files(agda, "startar.bpmn", overrides={"startar.bpmn": REFUSING}).status_code == 201
+        with server.client("hanna", "handläggare", agency="socialtjanst") as hanna:
+            case = start_case(hanna, "startar")
+            assert complete(hanna, open_task(hanna, case["id"], "registrera")["id"]).status_code == 200
+            seen = hanna.get(f"/cases/{case['id']}").json()
+            assert seen["blocked_by"]["kind"] == "message" and "grind" in seen["blocked_by"]["error"]
+            assert open_task(hanna, case["id"], "folj_upp"), "the case itself went on; the linked start waits"
+            incident = seen["blocked_by"]["id"]
+            assert agda.post(f"/incidents/{incident}/retry").json()["state"] == "open", "grind is not deployed yet"
+            assert deploy_files(agda, "grind.bpmn").status_code == 201
+            assert agda.post(f"/incidents/{incident}/retry").json()["state"] == "resolved"
+            after = hanna.get(f"/cases/{case['id']}").json()
+            assert after["blocked"] is False and [link["process_key"] for link in after["links"]] == ["grind"]

@@ -16,6 +16,21 @@ from SpiffWorkflow.util.task import TaskState
 MAX_ERROR = 1000
 
 
+class NoMatchingRule(Exception):
+    """A decision table (any hit policy but COLLECT) has no rule for the data it was given."""
+
+
+def check_decision(task) -> None:
+    """Raise NoMatchingRule before a business rule task runs if its decision has no rule for the task's data
+    (SpiffWorkflow would quietly produce nothing, and the case would fail later, further from the cause)."""
+    engine = getattr(task.task_spec, "dmnEngine", None)
+    if engine is None or engine.decision_table.hit_policy == "COLLECT":
+        return
+    if not engine.decide(task):
+        table = engine.decision_table
+        raise NoMatchingRule(f"the decision {table.name or table.id} has no rule that matches this case's data")
+
+
 @dataclass
 class Incident:
     """A step the engine could not take: the element, the error and the data it saw."""

@@ -23,7 +23,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn import migration, serializer
 from engine.bpmn.compaction import compact
-from engine.bpmn.failures import Incident, capture, failing_task
+from engine.bpmn.failures import Incident, capture, check_decision, failing_task
 from engine.bpmn.migration import Plan
 from engine.bpmn.script_engine import SafeScriptEngine
 from engine.bpmn.specs import CachedSpec, candidate_group
@@ -263,6 +263,7 @@ class Runner:
 
         def will_complete(task):
             running[:] = [task, copy.deepcopy(task.data)]
+            check_decision(task)
             if isinstance(task.task_spec, ScriptTask) or hasattr(task.task_spec, "dmnEngine"):
                 scripts_before[task.id] = copy.deepcopy(task.data)
 
