@@ -14,7 +14,8 @@ MARKER = "behov-7f3a-hemligt"  # case data that must never reach anyone refused
 
 def _a_case_with_everything(product) -> dict:
     """An HLT case with data, open work, a webhook and an API key, so that every route has something to refuse."""
-    ids = {"key": "hlt", "version": "1", "name": "sip", "delivery_id": "1", "user": "hugo", "role": "hlt_motet"}
+    ids = {"key": "hlt", "version": "1", "name": "sip", "delivery_id": "1", "user": "hugo", "role": "hlt_motet",
+           "incident_id": "inget", "migration_id": "ingen"}
     with product.client("hugo", *HLT_MOTET) as hugo:
         case = start_case(hugo, "hlt")
         do(hugo, case["id"], "aktualisering", {"aktualiserad_av": person("lisa"), "akut": False, "behov": MARKER,
@@ -43,6 +44,8 @@ def _bodies(ids: dict) -> dict:
         ("post", "/messages"): {"json": {"name": "samtycke_aterkallat", "correlation": {"case_id": ids["case_id"]}}},
         ("post", "/absence-reports"): {"json": report},
         ("post", "/api-keys"): {"json": {"name": "x", "scopes": ["*"]}},
+        ("post", "/process-definitions/{key}/migrations"): {"json": {"to_version": 1}, "params": {"dry_run": "true"}},
+        ("post", "/incidents/{incident_id}/data"): {"json": {"set": {"x": 1}}},
         ("post", "/access-log/extract"): {"json": {"personnummer": "150101-2387"}},
         ("post", "/engine-rest/deployment/create"): {"data": {"deployment-name": "loop"}, "files": [
             ("loop.bpmn", ("loop.bpmn", (FIXTURES / "loop.bpmn").read_bytes(), "application/xml")),
@@ -74,6 +77,8 @@ REFUSED = {
                         {"GET /process-definitions", "GET /process-definitions/{key}",
                          "GET /process-definitions/{key}/versions/{version}/bpmn", "POST /process-definitions",
                          "GET /process-definitions/{key}/figures", "GET /engine-rest/version",
+                         "GET /incidents", "POST /process-definitions/{key}/migrations",
+                         "POST /cases/{case_id}/suspend", "POST /cases/{case_id}/resume",
                          "GET /engine-rest/deployment", "POST /engine-rest/deployment/create"}),
     "an integrator": (("nils", "integrator"), {"scopes": ("events", "webhooks", "absence:*")},
                       {"GET /events", "GET /webhooks", "POST /webhooks", "POST /absence-reports"}),

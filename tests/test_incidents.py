@@ -134,3 +134,14 @@ def test_a_linked_case_the_engine_cannot_start_is_a_message_incident_retried_onc
             assert agda.post(f"/incidents/{incident}/retry").json()["state"] == "resolved"
             after = hanna.get(f"/cases/{case['id']}").json()
             assert after["blocked"] is False and [link["process_key"] for link in after["links"]] == ["grind"]
+
+
+def test_cancelling_a_blocked_case_resolves_its_incident(server):
+    deployed(server, "grind.bpmn")
+    with server.client("hanna", "handläggare", agency="socialtjanst") as hanna, \
+            server.client("agda", *OWNER, agency=None) as agda:
+        case = start_case(hanna, "grind")
+        complete(hanna, open_task(hanna, case["id"], "registrera")["id"])
+        assert hanna.post(f"/cases/{case['id']}/cancel").json()["blocked"] is False
+        assert agda.get("/incidents").json()["items"] == []
+        assert events(hanna, case["id"])[-2:] == [("incident_resolved", "vilken"), ("case_cancelled", None)]

@@ -62,7 +62,8 @@ def cancel_case(case_id: str, cases: CasesDep, principal: PrincipalDep):
 @router.post("/{case_id}/suspend", response_model=CaseSummary)
 def suspend_case(case_id: str, cases: CasesDep, principal: PrincipalDep, body: SuspendIn | None = None):
     """Suspend an open case (role `processagare`): its tasks cannot be completed (409), its timers wait and
-    fire, late, on resume, and messages for it are held until then. A history entry and a `case.suspended` event."""
+    fire, late, on resume, and messages for it are held until then. A history entry and a `case.suspended` event.
+    Suspending a suspended case changes nothing."""
     return CaseSummary.model_validate(SuspensionService(cases).suspend(principal, case_id,
                                                                        body.reason if body else None))
 
@@ -70,7 +71,8 @@ def suspend_case(case_id: str, cases: CasesDep, principal: PrincipalDep, body: S
 @router.post("/{case_id}/resume", response_model=CaseSummary)
 def resume_case(case_id: str, cases: CasesDep, principal: PrincipalDep):
     """Resume a suspended case where it stopped (role `processagare`): held messages are delivered in order and
-    timers that came due meanwhile fire at the worker's next turn. A history entry and a `case.resumed` event."""
+    timers that came due meanwhile fire at the worker's next turn. A history entry and a `case.resumed` event.
+    Resuming a case that is not suspended changes nothing."""
     return CaseSummary.model_validate(SuspensionService(cases).resume(principal, case_id))
 
 

@@ -321,7 +321,7 @@ class CaseService:
         cached = self._spec_of(case)
         case.consent = consent.updated(case.consent, snapshot.records, now, frozenset(
             element for element, form in cached.form_keys.items() if form == consent.CONSENT_FORM))
-        incidents.track(self.session, case, snapshot, principal, now)
+        incidents.track(self.session, case, snapshot, principal, now, closing=bool(status or snapshot.completed))
         if status or snapshot.completed:
             case.status, case.closed_at = status or "completed", now
             snapshot.records.append(StepRecord(f"case_{case.status}", None, None, None))

@@ -56,12 +56,13 @@ def _resolve(row: Incident, case: Case, principal: Principal, now: datetime) -> 
                       details={"incident": row.id, "attempts": row.attempts})
 
 
-def track(session, case: Case, snapshot: Snapshot, principal: Principal, now: datetime) -> None:
-    """Keep the case's incident in step with a step's outcome, adding history records to `snapshot`."""
+def track(session, case: Case, snapshot: Snapshot, principal: Principal, now: datetime, closing: bool = False) -> None:
+    """Keep the case's incident in step with a step's outcome, adding history records to `snapshot`; a case that
+    closes (completed, cancelled) closes its incident too."""
     if not snapshot.ran:
         return  # nothing ran: the case is where it was (corrected data, or moved to another version)
     failure, row = snapshot.incident, open_incident(session, case)
-    if row is not None and row.kind == "element" and (failure is None or failure.task_id != row.task_id):
+    if row is not None and (closing or row.kind == "element" and (failure is None or failure.task_id != row.task_id)):
         snapshot.records.append(_resolve(row, case, principal, now))
         row = None
     if failure is None:

@@ -46,7 +46,7 @@ class SuspensionService:
         if case.status != "open":
             raise InvalidTransition(f"case {case_id} is {case.status}; only open cases can be suspended")
         if case.suspended_at is not None:
-            raise InvalidTransition(f"case {case_id} is already suspended")
+            return case  # already suspended: nothing changes, no second history entry
         now = self.clock.now()
         case.suspended_at, case.updated_at = now, now
         self.cases.record_history(case, principal, now, StepRecord(
@@ -56,11 +56,12 @@ class SuspensionService:
         return case
 
     def resume(self, principal: Principal, case_id: str):
-        """Resume a suspended case: held messages are delivered in order; due timers fire at the worker's next turn."""
+        """Resume a suspended case: held messages are delivered in order; due timers fire at the worker's next turn.
+        A case that is not suspended is left as it is."""
         require_owner(principal)
         case = self.cases.load(case_id)
         if case.suspended_at is None:
-            raise InvalidTransition(f"case {case_id} is not suspended")
+            return case
         now = self.clock.now()
         held, since = case.held_messages or [], case.suspended_at
         case.suspended_at, case.held_messages, case.updated_at = None, None, now
