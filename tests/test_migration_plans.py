@@ -55,3 +55,18 @@ def test_a_case_inside_a_subprocess_the_new_version_lacks_cannot_move():
     renamed = cache.get(2, "avbrott", {"avbrott.bpmn": text.replace("myndighet_sub", "beslut_sub")})
     plan = runner.plan_migration(old, renamed, delivered.state, {})
     assert not plan.movable and "subprocess" in " ".join(plan.reasons)
+
+
+def test_a_task_already_open_cannot_take_on_a_deadline_the_new_version_adds_to_it():
+    text = (FIXTURES / "enkel.bpmn").read_text()
+    cache = SpecCache()
+    old = cache.get(1, "enkel", {"enkel.bpmn": text})
+    task = next(s for s in old.spec.task_specs.values() if getattr(s, "manual", False))
+    deadline = (f'<bpmn:boundaryEvent id="frist" attachedToRef="{task.bpmn_id}" cancelActivity="false">'
+                '<bpmn:timerEventDefinition id="frist_t"><bpmn:timeDuration>P7D</bpmn:timeDuration>'
+                '</bpmn:timerEventDefinition></bpmn:boundaryEvent></bpmn:process>')
+    new = cache.get(2, "enkel", {"enkel.bpmn": text.replace("</bpmn:process>", deadline)})
+    runner = Runner(ManualClock(datetime(2026, 1, 12, tzinfo=timezone.utc)))
+    started = runner.start(old, {})
+    plan = runner.plan_migration(old, new, started.state, {})
+    assert not plan.movable and "boundary event" in plan.reasons[0]

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.mixins.unstructured_join import UnstructuredJoin
 from SpiffWorkflow.bpmn.util.diff import SpecDiff
 from SpiffWorkflow.util.task import TaskState
@@ -83,6 +84,13 @@ def _workflows(workflow, old, new, mapping):
         yield sub, (_Alignment(sub.spec, target, mapping) if target is not None else None)
 
 
+def _gains_boundary(task, target, mapping: dict[str, str]) -> bool:
+    """Whether the new version puts boundary events on an element the task already runs without them."""
+    parent = task.parent.task_spec.name if task.parent is not None else None
+    return any(isinstance(spec, BoundaryEventSplit) and _target(parent or "", mapping) != spec.name
+               for spec in target.inputs)
+
+
 def _duration_due(task, started: datetime, expression: str) -> datetime:
     value = task.workflow.script_engine.evaluate(task, expression)
     return started + duration_from(value, started)
@@ -114,6 +122,9 @@ def check(workflow, old, new, mapping: dict[str, str], now: datetime) -> Plan:
                 state = "open" if task.task_spec.manual else "waiting"
                 plan.reasons.append(f"{_label(task)} is {state} at an element the new version does not have; "
                                     "map it to one that it has")
+            elif _gains_boundary(task, target, mapping):
+                plan.reasons.append(f"{_label(task)} gets a boundary event (a deadline, a message) in the new "
+                                    "version, which a task already open there cannot take on; complete it first")
             elif isinstance(task.task_spec, UnstructuredJoin) and task.state == TaskState.WAITING and \
                     sorted(_target(s.name, mapping) for s in task.task_spec.inputs) != \
                     sorted(s.name for s in target.inputs):
