@@ -16,7 +16,7 @@ from engine.access.policy import (PARTICIPANT_ROLE, CaseAccess, acts_in_cases, h
 from engine.bpmn.runner import Runner, Snapshot, StepRecord
 from engine.bpmn.serializer import SERIALIZER_VERSION
 from engine.bpmn.specs import CachedSpec, SpecCache
-from engine.casework import correlation, deployments, forms, incidents
+from engine.casework import correlation, deployments, forms, incidents, suspension
 from engine.core.clock import Clock
 from engine.core.errors import EngineError, FieldError, InvalidInput, InvalidTransition, NotFound, Refused
 from engine.core.models import (Case, CaseLink, CaseParticipant, HistoryEntry, Incident, ProcessVersion, Timer,
@@ -281,8 +281,7 @@ class CaseService:
         if case.status != "open":
             raise InvalidTransition(f"case {case_id} is {case.status}")
         if case.suspended_at is not None:  # messages wait for the resume (engine.casework.suspension)
-            from engine.casework.suspension import hold
-            hold(self, case, principal, name, data)
+            suspension.hold(self, case, principal, name, data)
             return case
         self.apply(case, self.runner.deliver(cached, self.runner.load(cached, case.state), name, data), principal)
         return case
