@@ -5,8 +5,10 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from engine.access import audit, consent
 from engine.access.children import ChildRegistry, refuse_in_data
@@ -18,7 +20,7 @@ from engine.bpmn.serializer import SERIALIZER_VERSION
 from engine.bpmn.specs import CachedSpec, SpecCache
 from engine.casework import correlation, deployments, forms
 from engine.core.clock import Clock
-from engine.core.errors import FieldError, InvalidInput, InvalidTransition, NotFound, Refused
+from engine.core.errors import Conflict, FieldError, InvalidInput, InvalidTransition, NotFound, Refused
 from engine.core.models import Case, CaseLink, CaseParticipant, HistoryEntry, ProcessVersion, Timer, UserTask
 from engine.core.paging import Page, keyset_page
 from engine.core.roles import role_id
@@ -83,7 +85,22 @@ class CaseService:
 
     def version_of(self, case: Case) -> ProcessVersion:
         """The process version a case runs on."""
-        return self.session.get(ProcessVersion, case.process_version_id)
+        return self.version(case.process_version_id)
+
+    def version(self, version_id: int) -> ProcessVersion:
+        """A deployed version, read from the database once per process (versions never change): a detached,
+        read-only row. One this transaction holds (say, deployed in it) is used as it is and not kept."""
+        held = self.session.identity_map.get(identity_key(ProcessVersion, version_id))
+        if held is not None:
+            return held
+
+        def load() -> ProcessVersion:
+            row = self.session.scalar(select(ProcessVersion).where(ProcessVersion.id == version_id))
+            if row is None:
+                raise NotFound(f"no process version {version_id}")
+            self.session.expunge(row)
+            return row
+        return self.specs.row(version_id, load)
 
     def spec_for(self, version: ProcessVersion) -> CachedSpec:
         # Versions stored before migration 0017 (no resources) wrote their DMN cells in the safe subset.
@@ -168,7 +185,7 @@ class CaseService:
     def view(self, principal: Principal, case_id: str, what: str = "case") -> CaseView:
         """The case as `principal` may see it; the read is logged."""
         case = self.access.readable(principal, case_id, what)
-        version = self.session.get(ProcessVersion, case.process_version_id)
+        version = self.version_of(case)
         tasks = list(self.session.scalars(select(UserTask).where(UserTask.case_id == case.id, UserTask.state == "open")
                                           .order_by(UserTask.created_at, UserTask.id)))
         timers = list(self.session.scalars(select(Timer).where(Timer.case_id == case.id).order_by(Timer.due_at)))
@@ -296,15 +313,17 @@ class CaseService:
         return page
 
     def _spec_of(self, case: Case) -> CachedSpec:
-        return self.spec_for(self.session.get(ProcessVersion, case.process_version_id))
+        return self.spec_for(self.version_of(case))
 
     def workflow_of(self, case: Case):
         """The case's live workflow, restored against its version's cached spec."""
         return self.runner.load(self._spec_of(case), case.state)
 
     def apply(self, case: Case, snapshot: Snapshot, principal: Principal, status: str | None = None,
-              completed_task: str | None = None) -> None:
-        """Write a step's outcome: state, data, task rows, timers and history, in the caller's transaction."""
+              completed_task: str | None = None, open_tasks: list[UserTask] | None = None) -> list[UserTask]:
+        """Write a step's outcome: state, data, task rows, timers and history, in the caller's transaction; the
+        case's open tasks after it. The `completed_task` is taken by `principal` as it is completed: Conflict if
+        someone else holds it. `open_tasks`: the case's open task rows, if the caller has just loaded them."""
         now = self.clock.now()
         # Case data is the sum of what each step changed, so parallel branches holding older copies
         # of the data never roll a newer value back.
@@ -322,7 +341,7 @@ class CaseService:
         for timer in snapshot.timers:
             if timer.attached_to and (timer.attached_to not in due or timer.due_at < due[timer.attached_to]):
                 due[timer.attached_to] = timer.due_at
-        self._sync_tasks(case, snapshot, principal, now, due, completed_task)
+        open_rows = self._sync_tasks(case, snapshot, principal, now, due, completed_task, open_tasks)
         self._sync_timers(case, snapshot)
         for record in snapshot.records:
             self.record_history(case, principal, now, record)
@@ -332,6 +351,7 @@ class CaseService:
         for record in snapshot.records:
             if record.event == "message_sent" and record.details["message"] == START_CASE_MESSAGE:
                 self._start_linked(case, principal, record.details["payload"])
+        return open_rows
 
     def _start_linked(self, case: Case, principal: Principal, payload) -> None:
         if not isinstance(payload, dict) or not isinstance(payload.get("process"), str):
@@ -343,28 +363,51 @@ class CaseService:
         self.session.add(CaseLink(from_case_id=case.id, to_case_id=linked.id, created_at=self.clock.now()))
         self.session.flush()
 
-    def _sync_tasks(self, case, snapshot, principal, now, due, completed_task) -> None:
-        rows = {row.id: row for row in self.session.scalars(
-            select(UserTask).where(UserTask.case_id == case.id, UserTask.state == "open"))}
+    def _sync_tasks(self, case, snapshot, principal, now, due, completed_task, open_tasks) -> list[UserTask]:
+        if open_tasks is None:
+            open_tasks = self.session.scalars(select(UserTask).where(UserTask.case_id == case.id,
+                                                                     UserTask.state == "open"))
+        rows = {row.id: row for row in open_tasks}
         current = {t.id for t in snapshot.open_tasks}
+        if completed_task is not None:
+            self._take_completed(rows.get(completed_task), completed_task, principal, now)
         for task_id, row in rows.items():
             if task_id not in current:
-                row.state = "completed" if task_id == completed_task else "cancelled"
-                row.completed_at = now
-                if task_id == completed_task:
-                    row.completed_by = principal.user
-                else:
+                if task_id != completed_task:
+                    row.state, row.completed_at = "cancelled", now
                     snapshot.records.append(StepRecord("task_cancelled", row.element_id, row.name, "UserTask", row.id))
             else:
                 # A fired non-interrupting deadline leaves its task open and still due when it was.
                 row.due_at = due.get(task_id, row.due_at)
         for task in snapshot.open_tasks:
             if task.id not in rows:
-                self.session.add(UserTask(id=task.id, case_id=case.id, process_key=case.process_key,
-                                          element_id=task.element_id, name=task.name,
-                                          candidate_group=task.candidate_group, form_key=task.form_key,
-                                          state="open", due_at=due.get(task.id), created_at=now))
+                created = UserTask(id=task.id, case_id=case.id, process_key=case.process_key,
+                                   element_id=task.element_id, name=task.name, candidate_group=task.candidate_group,
+                                   form_key=task.form_key, state="open", due_at=due.get(task.id), created_at=now)
+                self.session.add(created)
                 snapshot.records.append(StepRecord("task_created", task.element_id, task.name, "UserTask", task.id))
+                rows[task.id] = created
+        return sorted((row for row in rows.values() if row.state == "open"), key=lambda r: (r.created_at, r.id))
+
+    def _take_completed(self, row: UserTask | None, task_id: str, principal: Principal, now) -> None:
+        """Mark the task completed by `principal` in one conditional UPDATE, if it is open and free or theirs;
+        Conflict or InvalidTransition otherwise (a racer got there first)."""
+        taken = self.session.execute(
+            update(UserTask).where(UserTask.id == task_id, UserTask.state == "open",
+                                   or_(UserTask.assignee.is_(None), UserTask.assignee == principal.user))
+            .values(state="completed", completed_at=now, completed_by=principal.user, assignee=principal.user)
+            .execution_options(synchronize_session=False))
+        if taken.rowcount != 1:
+            if row is None:
+                raise InvalidTransition(f"task {task_id} is no longer open")
+            self.session.refresh(row)
+            if row.state != "open":
+                raise InvalidTransition(f"task {task_id} is {row.state}")
+            raise Conflict(f"task {task_id} is claimed by {row.assignee}")
+        if row is not None:  # what the UPDATE wrote, without writing it again
+            for name, value in (("state", "completed"), ("completed_at", now), ("completed_by", principal.user),
+                                ("assignee", principal.user)):
+                set_committed_value(row, name, value)
 
     def _sync_timers(self, case, snapshot) -> None:
         rows = {row.id: row for row in self.session.scalars(select(Timer).where(Timer.case_id == case.id))}
