@@ -102,7 +102,7 @@ class WorkerProcess:
 
 
 def tree_cpu_seconds(root_pid: int) -> float:
-    """User + system CPU seconds used so far by a process and its live descendants (from /proc)."""
+    """User + system CPU seconds used so far by a process and its descendants, live or reaped (from /proc)."""
     ticks, children = os.sysconf("SC_CLK_TCK"), {}
     stats = {}
     for entry in Path("/proc").iterdir():
@@ -117,6 +117,6 @@ def tree_cpu_seconds(root_pid: int) -> float:
     while todo:
         pid = todo.pop()
         if pid in stats:
-            total += (int(stats[pid][11]) + int(stats[pid][12])) / ticks
+            total += sum(int(x) for x in stats[pid][11:15]) / ticks  # utime stime cutime cstime
         todo.extend(children.get(pid, []))
     return total

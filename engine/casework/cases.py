@@ -5,7 +5,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
@@ -21,7 +21,7 @@ from engine.bpmn.specs import CachedSpec, SpecCache
 from engine.casework import correlation, deployments, forms
 from engine.core.clock import Clock
 from engine.core.errors import Conflict, FieldError, InvalidInput, InvalidTransition, NotFound, Refused
-from engine.core.models import Case, CaseLink, CaseParticipant, HistoryEntry, ProcessVersion, Timer, UserTask
+from engine.core.models import Case, CaseLink, CaseParticipant, Event, HistoryEntry, ProcessVersion, Timer, UserTask
 from engine.core.paging import Page, keyset_page
 from engine.core.roles import role_id
 from engine.integration import outbox
@@ -343,8 +343,7 @@ class CaseService:
                 due[timer.attached_to] = timer.due_at
         open_rows = self._sync_tasks(case, snapshot, principal, now, due, completed_task, open_tasks)
         self._sync_timers(case, snapshot)
-        for record in snapshot.records:
-            self.record_history(case, principal, now, record)
+        write_histories(self.session, case, principal, now, snapshot.records)
         audit.record(self.session, self.clock, principal, [case.id], "write",
                      " ".join(dict.fromkeys(r.event for r in snapshot.records)))
         self.session.flush()
@@ -392,11 +391,10 @@ class CaseService:
     def _take_completed(self, row: UserTask | None, task_id: str, principal: Principal, now) -> None:
         """Mark the task completed by `principal` in one conditional UPDATE, if it is open and free or theirs;
         Conflict or InvalidTransition otherwise (a racer got there first)."""
-        taken = self.session.execute(
-            update(UserTask).where(UserTask.id == task_id, UserTask.state == "open",
-                                   or_(UserTask.assignee.is_(None), UserTask.assignee == principal.user))
-            .values(state="completed", completed_at=now, completed_by=principal.user, assignee=principal.user)
-            .execution_options(synchronize_session=False))
+        taken = self.session.connection().execute(  # Core, not the ORM's bulk-update machinery
+            update(UserTask.__table__).where(UserTask.id == task_id, UserTask.state == "open",
+                                             or_(UserTask.assignee.is_(None), UserTask.assignee == principal.user))
+            .values(state="completed", completed_at=now, completed_by=principal.user, assignee=principal.user))
         if taken.rowcount != 1:
             if row is None:
                 raise InvalidTransition(f"task {task_id} is no longer open")
@@ -431,6 +429,21 @@ class CaseService:
     def record_history(self, case: Case, principal: Principal, now, record: StepRecord) -> None:
         """Append one history row for `case`."""
         write_history(self.session, case, principal, now, record)
+
+
+def write_histories(session: Session, case: Case, principal: Principal, now, records: list[StepRecord]) -> None:
+    """`write_history` for the records of one step, as multi-row INSERTs (no ORM unit of work); rows added the
+    ORM way earlier in the transaction are written first, so history keeps its order."""
+    if not records:
+        return
+    if any(isinstance(pending, (HistoryEntry, Event)) for pending in session.new):
+        session.flush()
+    session.execute(insert(HistoryEntry), [
+        {"case_id": case.id, "at": now, "event": r.event, "element_id": r.element_id, "element_name": r.element_name,
+         "element_type": r.element_type, "task_id": r.task_id, "actor_user": principal.user,
+         "actor_agency": principal.agency, "actor_roles": sorted(principal.roles), "data_changes": r.data_changes,
+         "details": r.details} for r in records])
+    outbox.emit_all(session, case, now, records)
 
 
 def write_history(session: Session, case: Case, principal: Principal, now, record: StepRecord) -> None:

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from factories import FIXTURES, deploy_files
 from load import run_load
-from processes import TEST_SECRET, ServeProcess, environment
+from processes import TEST_SECRET, ServeProcess, environment, tree_cpu_seconds
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.config import TimerConditionalEventDefinitionConverter
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -79,18 +79,28 @@ def library_floor_seconds(samples: int = 300) -> float:
     return statistics.median(timings)
 
 
-def measure(backend: str, db_url: str, var_dir, log_dir) -> None:
+def measure(backend: str, db_url: str, var_dir, log_dir, postmaster: int | None = None) -> None:
+    """Each client count against one server; CPU per completion of the server's processes, PostgreSQL's and the
+    load generator's, which stays meaningful on a machine other work shares."""
     with ServeProcess(environment(db_url, var_dir), log_dir / f"serve-{backend}.log", *SERVE_ARGS) as server:
         deploy_loop(server.base_url)
         for count in CLIENTS:
+            before = (tree_cpu_seconds(server.process.pid), tree_cpu_seconds(postmaster) if postmaster else 0.0,
+                      time.process_time())
             result = run_load([server.base_url], tokens(count, f"{backend}-{count}-"), seconds=SECONDS)
-            RESULTS[f"{backend} {count}"] = result.figures()
+            after = (tree_cpu_seconds(server.process.pid), tree_cpu_seconds(postmaster) if postmaster else 0.0,
+                     time.process_time())
+            steps = max(1, sum(len(r.completed) for r in result.runs))
+            server_ms, db_ms, load_ms = ((a - b) * 1000 / steps for a, b in zip(after, before))
+            RESULTS[f"{backend} {count}"] = {**result.figures(), "server_cpu_ms": server_ms, "db_cpu_ms": db_ms,
+                                             "load_cpu_ms": load_ms}
             ERRORS.extend(f"{backend} {count}: {e}" for r in result.runs for e in r.errors)
     assert not ERRORS, ERRORS[:5]
 
 
-def test_throughput_postgresql(pg_url, tmp_path):
-    measure("postgresql", pg_url, tmp_path / "var", tmp_path)
+def test_throughput_postgresql(postgres, pg_url, tmp_path):
+    postmaster = int((postgres.data / "postmaster.pid").read_text().split()[0])
+    measure("postgresql", pg_url, tmp_path / "var", tmp_path, postmaster)
 
 
 def test_throughput_sqlite(sqlite_template, tmp_path):
@@ -110,15 +120,16 @@ def teardown_module(module):
     for error in ERRORS[:10]:
         print("error:", error)
     print("| database | clients | completions/s | p50 ms | p99 ms | requests/step | 409 retries | errors |"
-          " p50 / floor |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          " p50 / floor | CPU ms per step: server, database, load generator |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, f in RESULTS.items():
         if name == "floor":
             continue
         backend, clients = name.split()
         ratio = f"{f['p50_ms'] / floor:.1f}x" if floor else "-"
         print(f"| {backend} | {clients} | {f['completions_per_s']:.0f} | {f['p50_ms']:.1f} | {f['p99_ms']:.1f} | "
-              f"{f.get('requests_per_step', 0):.2f} | {f.get('conflicts_409', 0)} | {f['errors']} | {ratio} |")
+              f"{f.get('requests_per_step', 0):.2f} | {f.get('conflicts_409', 0)} | {f['errors']} | {ratio} | "
+              f"{f['server_cpu_ms']:.1f}, {f['db_cpu_ms']:.1f}, {f['load_cpu_ms']:.1f} |")
     if floor:
         print(f"in-process SpiffWorkflow floor (load, complete, run on, serialize): {floor:.2f} ms per step "
               f"= {1000 / floor:.0f} steps/s on one core")
