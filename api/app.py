@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from prometheus_client import start_http_server
 
+from engine.access.identity import token_secret
 from engine.access.sealing import sealer_for
 from engine.bpmn.runner import Runner
 from engine.bpmn.specs import SpecCache
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     engine = make_engine(settings.resolved_database_url(), pool_size=settings.db_pool_size,
                          max_overflow=settings.db_max_overflow)
     app.state.settings = settings
+    token_secret(settings), sealer_for(settings)  # secrets read (or generated) at start, not by a first request
     app.state.clock = clock or SystemClock()
     app.state.db = engine
     app.state.session_factory = make_session_factory(engine)
