@@ -59,7 +59,7 @@ async def _next_task(client: httpx.AsyncClient, run: ClientRun) -> str | None:
 
 
 async def _client(base_url: str, token: str, run: ClientRun, warm_until: float, stop_at: float,
-                  data: dict) -> None:
+                  data: dict, min_steps: int = 0) -> None:
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     async with httpx.AsyncClient(base_url=base_url, headers={"Authorization": f"Bearer {token}"},
                                  limits=limits, timeout=30) as client:
@@ -69,7 +69,7 @@ async def _client(base_url: str, token: str, run: ClientRun, warm_until: float, 
             return
         body = started.json()
         run.case_id, task_id = body["id"], body["open_tasks"][0]["id"]
-        while time.perf_counter() < stop_at:
+        while time.perf_counter() < stop_at or len(run.completed) < min_steps:
             began = time.perf_counter()
             run.requests += 1
             try:
@@ -97,17 +97,18 @@ async def _client(base_url: str, token: str, run: ClientRun, warm_until: float, 
                 run.latencies.append(time.perf_counter() - began)
 
 
-async def _run(base_urls: list[str], tokens: list[str], seconds: float, warmup: float, data: dict) -> LoadResult:
+async def _run(base_urls: list[str], tokens: list[str], seconds: float, warmup: float, data: dict,
+               min_steps: int) -> LoadResult:
     runs = [ClientRun() for _ in tokens]
     now = time.perf_counter()
     warm_until, stop_at = now + warmup, now + warmup + seconds
-    await asyncio.gather(*(_client(base_urls[i % len(base_urls)], token, runs[i], warm_until, stop_at, data)
-                           for i, token in enumerate(tokens)))
+    await asyncio.gather(*(_client(base_urls[i % len(base_urls)], token, runs[i], warm_until, stop_at, data,
+                                   min_steps) for i, token in enumerate(tokens)))
     return LoadResult(len(tokens), seconds, runs)
 
 
 def run_load(base_urls: list[str], tokens: list[str], seconds: float = 8.0, warmup: float = 1.5,
-             data: dict | None = None) -> LoadResult:
-    """One client per token, spread over `base_urls`, completing steps for `warmup` + `seconds`; only steps
-    begun after the warm-up are timed."""
-    return asyncio.run(_run(base_urls, tokens, seconds, warmup, data or {"fortsatt": True}))
+             data: dict | None = None, min_steps: int = 0) -> LoadResult:
+    """One client per token, spread over `base_urls`, completing steps for `warmup` + `seconds` (and at least
+    `min_steps` each); only steps begun after the warm-up are timed."""
+    return asyncio.run(_run(base_urls, tokens, seconds, warmup, data or {"fortsatt": True}, min_steps))
