@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                   description="Cross-agency case processes (Västbas, HLT, skolfrånvaro) as BPMN on SpiffWorkflow.",
                   responses=_PROBLEMS, lifespan=_lifespan)
     engine = make_engine(settings.resolved_database_url(), pool_size=settings.db_pool_size,
-                         max_overflow=settings.db_max_overflow)
+                         max_overflow=settings.db_max_overflow, prepared_statements=settings.db_prepared_statements)
     app.state.settings = settings
     token_secret(settings), sealer_for(settings)  # secrets read (or generated) at start, not by a first request
     app.state.clock = clock or SystemClock()

@@ -201,7 +201,8 @@ def worker(batch_size: Annotated[Optional[int], typer.Option(help="Cases claimed
     configure(json=True)
     settings = get_settings()
     engine = make_engine(settings.resolved_database_url(), application_name="samverka-worker",
-                         pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
+                         pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
+                         prepared_statements=settings.db_prepared_statements)
     sessions = make_session_factory(engine)
     timer_worker = Worker(sessions, SystemClock(), batch_size=batch_size or settings.worker_batch_size,
                           poll_seconds=poll if poll is not None else settings.worker_poll_seconds,

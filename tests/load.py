@@ -58,52 +58,63 @@ async def _next_task(client: httpx.AsyncClient, run: ClientRun) -> str | None:
     return items[0]["id"] if items else None
 
 
-async def _client(base_url: str, token: str, run: ClientRun, warm_until: float, stop_at: float,
-                  data: dict, min_steps: int = 0) -> None:
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    async with httpx.AsyncClient(base_url=base_url, headers={"Authorization": f"Bearer {token}"},
-                                 limits=limits, timeout=30) as client:
-        started = await client.post("/cases", json={"process_key": "uppfoljning", "data": {}})
-        if started.status_code != 201:
-            run.errors.append(f"start {started.status_code} {started.text[:200]}")
+async def _start(client: httpx.AsyncClient, run: ClientRun) -> str | None:
+    started = await client.post("/cases", json={"process_key": "uppfoljning", "data": {}})
+    if started.status_code != 201:
+        run.errors.append(f"start {started.status_code} {started.text[:200]}")
+        return None
+    body = started.json()
+    run.case_id = body["id"]
+    return body["open_tasks"][0]["id"]
+
+
+async def _steps(client: httpx.AsyncClient, run: ClientRun, task_id: str, window: tuple[float, float],
+                 data: dict, min_steps: int) -> None:
+    warm_until, stop_at = window
+    while time.perf_counter() < stop_at or len(run.completed) < min_steps:
+        began = time.perf_counter()
+        run.requests += 1
+        try:
+            answer = await client.post(f"/tasks/{task_id}/complete", json={"data": data})
+        except httpx.HTTPError as exc:
+            run.errors.append(f"complete {type(exc).__name__}")
             return
-        body = started.json()
-        run.case_id, task_id = body["id"], body["open_tasks"][0]["id"]
-        while time.perf_counter() < stop_at or len(run.completed) < min_steps:
-            began = time.perf_counter()
-            run.requests += 1
-            try:
-                answer = await client.post(f"/tasks/{task_id}/complete", json={"data": data})
-            except httpx.HTTPError as exc:
-                run.errors.append(f"complete {type(exc).__name__}")
-                return
-            if answer.status_code == 409:
-                run.conflicts += 1
-                task_id = await _next_task(client, run)
-                continue
-            if answer.status_code != 200:
-                run.errors.append(f"complete {answer.status_code} {answer.text[:200]}")
-                return
-            run.completed.append(task_id)
-            following = answer.json().get("open_tasks")
-            if following is None:  # a server without the field: a second request
-                task_id = await _next_task(client, run)
-            else:
-                task_id = next((t["id"] for t in following if t["element_id"] == "folj_upp"), None)
-            if task_id is None:
-                run.errors.append("no open task after a completion")
-                return
-            if began >= warm_until:
-                run.latencies.append(time.perf_counter() - began)
+        if answer.status_code == 409:
+            run.conflicts += 1
+            task_id = await _next_task(client, run)
+            continue
+        if answer.status_code != 200:
+            run.errors.append(f"complete {answer.status_code} {answer.text[:200]}")
+            return
+        run.completed.append(task_id)
+        following = answer.json().get("open_tasks")
+        if following is None:  # a server without the field: a second request
+            task_id = await _next_task(client, run)
+        else:
+            task_id = next((t["id"] for t in following if t["element_id"] == "folj_upp"), None)
+        if task_id is None:
+            run.errors.append("no open task after a completion")
+            return
+        if began >= warm_until:
+            run.latencies.append(time.perf_counter() - began)
 
 
 async def _run(base_urls: list[str], tokens: list[str], seconds: float, warmup: float, data: dict,
                min_steps: int) -> LoadResult:
     runs = [ClientRun() for _ in tokens]
-    now = time.perf_counter()
-    warm_until, stop_at = now + warmup, now + warmup + seconds
-    await asyncio.gather(*(_client(base_urls[i % len(base_urls)], token, runs[i], warm_until, stop_at, data,
-                                   min_steps) for i, token in enumerate(tokens)))
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    clients = [httpx.AsyncClient(base_url=base_urls[i % len(base_urls)], headers={"Authorization": f"Bearer {t}"},
+                                 limits=limits, timeout=30) for i, t in enumerate(tokens)]
+    try:
+        # Every client has its case before the clock starts, so the window measures steps only.
+        first = await asyncio.gather(*(_start(c, r) for c, r in zip(clients, runs)))
+        now = time.perf_counter()
+        window = (now + warmup, now + warmup + seconds)
+        await asyncio.gather(*(_steps(c, r, t, window, data, min_steps)
+                               for c, r, t in zip(clients, runs, first) if t is not None))
+    finally:
+        for client in clients:
+            await client.aclose()
     return LoadResult(len(tokens), seconds, runs)
 
 

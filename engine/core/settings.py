@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     # process holds up to pool_size + max_overflow, so keep processes x that under PostgreSQL's max_connections.
     db_pool_size: int = 10
     db_max_overflow: int = 10
+    # psycopg prepares a statement server-side after its fifth run; off for a PgBouncer in transaction mode that
+    # does not track prepared statements (before 1.21, or max_prepared_statements = 0).
+    db_prepared_statements: bool = True
     log_format: Literal["json", "console"] = "json"  # json lines (production) or console (readable; `make run` uses it)
     # The timer worker. None = run one inside the server when the database is the embedded SQLite.
     embedded_worker: bool | None = None
