@@ -1,6 +1,6 @@
 """The scale-out shape, run for real: two `samverka serve` and two `samverka worker` processes on one PostgreSQL.
 
-Clients are spread over both servers and complete steps of their cases while timer cases wait for a
+One server runs its default API processes (one per core), the other one process. Clients are spread over both servers and complete steps of their cases while timer cases wait for a
 one-second timer; then the database and the feed are checked: every completion a client was answered
 200 for is in the history once (none lost, none doubled), each timer fired once, and every history row
 that stands for an event has its event in the feed, each at one position. Used by
@@ -39,7 +39,8 @@ def bearer(base_url: str, credential: str) -> httpx.Client:
 def run(db_url: str, tmp_path: Path, clients: int, seconds: float, timer_cases: int, min_steps: int = 0) -> dict:
     """Run the topology and check it; returns the figures (raises AssertionError on any loss or double)."""
     env = environment(db_url, tmp_path / "var")
-    servers = [ServeProcess(env, tmp_path / f"serve-{i}.log", "--workers", "1") for i in range(2)]
+    # One server as it runs by default on PostgreSQL (a process per core), one with a single process.
+    servers = [ServeProcess(env, tmp_path / "serve-0.log"), ServeProcess(env, tmp_path / "serve-1.log", "--workers", "1")]
     workers = [WorkerProcess(env, tmp_path / f"worker-{i}.log", "--poll", "0.2") for i in range(2)]
     try:
         urls = [s.base_url for s in servers]
@@ -85,8 +86,7 @@ def run(db_url: str, tmp_path: Path, clients: int, seconds: float, timer_cases: 
                 after = int(page.json()["next_cursor"])
         expected = sum(n for event, n in history.items() if event in TYPES)
         assert len(ids) == len(set(ids)) == expected, "the feed holds each step's events, once each"
-        for process in [*servers, *workers]:
-            process.stop()
+        assert [process.stop() for process in [*servers, *workers]] == [0, 0, 0, 0], "SIGTERM stops each cleanly"
         logged = [line for w in workers for line in w.log_path.read_text().splitlines() if '"timer_fired"' in line]
         assert len(logged) == timer_cases, "the workers fired the timers, once each"
         assert not any("worker_started" in s.log_path.read_text() for s in servers), \

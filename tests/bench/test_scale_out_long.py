@@ -10,6 +10,6 @@ pytestmark = pytest.mark.bench
 
 def test_two_servers_two_workers_for_longer(pg_url, tmp_path):
     figures = run(pg_url, tmp_path, clients=32, seconds=20.0, timer_cases=200)
-    print("\ntwo servers (--workers 1 each) + two workers, 32 clients, 20 s: " +
+    print("\ntwo servers (default workers, and --workers 1) + two workers, 32 clients, 20 s: " +
           "  ".join(f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items()))
     assert figures["timers_fired"] == 200
