@@ -294,6 +294,7 @@ def serve(host: Annotated[Optional[str], typer.Option()] = None, port: Annotated
     as_json = (log_format or settings.log_format) == "json"
     configure(json=as_json)
     route_standard_logging(json=as_json)
+    app = create_app(settings) if workers == 1 else None  # several workers each build their own
     # Bound here, not by uvicorn, so that the banner names the real port (port 0: a free one the system picks).
     sock = socket.create_server((host, port))
     port = sock.getsockname()[1]
@@ -307,7 +308,7 @@ def serve(host: Annotated[Optional[str], typer.Option()] = None, port: Annotated
     with own_foreground_group():
         if workers == 1:
             # uvicorn's own access log is off: api.request_log writes one line per request, with its id
-            config = uvicorn.Config(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+            config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
             uvicorn.Server(config).run(sockets=[sock])
             return
         # Several processes share the socket; each builds its own app (and pool) from the environment, so what
