@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from prometheus_client import start_http_server
 
+from engine.access.identity import token_secret
 from engine.access.sealing import sealer_for
 from engine.bpmn.runner import Runner
 from engine.bpmn.specs import SpecCache
@@ -52,14 +53,26 @@ async def _lifespan(app: FastAPI):
         thread.join(30)
 
 
+def serve_app() -> FastAPI:
+    """The app of one `samverka serve --workers N` process: settings from the environment, logging as they say."""
+    from engine.core.logs import configure, route_standard_logging
+
+    settings = get_settings()
+    configure(json=settings.log_format == "json")
+    route_standard_logging(json=settings.log_format == "json")
+    return create_app(settings)
+
+
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
     """Build the app on `settings` (default: SAMVERKA_* environment) and `clock` (default: system time)."""
     settings = settings or get_settings()
     app = FastAPI(title="samverka", version="0.1.0",
                   description="Cross-agency case processes (Västbas, HLT, skolfrånvaro) as BPMN on SpiffWorkflow.",
                   responses=_PROBLEMS, lifespan=_lifespan)
-    engine = make_engine(settings.resolved_database_url())
+    engine = make_engine(settings.resolved_database_url(), pool_size=settings.db_pool_size,
+                         max_overflow=settings.db_max_overflow, prepared_statements=settings.db_prepared_statements)
     app.state.settings = settings
+    token_secret(settings), sealer_for(settings)  # secrets read (or generated) at start, not by a first request
     app.state.clock = clock or SystemClock()
     app.state.db = engine
     app.state.session_factory = make_session_factory(engine)

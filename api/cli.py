@@ -201,7 +201,9 @@ def worker(batch_size: Annotated[Optional[int], typer.Option(help="Cases claimed
 
     configure(json=True)
     settings = get_settings()
-    engine = make_engine(settings.resolved_database_url(), application_name="samverka-worker")
+    engine = make_engine(settings.resolved_database_url(), application_name="samverka-worker",
+                         pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
+                         prepared_statements=settings.db_prepared_statements)
     sessions = make_session_factory(engine)
     timer_worker = Worker(sessions, SystemClock(), batch_size=batch_size or settings.worker_batch_size,
                           poll_seconds=poll if poll is not None else settings.worker_poll_seconds,
@@ -266,8 +268,11 @@ def diagram(files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=Fa
 
 @app.command()
 def serve(host: Annotated[Optional[str], typer.Option()] = None, port: Annotated[Optional[int], typer.Option()] = None,
-          log_format: Annotated[Optional[str], typer.Option(help="json (production) or console (readable)")] = None):
+          log_format: Annotated[Optional[str], typer.Option(help="json (production) or console (readable)")] = None,
+          workers: Annotated[Optional[int], typer.Option(
+              help="API processes (default: one per core on PostgreSQL; SQLite has one writer, so one)")] = None):
     """Serve the API; Ctrl-C or SIGTERM stops it cleanly."""
+    import os
     import signal
     import socket
 
@@ -282,23 +287,40 @@ def serve(host: Annotated[Optional[str], typer.Option()] = None, port: Annotated
     host, port = host or settings.host, settings.port if port is None else port
     if log_format not in (None, "json", "console"):
         raise typer.BadParameter("use json or console", param_hint="--log-format")
+    workers = settings.serve_workers() if workers is None else workers
+    if workers < 1:
+        raise typer.BadParameter("at least 1", param_hint="--workers")
+    if workers > 1 and settings.is_sqlite():
+        raise typer.BadParameter("SQLite has one writer at a time: serve it with one worker (PostgreSQL scales out)",
+                                 param_hint="--workers")
     as_json = (log_format or settings.log_format) == "json"
     configure(json=as_json)
     route_standard_logging(json=as_json)
-    app = create_app(settings)
+    app = create_app(settings) if workers == 1 else None  # several workers each build their own
     # Bound here, not by uvicorn, so that the banner names the real port (port 0: a free one the system picks).
     sock = socket.create_server((host, port))
     port = sock.getsockname()[1]
-    typer.echo(f"samverka on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    typer.echo(f"samverka on http://{host}:{port}  (API docs: http://{host}:{port}/docs)"
+               + (f"  {workers} workers" if workers > 1 else ""))
     typer.echo("get a token: .venv/bin/samverka token --user anna --agency skola --role hlt_motet")
     # uvicorn shuts down on SIGINT/SIGTERM, then raises the signal again for the handler it found: a
     # shutdown that was asked for ends with exit code 0, not as a death by signal.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: None)
     with own_foreground_group():
-        # uvicorn's own access log is off: api.request_log writes one line per request, with its id
-        config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
-        uvicorn.Server(config).run(sockets=[sock])
+        if workers == 1:
+            # uvicorn's own access log is off: api.request_log writes one line per request, with its id
+            config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
+            uvicorn.Server(config).run(sockets=[sock])
+            return
+        # Several processes share the socket; each builds its own app (and pool) from the environment, so what
+        # this command was told goes there too. uvicorn's supervisor restarts a worker that dies.
+        from uvicorn.supervisors import Multiprocess
+
+        os.environ["SAMVERKA_LOG_FORMAT"] = "json" if as_json else "console"
+        config = uvicorn.Config("api.app:serve_app", factory=True, host=host, port=port, workers=workers,
+                                log_config=None, access_log=False)
+        Multiprocess(config, sockets=[sock]).run()
 
 
 if __name__ == "__main__":

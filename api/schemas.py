@@ -115,6 +115,11 @@ class TaskOut(Out):
     completed_by: str | None
 
 
+class TaskCompleted(TaskOut):
+    open_tasks: list[TaskOut] = Field(description="The case's open tasks you may act on now, after this step "
+                                                  "(what is next for you in the case, without a second request)")
+
+
 class TaskDetail(TaskOut):
     form: dict[str, Any] | None = Field(None, description="JSON Schema (2020-12) of the data the task takes")
     ui_schema: dict[str, Any] | None = Field(None, description="react-jsonschema-form UI schema, if any")

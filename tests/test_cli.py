@@ -119,3 +119,8 @@ def test_a_worker_stops_cleanly_on_sigterm(tmp_path):
     worker.send_signal(signal.SIGTERM)
     output, _ = worker.communicate(timeout=30)
     assert worker.returncode == 0 and "Traceback" not in output, output
+
+
+def test_serve_on_sqlite_refuses_more_than_one_worker(tmp_path):
+    refused = samverka(tmp_path, "serve", "--port", "0", "--workers", "2")
+    assert refused.returncode != 0 and "SQLite has one writer" in refused.stderr, refused.stderr

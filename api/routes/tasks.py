@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from ..deps import PrincipalDep, TasksDep
-from ..schemas import Page, TaskComplete, TaskDetail, TaskOut
+from ..schemas import Page, TaskComplete, TaskCompleted, TaskDetail, TaskOut
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
@@ -45,10 +45,13 @@ def unclaim_task(task_id: str, tasks: TasksDep, principal: PrincipalDep):
     return tasks.unclaim(principal, task_id)
 
 
-@router.post("/{task_id}/complete", response_model=TaskOut)
+@router.post("/{task_id}/complete", response_model=TaskCompleted)
 def complete_task(task_id: str, body: TaskComplete, tasks: TasksDep, principal: PrincipalDep):
     """Complete an open task with data; the case runs on to its next wait state.
 
     The data is validated against the task's form (422 per field); a concurrent change
-    to the same case answers 409 and nothing is applied."""
-    return tasks.complete(principal, task_id, body.data)
+    to the same case answers 409 and nothing is applied. The answer is the completed task with
+    `open_tasks`: the case's open tasks you may act on now, so one request is one step."""
+    done = tasks.complete(principal, task_id, body.data)
+    return TaskCompleted(**TaskOut.model_validate(done.task).model_dump(),
+                         open_tasks=[TaskOut.model_validate(t) for t in done.open_tasks])

@@ -40,16 +40,23 @@ class Principal:
 SYSTEM = Principal(user="system", agency=None, roles=frozenset({"system"}), client="worker")
 
 
+_FROM_FILES: dict = {}  # path -> secret: a generated secret is kept for good, so a process reads it once
+
+
 def secret_setting(settings: Settings, name: str, file_name: str) -> str:
     """A configured secret, or one generated on first use and kept (mode 0600) under var/."""
     if getattr(settings, name):
         return getattr(settings, name)
     path = settings.var_dir / file_name
+    known = _FROM_FILES.get(path)
+    if known is not None:  # read once per process, not on every request
+        return known
     if not path.exists():
         settings.var_dir.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
         path.write_text(secrets.token_urlsafe(48))
-    return path.read_text().strip()
+    _FROM_FILES[path] = value = path.read_text().strip()
+    return value
 
 
 def token_secret(settings: Settings) -> str:

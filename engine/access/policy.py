@@ -158,7 +158,8 @@ class CaseAccess:
                                       added_at=self.clock.now(), added_by=added_by or principal.user)
         self.session.add(participant)
         self.session.flush()
-        self._roles.pop((case_id, user), None)
+        if (case_id, user) in self._roles:  # known for this request: now with the new role, no re-read
+            self._roles[case_id, user].add(role)
 
     def forget(self, case_id: str, user: str) -> None:
         """Drop what this request knows of `user`'s roles in the case (after a change)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Callable
 
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
@@ -34,7 +35,23 @@ class SpecCache:
     def __init__(self, size: int = 256):
         self._size = size
         self._items: OrderedDict[int, CachedSpec] = OrderedDict()
+        self._rows: OrderedDict[int, object] = OrderedDict()  # the version rows themselves, read-only
         self._lock = threading.Lock()
+
+    def row(self, version_id: int, load: Callable[[], object]) -> object:
+        """The stored row of a version (its files, forms, hash), loaded once by `load` and then kept: a step needs
+        it every time, and it never changes."""
+        with self._lock:
+            row = self._rows.get(version_id)
+            if row is not None:
+                self._rows.move_to_end(version_id)
+                return row
+        row = load()
+        with self._lock:
+            self._rows[version_id] = row
+            while len(self._rows) > self._size:
+                self._rows.popitem(last=False)
+        return row
 
     def get(self, version_id: int, key: str, files: dict[str, str], dmn_language: str = "feel") -> CachedSpec:
         with self._lock:

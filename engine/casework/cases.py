@@ -5,8 +5,10 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from engine.access import audit, consent
 from engine.access.children import ChildRegistry, refuse_in_data
@@ -18,8 +20,8 @@ from engine.bpmn.serializer import SERIALIZER_VERSION
 from engine.bpmn.specs import CachedSpec, SpecCache
 from engine.casework import correlation, deployments, forms, incidents, suspension
 from engine.core.clock import Clock
-from engine.core.errors import EngineError, FieldError, InvalidInput, InvalidTransition, NotFound, Refused
-from engine.core.models import (Case, CaseLink, CaseParticipant, HistoryEntry, Incident, ProcessVersion, Timer,
+from engine.core.errors import Conflict, EngineError, FieldError, InvalidInput, InvalidTransition, NotFound, Refused
+from engine.core.models import (Case, CaseLink, CaseParticipant, Event, HistoryEntry, Incident, ProcessVersion, Timer,
                                 UserTask)
 from engine.core.paging import Page, keyset_page
 from engine.core.roles import role_id
@@ -85,7 +87,22 @@ class CaseService:
 
     def version_of(self, case: Case) -> ProcessVersion:
         """The process version a case runs on."""
-        return self.session.get(ProcessVersion, case.process_version_id)
+        return self.version(case.process_version_id)
+
+    def version(self, version_id: int) -> ProcessVersion:
+        """A deployed version, read from the database once per process (versions never change): a detached,
+        read-only row. One this transaction holds (say, deployed in it) is used as it is and not kept."""
+        held = self.session.identity_map.get(identity_key(ProcessVersion, version_id))
+        if held is not None:
+            return held
+
+        def load() -> ProcessVersion:
+            row = self.session.scalar(select(ProcessVersion).where(ProcessVersion.id == version_id))
+            if row is None:
+                raise NotFound(f"no process version {version_id}")
+            self.session.expunge(row)
+            return row
+        return self.specs.row(version_id, load)
 
     def spec_for(self, version: ProcessVersion) -> CachedSpec:
         # Versions stored before migration 0017 (no resources) wrote their DMN cells in the safe subset.
@@ -170,7 +187,7 @@ class CaseService:
     def view(self, principal: Principal, case_id: str, what: str = "case") -> CaseView:
         """The case as `principal` may see it; the read is logged."""
         case = self.access.readable(principal, case_id, what)
-        version = self.session.get(ProcessVersion, case.process_version_id)
+        version = self.version_of(case)
         tasks = list(self.session.scalars(select(UserTask).where(UserTask.case_id == case.id, UserTask.state == "open")
                                           .order_by(UserTask.created_at, UserTask.id)))
         timers = list(self.session.scalars(select(Timer).where(Timer.case_id == case.id).order_by(Timer.due_at)))
@@ -302,15 +319,17 @@ class CaseService:
         return page
 
     def _spec_of(self, case: Case) -> CachedSpec:
-        return self.spec_for(self.session.get(ProcessVersion, case.process_version_id))
+        return self.spec_for(self.version_of(case))
 
     def workflow_of(self, case: Case):
         """The case's live workflow, restored against its version's cached spec."""
         return self.runner.load(self._spec_of(case), case.state)
 
     def apply(self, case: Case, snapshot: Snapshot, principal: Principal, status: str | None = None,
-              completed_task: str | None = None) -> None:
-        """Write a step's outcome: state, data, task rows, timers and history, in the caller's transaction."""
+              completed_task: str | None = None, open_tasks: list[UserTask] | None = None) -> list[UserTask]:
+        """Write a step's outcome: state, data, task rows, timers and history, in the caller's transaction; the
+        case's open tasks after it. The `completed_task` is taken by `principal` as it is completed: Conflict if
+        someone else holds it. `open_tasks`: the case's open task rows, if the caller has just loaded them."""
         now = self.clock.now()
         # Case data is the sum of what each step changed, so parallel branches holding older copies
         # of the data never roll a newer value back.
@@ -329,10 +348,9 @@ class CaseService:
         for timer in snapshot.timers:
             if timer.attached_to and (timer.attached_to not in due or timer.due_at < due[timer.attached_to]):
                 due[timer.attached_to] = timer.due_at
-        self._sync_tasks(case, snapshot, principal, now, due, completed_task)
+        open_rows = self._sync_tasks(case, snapshot, principal, now, due, completed_task, open_tasks)
         self._sync_timers(case, snapshot)
-        for record in snapshot.records:
-            self.record_history(case, principal, now, record)
+        write_histories(self.session, case, principal, now, snapshot.records)
         audit.record(self.session, self.clock, principal, [case.id], "write",
                      " ".join(dict.fromkeys(r.event for r in snapshot.records)))
         self.session.flush()
@@ -346,6 +364,7 @@ class CaseService:
                     self.record_history(case, principal, now, incidents.message_refused(
                         self.session, case, payload, exc, principal, now, START_CASE_MESSAGE))
                     self.session.flush()
+        return open_rows
 
     def start_linked(self, case: Case, principal: Principal, payload) -> None:
         """Start the case a thrown `starta_arende` message asks for, linked to `case`."""
@@ -358,17 +377,18 @@ class CaseService:
         self.session.add(CaseLink(from_case_id=case.id, to_case_id=linked.id, created_at=self.clock.now()))
         self.session.flush()
 
-    def _sync_tasks(self, case, snapshot, principal, now, due, completed_task) -> None:
-        rows = {row.id: row for row in self.session.scalars(
-            select(UserTask).where(UserTask.case_id == case.id, UserTask.state == "open"))}
+    def _sync_tasks(self, case, snapshot, principal, now, due, completed_task, open_tasks) -> list[UserTask]:
+        if open_tasks is None:
+            open_tasks = self.session.scalars(select(UserTask).where(UserTask.case_id == case.id,
+                                                                     UserTask.state == "open"))
+        rows = {row.id: row for row in open_tasks}
         current = {t.id for t in snapshot.open_tasks}
+        if completed_task is not None:
+            self._take_completed(rows.get(completed_task), completed_task, principal, now)
         for task_id, row in rows.items():
             if task_id not in current:
-                row.state = "completed" if task_id == completed_task else "cancelled"
-                row.completed_at = now
-                if task_id == completed_task:
-                    row.completed_by = principal.user
-                else:
+                if task_id != completed_task:
+                    row.state, row.completed_at = "cancelled", now
                     snapshot.records.append(StepRecord("task_cancelled", row.element_id, row.name, "UserTask", row.id))
             else:
                 # A fired non-interrupting deadline leaves its task open and still due when it was.
@@ -380,11 +400,32 @@ class CaseService:
                 row.candidate_group = task.candidate_group
         for task in snapshot.open_tasks:
             if task.id not in rows:
-                self.session.add(UserTask(id=task.id, case_id=case.id, process_key=case.process_key,
-                                          element_id=task.element_id, name=task.name,
-                                          candidate_group=task.candidate_group, form_key=task.form_key,
-                                          state="open", due_at=due.get(task.id), created_at=now))
+                created = UserTask(id=task.id, case_id=case.id, process_key=case.process_key,
+                                   element_id=task.element_id, name=task.name, candidate_group=task.candidate_group,
+                                   form_key=task.form_key, state="open", due_at=due.get(task.id), created_at=now)
+                self.session.add(created)
                 snapshot.records.append(StepRecord("task_created", task.element_id, task.name, "UserTask", task.id))
+                rows[task.id] = created
+        return sorted((row for row in rows.values() if row.state == "open"), key=lambda r: (r.created_at, r.id))
+
+    def _take_completed(self, row: UserTask | None, task_id: str, principal: Principal, now) -> None:
+        """Mark the task completed by `principal` in one conditional UPDATE, if it is open and free or theirs;
+        Conflict or InvalidTransition otherwise (a racer got there first)."""
+        taken = self.session.connection().execute(  # Core, not the ORM's bulk-update machinery
+            update(UserTask.__table__).where(UserTask.id == task_id, UserTask.state == "open",
+                                             or_(UserTask.assignee.is_(None), UserTask.assignee == principal.user))
+            .values(state="completed", completed_at=now, completed_by=principal.user, assignee=principal.user))
+        if taken.rowcount != 1:
+            if row is None:
+                raise InvalidTransition(f"task {task_id} is no longer open")
+            self.session.refresh(row)
+            if row.state != "open":
+                raise InvalidTransition(f"task {task_id} is {row.state}")
+            raise Conflict(f"task {task_id} is claimed by {row.assignee}")
+        if row is not None:  # what the UPDATE wrote, without writing it again
+            for name, value in (("state", "completed"), ("completed_at", now), ("completed_by", principal.user),
+                                ("assignee", principal.user)):
+                set_committed_value(row, name, value)
 
     def _sync_timers(self, case, snapshot) -> None:
         rows = {row.id: row for row in self.session.scalars(select(Timer).where(Timer.case_id == case.id))}
@@ -411,6 +452,21 @@ class CaseService:
     def record_history(self, case: Case, principal: Principal, now, record: StepRecord) -> None:
         """Append one history row for `case`."""
         write_history(self.session, case, principal, now, record)
+
+
+def write_histories(session: Session, case: Case, principal: Principal, now, records: list[StepRecord]) -> None:
+    """`write_history` for the records of one step, as multi-row INSERTs (no ORM unit of work); rows added the
+    ORM way earlier in the transaction are written first, so history keeps its order."""
+    if not records:
+        return
+    if any(isinstance(pending, (HistoryEntry, Event)) for pending in session.new):
+        session.flush()
+    session.execute(insert(HistoryEntry), [
+        {"case_id": case.id, "at": now, "event": r.event, "element_id": r.element_id, "element_name": r.element_name,
+         "element_type": r.element_type, "task_id": r.task_id, "actor_user": principal.user,
+         "actor_agency": principal.agency, "actor_roles": sorted(principal.roles), "data_changes": r.data_changes,
+         "details": r.details} for r in records])
+    outbox.emit_all(session, case, now, records)
 
 
 def write_history(session: Session, case: Case, principal: Principal, now, record: StepRecord) -> None:

@@ -46,7 +46,7 @@ class MessageService:
         return found
 
     def _version(self, case_id: str) -> ProcessVersion:
-        return self.session.get(ProcessVersion, self.session.get(Case, case_id).process_version_id)
+        return self.cases.version_of(self.session.get(Case, case_id))
 
     def send(self, principal: Principal, name: str, wanted: dict, data: dict,
              idempotency_key: str | None = None, to_all: bool = False) -> dict:

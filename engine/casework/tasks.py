@@ -1,10 +1,11 @@
 """User tasks: list, claim, unclaim and complete, with the lane's role checked."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from engine.access import audit
@@ -17,7 +18,7 @@ from engine.casework.cases import CaseService
 from engine.casework.scoring import ScoringSettings
 from engine.casework.suspension import refuse_if_suspended
 from engine.core.errors import Conflict, InvalidInput, InvalidTransition, NotFound, Refused
-from engine.core.models import Case, ProcessVersion, UserTask
+from engine.core.models import Case, UserTask
 from engine.core.paging import Page, keyset_page
 from engine.core.roles import role_id
 
@@ -76,8 +77,7 @@ class TaskService:
 
     def forms_of(self, case_id: str) -> forms.FormSet:
         """The forms deployed with the case's process version (a running case keeps its version's forms)."""
-        version = self.session.get(ProcessVersion, self.session.get(Case, case_id).process_version_id)
-        return self.cases.forms_for(version, self.forms_dir)
+        return self.cases.forms_for(self.cases.version_of(self.session.get(Case, case_id)), self.forms_dir)
 
     def form(self, task: UserTask) -> tuple[dict | None, dict | None]:
         return self.forms_of(task.case_id).form(task.form_key)
@@ -131,12 +131,18 @@ class TaskService:
         self._touch(task, principal, "task_unclaimed")
         return task
 
-    def complete(self, principal: Principal, task_id: str, data: dict) -> UserTask:
-        """Validate `data` against the task's form, complete it and run the case to its next wait."""
+    def complete(self, principal: Principal, task_id: str, data: dict) -> Completed:
+        """Validate `data` against the task's form, complete it and run the case to its next wait; with the
+        case's open tasks the caller may act on now."""
+        # The task, its case and the case's open tasks in one statement; the checks below find them in the session.
+        of_case = select(UserTask.case_id).where(UserTask.id == task_id).scalar_subquery()
+        loaded = self.session.execute(select(UserTask, Case).join(Case, Case.id == UserTask.case_id).where(
+            or_(UserTask.id == task_id, and_(UserTask.case_id == of_case, UserTask.state == "open")))).all()
+        open_before = [row for row, _ in loaded if row.state == "open"]
         task = self._open_for(principal, task_id)
         if task.assignee and task.assignee != principal.user:
             raise Conflict(f"task {task_id} is claimed by {task.assignee}")
-        case = self.cases.load(task.case_id)
+        case = self.session.get(Case, task.case_id)
         refuse_if_suspended(case, "completing a task")
         refuse_in_data(data, self.cases.clock)
         form_set = self.forms_of(case.id)
@@ -144,9 +150,19 @@ class TaskService:
         if errors:
             raise InvalidInput(f"the data does not match the form {task.form_key}", errors)
         data = {**data, **forms.scores(form_set, task.form_key, data, self.scoring)}
-        self._take(principal, task)  # before the work: a claim racing this completion waits, then is refused
         workflow = self.cases.workflow_of(case)
         snapshot = self.cases.runner.complete(workflow, task_id, data)
         self.cases.access.join(principal, task.case_id, task.candidate_group or PARTICIPANT_ROLE, "task")
-        self.cases.apply(case, snapshot, principal, completed_task=task_id)
-        return task
+        # The task is taken in the step's own conditional UPDATE (engine.casework.cases): a claim that won the
+        # race makes it a Conflict, and one that comes later waits on the row and then finds it completed.
+        open_rows = self.cases.apply(case, snapshot, principal, completed_task=task_id, open_tasks=open_before)
+        access = self.cases.access
+        return Completed(task, [row for row in open_rows if access.may_act(principal, case.id, row.candidate_group)])
+
+
+@dataclass
+class Completed:
+    """A completed task and the open tasks of its case that the completer may act on now."""
+
+    task: UserTask
+    open_tasks: list[UserTask]

@@ -8,9 +8,11 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import sessionmaker
 
 
-def make_engine(url: str, application_name: str = "samverka") -> Engine:
+def make_engine(url: str, application_name: str = "samverka", pool_size: int = 10, max_overflow: int = 10,
+                prepared_statements: bool = True) -> Engine:
     """Create an Engine; SQLite gets WAL, foreign keys, secure delete and a busy timeout; PostgreSQL names
-    the connection."""
+    the connection and pools `pool_size` (+ `max_overflow` under a burst) connections; without
+    `prepared_statements` psycopg never prepares server-side (for PgBouncer in transaction mode before 1.21)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -30,8 +32,11 @@ def make_engine(url: str, application_name: str = "samverka") -> Engine:
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True,
-                         connect_args={"application_name": application_name})
+    # No pre-ping: it would cost a round trip on every checkout. A connection that died (PostgreSQL restarted)
+    # fails its request once, and SQLAlchemy then drops the whole pool; recycling bounds a connection's age.
+    return create_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800,
+                         connect_args={"application_name": application_name,
+                                       **({} if prepared_statements else {"prepare_threshold": None})})
 
 
 def make_session_factory(engine: Engine) -> sessionmaker:

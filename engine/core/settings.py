@@ -1,6 +1,7 @@
 """Settings from SAMVERKA_* environment variables."""
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -30,6 +31,15 @@ class Settings(BaseSettings):
     forms_dir: Path = ROOT / "forms"
     host: str = "127.0.0.1"
     port: int = 8000
+    # API processes of `samverka serve`; None = one per core on PostgreSQL, one on SQLite (one writer anyway).
+    workers: int | None = None
+    # Connections per process: the pool and what it may open beyond it under a burst. Every API and worker
+    # process holds up to pool_size + max_overflow, so keep processes x that under PostgreSQL's max_connections.
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+    # psycopg prepares a statement server-side after its fifth run; off for a PgBouncer in transaction mode that
+    # does not track prepared statements (before 1.21, or max_prepared_statements = 0).
+    db_prepared_statements: bool = True
     log_format: Literal["json", "console"] = "json"  # json lines (production) or console (readable; `make run` uses it)
     # The timer worker. None = run one inside the server when the database is the embedded SQLite.
     embedded_worker: bool | None = None
@@ -54,6 +64,17 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         """The configured URL, or the embedded SQLite file under var/."""
         return self.database_url or f"sqlite:///{self.var_dir / 'samverka.db'}"
+
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url().startswith("sqlite")
+
+    def serve_workers(self) -> int:
+        """How many API processes `samverka serve` runs: the setting, else the cores available on PostgreSQL and
+        one on SQLite."""
+        if self.workers is not None:
+            return self.workers
+        return 1 if self.is_sqlite() else max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                                                 else os.cpu_count() or 1)
 
     def runs_embedded_worker(self) -> bool:
         """Whether the server fires timers itself (default: only on SQLite, which has one writer anyway)."""

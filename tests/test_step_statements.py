@@ -1,0 +1,39 @@
+"""One step, one request: a completion answers with what is next for the caller, in a bounded number of SQL
+statements (issue 19's cut from 16 statements plus a 5-statement list request)."""
+from __future__ import annotations
+
+from factories import complete, deployed, start_case
+from sqlalchemy import event
+
+
+def test_a_completion_answers_with_the_callers_next_tasks(server):
+    deployed(server, "loop.bpmn")
+    with server.client("kim", "kontaktperson") as kim:
+        case = start_case(kim, "uppfoljning")
+        answer = complete(kim, case["open_tasks"][0]["id"], fortsatt=True)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["state"] == "completed" and body["completed_by"] == "kim"
+        listed = kim.get("/tasks", params={"case_id": case["id"]}).json()["items"]
+        assert [t["id"] for t in body["open_tasks"]] == [t["id"] for t in listed]
+        assert [t["element_id"] for t in body["open_tasks"]] == ["folj_upp"]
+    with server.client("ola", "kontaktperson", agency="soc") as stranger:  # not in the case: no 200, no tasks
+        assert complete(stranger, body["open_tasks"][0]["id"], fortsatt=True).status_code == 404
+
+
+def test_a_completion_takes_a_bounded_number_of_statements(server):
+    deployed(server, "loop.bpmn")
+    statements: list[str] = []
+    listener = lambda conn, cursor, statement, *rest: statements.append(statement)  # noqa: E731
+    with server.client("kim", "kontaktperson") as kim:
+        task_id = start_case(kim, "uppfoljning")["open_tasks"][0]["id"]
+        task_id = complete(kim, task_id, fortsatt=True).json()["open_tasks"][0]["id"]  # version row now known
+        event.listen(server.app.state.db, "before_cursor_execute", listener)
+        try:
+            assert complete(kim, task_id, fortsatt=True).status_code == 200
+        finally:
+            event.remove(server.app.state.db, "before_cursor_execute", listener)
+    # select task+case+open tasks, roles, take, timers, history, subscriptions, events, access log, case (version
+    # check), new timer, new task, old timer: 12 (BEGIN and COMMIT aside)
+    assert len(statements) <= 12, statements
+    assert not [s for s in statements if "FROM process_version" in s], "the version row is read once per process"
