@@ -35,7 +35,9 @@ class AccessLogOut(Out):
     agency: str | None
     roles: list[str]
     client: str = Field(description="How the caller signed in: token, oidc:ISSUER, api-key:ID, worker")
-    case_id: str | None
+    case_id: str | None = Field(description="The case this row is about (for a list read: the first of `case_ids`)")
+    case_ids: list[str] = Field(description="The cases asked about that this row names: one, or for a list "
+                                            "read (one row per request) each of them it returned")
     action: Literal["read", "write", "refused", "cull"] = Field(description="refused: an attempt that was turned away")
     what: str
 
@@ -53,7 +55,8 @@ class ApiKeyIn(BaseModel):
     agency: str | None = Field(None, pattern=AGENCY_PATTERN)
     scopes: list[str] = Field(min_length=1, max_length=50,
                               description="events, webhooks, messages:PROCESS, absence:SCHOOL (or :* for all)")
-    expires_in_days: int | None = Field(365, ge=1, le=3650)
+    expires_in_days: int = Field(365, ge=1, le=36500, description="Days until the key expires; every key expires, "
+                                 "at most after the server's SAMVERKA_API_KEY_MAX_DAYS (365 unless set)")
 
 
 class ApiKeyOut(Out):

@@ -21,6 +21,7 @@ from engine.integration.webhooks import Deliverer
 from . import problems
 from .feed_watch import FeedWatch
 from .limits import RequestLimits
+from .rate_limit import RateLimit
 from .request_log import RequestLog
 from .routes import (absence, access_log, api_keys, cases, documents, engine_rest, events, health, messages,
                      process_definitions, tasks, timers, webhooks)
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.specs = SpecCache()
     app.state.feed_waits = Counter()  # open long-polls per client (api.routes.events)
     app.state.feed_watch = FeedWatch(app.state.session_factory)
+    app.state.rate_limit = RateLimit(settings)
     problems.install(app)
     app.add_middleware(RequestLimits, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestLog)  # outermost: it sees the path as RequestLimits left it

@@ -165,7 +165,8 @@ def api_key(name: Annotated[str, typer.Option(help="What the client is, e.g. the
     admin = Principal(user="cli", roles=frozenset({ADMIN_ROLE}), client="cli")
     with make_session_factory(make_engine(settings.resolved_database_url()))() as session:
         try:
-            _, key = ApiKeyService(session, SystemClock()).create(admin, name, agency, scope, days)
+            service = ApiKeyService(session, SystemClock(), settings.api_key_max_days)
+            _, key = service.create(admin, name, agency, scope, days)
             session.commit()
         except EngineError as exc:
             raise _refused(exc) from None

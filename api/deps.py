@@ -50,10 +50,13 @@ def _principal(request: Request, session: SessionDep,
     state = request.app.state
     try:
         if looks_like_key(credentials.credentials):
-            return ApiKeyService(session, state.clock).authenticate(credentials.credentials)
-        return verify_token(state.settings, state.clock, credentials.credentials)
+            principal = ApiKeyService(session, state.clock).authenticate(credentials.credentials)
+        else:
+            principal = verify_token(state.settings, state.clock, credentials.credentials)
     except Refused as exc:
         raise Unauthenticated(exc.detail) from None
+    state.rate_limit.hit(principal)
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(_principal)]

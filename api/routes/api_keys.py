@@ -12,7 +12,7 @@ router = APIRouter(prefix="/api-keys", tags=["api keys"])
 
 
 def _service(request: Request, session) -> ApiKeyService:
-    return ApiKeyService(session, request.app.state.clock)
+    return ApiKeyService(session, request.app.state.clock, request.app.state.settings.api_key_max_days)
 
 
 @router.post("", response_model=ApiKeyCreated, status_code=201)
