@@ -18,17 +18,13 @@ from engine.core.db import make_engine, make_session_factory
 from engine.core.settings import Settings, get_settings
 from engine.integration.webhooks import Deliverer
 
-from . import problems
+from . import openapi, problems
 from .feed_watch import FeedWatch
 from .limits import RequestLimits
 from .rate_limit import RateLimit
 from .request_log import RequestLog
 from .routes import (absence, access_log, api_keys, cases, documents, engine_rest, events, health, messages,
                      process_definitions, tasks, timers, webhooks)
-from .schemas import Problem
-
-_PROBLEMS = {status: {"model": Problem, "content": {"application/problem+json": {}}}
-             for status in (401, 403, 404, 409, 422)}
 
 
 @asynccontextmanager
@@ -58,7 +54,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     settings = settings or get_settings()
     app = FastAPI(title="samverka", version="0.1.0",
                   description="Cross-agency case processes (Västbas, HLT, skolfrånvaro) as BPMN on SpiffWorkflow.",
-                  responses=_PROBLEMS, lifespan=_lifespan)
+                  lifespan=_lifespan, generate_unique_id_function=lambda route: route.name)
     engine = make_engine(settings.resolved_database_url())
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
@@ -70,6 +66,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.feed_watch = FeedWatch(app.state.session_factory)
     app.state.rate_limit = RateLimit(settings)
     problems.install(app)
+    openapi.install(app)
     app.add_middleware(RequestLimits, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestLog)  # outermost: it sees the path as RequestLimits left it
     for module in (health, process_definitions, cases, access_log, tasks, timers, documents, webhooks, events,

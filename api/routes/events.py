@@ -31,7 +31,7 @@ def _look(session_factory, after: int, wanted, limit: int, processes) -> tuple[i
                          for e in outbox.feed(session, after, wanted, limit, processes)]
 
 
-@router.get("/events", response_model=EventPage, responses={429: {"description": "Too many open long-polls"}})
+@router.get("/events", response_model=EventPage)
 async def events(request: Request, session: SessionDep, principal: PrincipalDep,
                  after: Annotated[int, Query(ge=0, le=INT32_MAX,
                                              description="The cursor you were given; 0 for the beginning")] = 0,
