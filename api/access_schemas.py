@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from engine.access.apikeys import SCOPE_PATTERN
 
 from .schemas import Out
 
@@ -53,7 +55,7 @@ class ApiKeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200, description="What the client is, e.g. the school's attendance system")
     agency: str | None = Field(None, pattern=AGENCY_PATTERN)
-    scopes: list[str] = Field(min_length=1, max_length=50,
+    scopes: list[Annotated[str, Field(pattern=SCOPE_PATTERN)]] = Field(min_length=1, max_length=50,
                               description="events, webhooks, messages:PROCESS, absence:SCHOOL (or :* for all)")
     expires_in_days: int = Field(365, ge=1, le=36500, description="Days until the key expires; every key expires, "
                                  "at most after the server's SAMVERKA_API_KEY_MAX_DAYS (365 unless set)")

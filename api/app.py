@@ -5,7 +5,7 @@ import threading
 from collections import Counter
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from prometheus_client import start_http_server
 
 from engine.access.sealing import sealer_for
@@ -19,6 +19,7 @@ from engine.core.settings import Settings, get_settings
 from engine.integration.webhooks import Deliverer
 
 from . import openapi, problems
+from .deps import known_query
 from .feed_watch import FeedWatch
 from .limits import RequestLimits
 from .rate_limit import RateLimit
@@ -54,7 +55,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     settings = settings or get_settings()
     app = FastAPI(title="samverka", version="0.1.0",
                   description="Cross-agency case processes (Västbas, HLT, skolfrånvaro) as BPMN on SpiffWorkflow.",
-                  lifespan=_lifespan, generate_unique_id_function=lambda route: route.name)
+                  lifespan=_lifespan, generate_unique_id_function=lambda route: route.name,
+                  dependencies=[Depends(known_query)])
     engine = make_engine(settings.resolved_database_url())
     app.state.settings = settings
     app.state.clock = clock or SystemClock()

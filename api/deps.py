@@ -14,12 +14,36 @@ from engine.access.identity import Principal, verify_token
 from engine.casework.cases import CaseService
 from engine.casework.scoring import ScoringSettings
 from engine.casework.tasks import TaskService
-from engine.core.errors import Refused
+from engine.core.errors import FieldError, InvalidInput, Refused
 
 from .problems import Unauthenticated
 
 _bearer = HTTPBearer(auto_error=False, description="A token from the identity provider or `samverka token`, "
                                                     "or an integration client's API key (svk_...)")
+
+
+def _query_names(dependant) -> set[str]:
+    """The query parameters of an operation, its dependencies' included."""
+    names, stack = set(), [dependant]
+    while stack:
+        current = stack.pop()
+        names.update(p.alias for p in current.query_params)
+        stack.extend(current.dependencies)
+    return names
+
+
+def known_query(request: Request) -> None:
+    """422 for a query parameter the operation does not have: a misspelt filter (`?proces_key=`) would
+    otherwise be ignored and answer as if no filter was given."""
+    route = request.scope.get("route")
+    if route is None or not getattr(route, "include_in_schema", False) or not request.query_params:
+        return
+    known = _query_names(route.dependant)
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise InvalidInput("unknown query parameters", [
+            FieldError(f"/query/{name[:100]}", f"not a parameter of this operation; it has: "
+                                               f"{', '.join(sorted(known)) or 'none'}") for name in unknown[:20]])
 
 
 def _session(request: Request) -> Iterator[Session]:

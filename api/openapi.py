@@ -6,8 +6,8 @@ API change. The error statuses follow from what the request path goes through:
 - 401 (no or bad credentials), 403 (not allowed) and 429 (rate limit, Retry-After) for every operation
   that needs a credential;
 - 404 for every operation with path parameters, and the few others that look something up (`_FINDS`);
-- 413 (body too large) and 422 (input breaks a rule) for every operation with a body; 422 for any
-  with parameters;
+- 400 (a body that cannot be parsed), 413 (body too large) and 422 (input breaks a rule) for every
+  operation with a body; 422 for any with parameters or a query (an unknown query parameter is refused);
 - 409 for every write (a concurrent change, a state that does not allow it) and `_CONFLICTS`.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ from fastapi.openapi.utils import get_openapi
 from .schemas import Problem
 
 MEDIA_TYPE = "application/problem+json"
-_TITLES = {401: "Unauthorized: no or bad credentials", 403: "Forbidden: not allowed to do this",
+_TITLES = {400: "Bad request: the body is not JSON (or not multipart) at all", 401: "Unauthorized: no or bad credentials", 403: "Forbidden: not allowed to do this",
            404: "Not found (or not visible to the caller)", 409: "Conflict with the current state or a "
            "concurrent change", 413: "Payload too large", 422: "Invalid input: the problem names each field",
            429: "Too many requests: retry after `Retry-After` seconds"}
@@ -37,7 +37,7 @@ _FIRST_ITEM = "$response.body#/items/0/id"
 def _links() -> dict[tuple[str, str], dict[str, dict]]:
     """(operation, status) -> links to the operations its answer leads to, for clients and stateful tests."""
     on_case = ("get_case", "cancel_case", "send_message", "case_history", "list_participants", "add_participant",
-               "access_log", "case_timers", "case_document")
+               "access_log", "case_timers")
     on_task = ("get_task", "claim_task", "unclaim_task", "complete_task")
     case_links = {op: {"case_id": _CASE} for op in on_case}
     return {
@@ -81,7 +81,7 @@ def _statuses(method: str, operation: dict) -> set[int]:
     if any(p["in"] == "path" for p in parameters) or name in _FINDS:
         codes.add(404)
     if body:
-        codes |= {413, 422}
+        codes |= {400, 413, 422}
     if parameters:
         codes.add(422)
     if method in ("post", "put", "patch", "delete") or name in _CONFLICTS:

@@ -25,7 +25,8 @@ from engine.core.models import ApiKey
 ADMIN_ROLE = "systemforvaltare"
 PREFIX = "svk_"
 _KEY = re.compile(r"^svk_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$")
-_SCOPE = re.compile(r"^(\*|events|webhooks|(events|messages|absence):(\*|[a-z0-9_]{1,100}))$")
+SCOPE_PATTERN = r"^(\*|events|webhooks|(events|messages|absence):(\*|[a-z0-9_]{1,100}))$"
+_SCOPE = re.compile(SCOPE_PATTERN)
 
 
 def looks_like_key(token: str) -> bool:
