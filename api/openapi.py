@@ -98,6 +98,10 @@ def document(app: FastAPI) -> dict:
     schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
+    # The operator's maximum lifetime of an API key is part of the contract this server offers.
+    lifetime = schemas["ApiKeyIn"]["properties"]["expires_in_days"]
+    lifetime["maximum"] = app.state.settings.api_key_max_days
+    lifetime["default"] = min(lifetime.get("default", 365), lifetime["maximum"])
     links = _links()
     for methods in doc["paths"].values():
         for method, operation in methods.items():

@@ -10,6 +10,7 @@ import threading
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import jwt
 import pytest
 from conftest import ROOT, Server
@@ -235,3 +236,15 @@ def test_an_api_key_issued_on_the_command_line_works_against_the_server(server, 
     refused = subprocess.run([sys.executable, "-m", "api.cli", "api-key", "--name", "x", "--scope", "allt"],
                              env=env, cwd=ROOT, capture_output=True, text=True)
     assert refused.returncode == 1 and "/scopes/0" in refused.stderr
+
+
+def test_the_operators_maximum_key_lifetime_is_enforced_and_published(db_url, tmp_path):
+    with Server(db_url, tmp_path / "var", api_key_max_days=30) as short:
+        lifetime = httpx.get(f"{short.base_url}/openapi.json").json()["components"]["schemas"]["ApiKeyIn"][
+            "properties"]["expires_in_days"]
+        assert (lifetime["maximum"], lifetime["default"]) == (30, 30)
+        with short.client("sys", "systemforvaltare") as admin:
+            assert admin.post("/api-keys", json={"name": "n", "scopes": ["events"],
+                                                 "expires_in_days": 31}).status_code == 422
+            default = admin.post("/api-keys", json={"name": "n", "scopes": ["events"]}).json()
+            assert default["expires_at"].startswith((short.clock.now() + timedelta(days=30)).date().isoformat())

@@ -24,6 +24,7 @@ from engine.core.models import ApiKey
 
 ADMIN_ROLE = "systemforvaltare"
 PREFIX = "svk_"
+DEFAULT_DAYS = 365
 _KEY = re.compile(r"^svk_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$")
 SCOPE_PATTERN = r"^(\*|events|webhooks|(events|messages|absence):(\*|[a-z0-9_]{1,100}))$"
 _SCOPE = re.compile(SCOPE_PATTERN)
@@ -50,8 +51,11 @@ class ApiKeyService:
     def create(self, principal: Principal, name: str, agency: str | None, scopes: list[str],
                expires_in_days: int | None) -> tuple[ApiKey, str]:
         """A new key and its plain text, which is never stored or shown again. Every key expires, at the latest
-        after the operator's maximum (SAMVERKA_API_KEY_MAX_DAYS): a longer or missing lifetime is refused."""
+        after the operator's maximum (SAMVERKA_API_KEY_MAX_DAYS): a longer lifetime is refused; None gives the
+        default (the API refuses an explicit null before it gets here)."""
         self._require_admin(principal)
+        if expires_in_days is None:  # not given: a year, or the maximum if that is shorter
+            expires_in_days = min(DEFAULT_DAYS, self.max_days)
         if not isinstance(expires_in_days, int) or not 1 <= expires_in_days <= self.max_days:
             raise InvalidInput("every API key expires", [FieldError(
                 "/expires_in_days", f"a number of days from 1 to {self.max_days} (the most this server allows)")])
