@@ -53,7 +53,8 @@ class AccessLogExtractIn(BaseModel):
 
 class ApiKeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=200, description="What the client is, e.g. the school's attendance system")
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$",
+                      description="What the client is, e.g. the school's attendance system (no control characters)")
     agency: str | None = Field(None, pattern=AGENCY_PATTERN)
     scopes: list[Annotated[str, Field(pattern=SCOPE_PATTERN)]] = Field(min_length=1, max_length=50,
                               description="events, webhooks, messages:PROCESS, absence:SCHOOL (or :* for all)")

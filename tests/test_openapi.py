@@ -58,3 +58,16 @@ def test_the_served_document_is_this_one_and_errors_come_as_documented(server):
     assert httpx.get(f"{server.base_url}/openapi.json").json() == DOC
     refused = httpx.get(f"{server.base_url}/cases")
     assert refused.status_code == 401 and refused.headers["content-type"] == "application/problem+json"
+
+
+def test_an_unknown_query_parameter_or_an_unparsable_body_is_a_documented_problem(server):
+    with server.client("kim", "kontaktperson") as kim:
+        misspelt = kim.get("/tasks", params={"proces_key": "hlt"})
+        assert misspelt.status_code == 422 and [e["location"] for e in misspelt.json()["errors"]] == [
+            "/query/proces_key"], "a misspelt filter is not silently ignored"
+        assert kim.get("/tasks", params={"process_key": "hlt"}).status_code == 200
+        twice = kim.get("/tasks?state=open&state=done")
+        assert twice.status_code == 422 and twice.json()["errors"][0]["location"] == "/query/state"
+        broken = kim.post("/cases", content=b'\x80\x81', headers={"content-type": "application/json"})
+        assert broken.status_code == 400 and broken.headers["content-type"] == "application/problem+json"
+        assert broken.json()["type"] == "urn:samverka:problem:bad-request"
