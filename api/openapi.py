@@ -31,6 +31,7 @@ _FINDS = {"start_case", "send_correlated_message", "list_tasks", "import_absence
 _CONFLICTS = {"case_document"}
 
 _CASE = "$response.body#/id"
+_BODY = "requestBody"  # a link's request body, beside its parameters
 _FIRST_ITEM = "$response.body#/items/0/id"
 
 
@@ -55,11 +56,21 @@ def _links() -> dict[tuple[str, str], dict[str, dict]]:
                                     for op in ("get_webhook", "delete_webhook", "webhook_failures")},
         ("create_api_key", "201"): {"revoke_api_key": {"key_id": "$response.body#/id"}},
         ("import_absence", "202"): {"import_job": {"job_id": "$response.body#/id"}},
-        ("deploy", "201"): {"list_versions": {"key": "$response.body#/processes/0/key"},
+        # A deployed process leads to starting a case of it.
+        ("list_definitions", "200"): {"start_case": {_BODY: {"process_key": "$response.body#/0/key"}}},
+        ("list_versions", "200"): {"start_case": {_BODY: {"process_key": "$response.body#/0/key"}}},
+        ("deploy", "201"): {"start_case": {_BODY: {"process_key": "$response.body#/processes/0/key"}},"list_versions": {"key": "$response.body#/processes/0/key"},
                             "process_figures": {"key": "$response.body#/processes/0/key"},
                             "get_bpmn": {"key": "$response.body#/processes/0/key",
                                          "version": "$response.body#/processes/0/version"}},
     }
+
+
+def _link(target: str, values: dict) -> dict:
+    link = {"operationId": target, "parameters": {k: v for k, v in values.items() if k != _BODY}}
+    if _BODY in values:
+        link["requestBody"] = values[_BODY]
+    return link
 
 
 def _problem(status: int) -> dict:
@@ -110,9 +121,8 @@ def document(app: FastAPI) -> dict:
                 responses[str(status)] = _problem(status)
             for (name, status), targets in links.items():
                 if name == operation["operationId"] and status in responses:
-                    responses[status]["links"] = {
-                        target: {"operationId": target, "parameters": parameters}
-                        for target, parameters in targets.items()}
+                    responses[status]["links"] = {target: _link(target, values)
+                                                  for target, values in targets.items()}
     app.openapi_schema = doc
     return doc
 

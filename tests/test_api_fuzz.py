@@ -12,7 +12,7 @@ import httpx
 import pytest
 import schemathesis
 from conftest import ROOT, Server
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.stateful import run_state_machine_as_test
 from schemathesis import GenerationMode
 from schemathesis.checks import CHECKS, load_all_checks
@@ -112,20 +112,37 @@ def test_generated_requests_get_no_server_error_and_conform_to_the_document(fuzz
 
 
 def test_stateful_runs_along_the_documents_links_find_nothing(fuzzed):
+    # Valid requests only along the links (invalid ones are the stateless test's): a negative draw's shape
+    # depends on what the server answered before, which Hypothesis refuses as an inconsistent strategy.
+    fuzzed.schema.config.phases.stateful.generation.modes = [GenerationMode.POSITIVE]
     machine = fuzzed.schema.as_state_machine()
-    base_url = fuzzed.server.base_url
+    base_url, answered = fuzzed.server.base_url, set()
 
     class Along(machine):
         def before_call(self, case):
             brief_waits(case)
+            # A made-up process key is the stateless test's business (422); along the links, cases are
+            # started of the deployed processes, so that what follows a start (its tasks) is reached.
+            if case.operation.definition.raw["operationId"] == "start_case" and isinstance(case.body, dict):
+                keys = ("hlt", "vastbas", "skolfranvaro")
+                case.body = {"process_key": keys[len(str(case.body)) % len(keys)]}
 
         def get_call_kwargs(self, case):
             return {"base_url": base_url, "headers": fuzzed.headers_for(case.operation.definition.raw["operationId"])}
 
         def validate_response(self, response, case, additional_checks=None, **kwargs):
+            answered.add((case.operation.definition.raw["operationId"], response.status_code))
             case.validate_response(response, checks=ALL_CHECKS, headers=kwargs.get("headers"),
                                    transport_kwargs=kwargs)
 
+    # No shrinking: replaying a run against a server whose state (and ids) moved on draws other values,
+    # which Hypothesis reports as flaky instead of showing the failure; the first failure is shown as found.
     run_state_machine_as_test(Along, settings=settings(
         max_examples=40, stateful_step_count=8, deadline=None, derandomize=True, database=None,
-        suppress_health_check=list(HealthCheck)))
+        phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck)))
+    # The runs went along the links: cases started, and something reached through an id only a link gives.
+    by_id = {"get_case", "cancel_case", "case_history", "list_participants", "access_log", "case_timers",
+             "get_task", "claim_task", "unclaim_task", "complete_task", "get_webhook", "delete_webhook",
+             "revoke_api_key"}
+    assert ("start_case", 201) in answered, sorted(answered)
+    assert any(op in by_id and 200 <= status < 300 for op, status in answered), sorted(answered)
