@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from engine.access.apikeys import SCOPE_PATTERN
 
 from .schemas import Out
 
@@ -35,7 +37,9 @@ class AccessLogOut(Out):
     agency: str | None
     roles: list[str]
     client: str = Field(description="How the caller signed in: token, oidc:ISSUER, api-key:ID, worker")
-    case_id: str | None
+    case_id: str | None = Field(description="The case this row is about (for a list read: the first of `case_ids`)")
+    case_ids: list[str] = Field(description="The cases asked about that this row names: one, or for a list "
+                                            "read (one row per request) each of them it returned")
     action: Literal["read", "write", "refused", "cull"] = Field(description="refused: an attempt that was turned away")
     what: str
 
@@ -49,11 +53,14 @@ class AccessLogExtractIn(BaseModel):
 
 class ApiKeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=200, description="What the client is, e.g. the school's attendance system")
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$",
+                      description="What the client is, e.g. the school's attendance system (no control characters)")
     agency: str | None = Field(None, pattern=AGENCY_PATTERN)
-    scopes: list[str] = Field(min_length=1, max_length=50,
+    scopes: list[Annotated[str, Field(pattern=SCOPE_PATTERN)]] = Field(min_length=1, max_length=50,
                               description="events, webhooks, messages:PROCESS, absence:SCHOOL (or :* for all)")
-    expires_in_days: int | None = Field(365, ge=1, le=3650)
+    expires_in_days: int = Field(365, ge=1, le=36500, description="Days until the key expires (not null: every "
+                                 "key expires); at most the server's SAMVERKA_API_KEY_MAX_DAYS, the maximum "
+                                 "shown here. Left out: 365, or that maximum if it is shorter")
 
 
 class ApiKeyOut(Out):

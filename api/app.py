@@ -5,7 +5,7 @@ import threading
 from collections import Counter
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from prometheus_client import start_http_server
 
 from engine.access.identity import token_secret
@@ -19,16 +19,14 @@ from engine.core.db import make_engine, make_session_factory
 from engine.core.settings import Settings, get_settings
 from engine.integration.webhooks import Deliverer
 
-from . import problems
+from . import openapi, problems
+from .deps import known_query
 from .feed_watch import FeedWatch
 from .limits import RequestLimits
+from .rate_limit import RateLimit
 from .request_log import RequestLog
 from .routes import (absence, access_log, api_keys, cases, documents, engine_rest, events, health, incidents,
                      messages, migrations, process_definitions, tasks, timers, webhooks)
-from .schemas import Problem
-
-_PROBLEMS = {status: {"model": Problem, "content": {"application/problem+json": {}}}
-             for status in (401, 403, 404, 409, 422)}
 
 
 @asynccontextmanager
@@ -68,7 +66,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     settings = settings or get_settings()
     app = FastAPI(title="samverka", version="0.1.0",
                   description="Cross-agency case processes (Västbas, HLT, skolfrånvaro) as BPMN on SpiffWorkflow.",
-                  responses=_PROBLEMS, lifespan=_lifespan)
+                  lifespan=_lifespan, generate_unique_id_function=lambda route: route.name,
+                  dependencies=[Depends(known_query)])
     engine = make_engine(settings.resolved_database_url(), pool_size=settings.db_pool_size,
                          max_overflow=settings.db_max_overflow, prepared_statements=settings.db_prepared_statements)
     app.state.settings = settings
@@ -80,7 +79,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.specs = SpecCache()
     app.state.feed_waits = Counter()  # open long-polls per client (api.routes.events)
     app.state.feed_watch = FeedWatch(app.state.session_factory)
+    app.state.rate_limit = RateLimit(settings)
     problems.install(app)
+    openapi.install(app)
     app.add_middleware(RequestLimits, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestLog)  # outermost: it sees the path as RequestLimits left it
     for module in (health, process_definitions, cases, access_log, tasks, timers, documents, webhooks, events,

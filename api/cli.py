@@ -156,7 +156,8 @@ def token(user: Annotated[str, typer.Option(help="User id")],
 def api_key(name: Annotated[str, typer.Option(help="What the client is, e.g. the attendance system")],
             scope: Annotated[list[str], typer.Option(help="events, webhooks, messages:PROCESS, absence:SCHOOL")],
             agency: Annotated[Optional[str], typer.Option(help="The agency the client acts for")] = None,
-            days: Annotated[int, typer.Option(help="Days until it expires")] = 365):
+            days: Annotated[Optional[int], typer.Option(help="Days until it expires (default 365, or "
+                                                          "SAMVERKA_API_KEY_MAX_DAYS if shorter)")] = None):
     """Issue an API key for an integration client and print it (shown once; only its hash is kept)."""
     from engine.access.apikeys import ADMIN_ROLE, ApiKeyService
     from engine.core.db import make_engine, make_session_factory
@@ -165,7 +166,8 @@ def api_key(name: Annotated[str, typer.Option(help="What the client is, e.g. the
     admin = Principal(user="cli", roles=frozenset({ADMIN_ROLE}), client="cli")
     with make_session_factory(make_engine(settings.resolved_database_url()))() as session:
         try:
-            _, key = ApiKeyService(session, SystemClock()).create(admin, name, agency, scope, days)
+            service = ApiKeyService(session, SystemClock(), settings.api_key_max_days)
+            _, key = service.create(admin, name, agency, scope, days)
             session.commit()
         except EngineError as exc:
             raise _refused(exc) from None

@@ -1,7 +1,7 @@
 """Request dependencies: the transaction owner, the caller, and the services."""
 from __future__ import annotations
 
-from typing import Annotated, Iterator
+from typing import Annotated, Iterator, get_args, get_origin
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -14,12 +14,46 @@ from engine.access.identity import Principal, verify_token
 from engine.casework.cases import CaseService
 from engine.casework.scoring import ScoringSettings
 from engine.casework.tasks import TaskService
-from engine.core.errors import Refused
+from engine.core.errors import FieldError, InvalidInput, Refused
 
 from .problems import Unauthenticated
 
 _bearer = HTTPBearer(auto_error=False, description="A token from the identity provider or `samverka token`, "
                                                     "or an integration client's API key (svk_...)")
+
+
+def _query_names(dependant) -> tuple[set[str], set[str]]:
+    """The query parameters of an operation (its dependencies' included), and those that take a list."""
+    names, lists, stack = set(), set(), [dependant]
+    while stack:
+        current = stack.pop()
+        for param in current.query_params:
+            names.add(param.alias)
+            kinds = {get_origin(a) or a for a in (get_args(param.field_info.annotation) or
+                                                   (param.field_info.annotation,))}
+            if kinds & {list, set, tuple, frozenset}:
+                lists.add(param.alias)
+        stack.extend(current.dependencies)
+    return names, lists
+
+
+def known_query(request: Request) -> None:
+    """422 for a query parameter the operation does not have, or one of one value given twice: a misspelt
+    filter (`?proces_key=`) would otherwise be ignored and answer as if no filter was given."""
+    route = request.scope.get("route")
+    if route is None or not getattr(route, "include_in_schema", False) or not request.query_params:
+        return
+    known, lists = _query_names(route.dependant)
+    given = [name for name, _ in request.query_params.multi_items()]
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise InvalidInput("unknown query parameters", [
+            FieldError(f"/query/{name[:100]}", f"not a parameter of this operation; it has: "
+                                               f"{', '.join(sorted(known)) or 'none'}") for name in unknown[:20]])
+    repeated = sorted({name for name in given if given.count(name) > 1} - lists)
+    if repeated:  # one value would silently win over the others
+        raise InvalidInput("query parameters given more than once",
+                           [FieldError(f"/query/{name[:100]}", "takes one value") for name in repeated[:20]])
 
 
 def _session(request: Request) -> Iterator[Session]:
@@ -50,10 +84,13 @@ def _principal(request: Request, session: SessionDep,
     state = request.app.state
     try:
         if looks_like_key(credentials.credentials):
-            return ApiKeyService(session, state.clock).authenticate(credentials.credentials)
-        return verify_token(state.settings, state.clock, credentials.credentials)
+            principal = ApiKeyService(session, state.clock).authenticate(credentials.credentials)
+        else:
+            principal = verify_token(state.settings, state.clock, credentials.credentials)
     except Refused as exc:
         raise Unauthenticated(exc.detail) from None
+    state.rate_limit.hit(principal)
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(_principal)]

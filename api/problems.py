@@ -16,7 +16,7 @@ log = logging.getLogger("samverka.api")
 MEDIA_TYPE = "application/problem+json"
 
 _STATUS = {NotFound: 404, Conflict: 409, InvalidTransition: 409, Refused: 403, InvalidInput: 422, TooMany: 429}
-_SLUG = {404: "not-found", 409: "conflict", 403: "forbidden", 422: "invalid-input", 401: "unauthorized",
+_SLUG = {400: "bad-request", 404: "not-found", 409: "conflict", 403: "forbidden", 422: "invalid-input", 401: "unauthorized",
          413: "payload-too-large", 405: "method-not-allowed", 429: "too-many-requests", 500: "internal-error"}
 
 

@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
 
+from engine.integration import outbox
+
 T = TypeVar("T")
+EventType = Literal[tuple(outbox.EVENT_TYPES)]  # type: ignore[valid-type]
+PROCESS_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,199}$"  # a BPMN process id (an XML NCName)
 
 
 INT32_MAX = 2_147_483_647  # ids and version numbers are 32-bit in the database
@@ -233,8 +237,11 @@ class Problem(BaseModel):
 class WebhookIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     url: AnyHttpUrl = Field(description="Where deliveries are POSTed")
-    event_types: list[str] = Field(default_factory=list, description="Only these event types; empty for all")
-    process_keys: list[str] = Field(default_factory=list, description="Only these processes; empty for all")
+    # An unknown type or a malformed key would make a subscription that silently never receives anything.
+    event_types: list[EventType] = Field(default_factory=list, max_length=100,
+                                         description="Only these event types; empty for all")
+    process_keys: list[Annotated[str, Field(pattern=PROCESS_KEY_PATTERN)]] = Field(
+        default_factory=list, max_length=100, description="Only these processes (BPMN process ids); empty for all")
 
 
 class WebhookOut(Out):

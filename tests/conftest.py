@@ -138,6 +138,7 @@ class Server:
     def __init__(self, db_url: str, var_dir: Path, embedded_worker: bool = False, forms_dir: Path = FIXTURES / "forms",
                  log_level: str = "warning", **settings):
         settings.setdefault("webhook_allow_private", True)  # the tests' receivers listen on loopback
+        settings.setdefault("rate_limit", "")  # scenario and property tests make many requests; test_rate_limit sets one
         self.clock = ManualClock(START)
         self.settings = Settings(database_url=db_url, var_dir=var_dir, token_secret=TEST_SECRET,
                                  forms_dir=forms_dir, embedded_worker=embedded_worker,

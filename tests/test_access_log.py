@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections import Counter
 
 import pytest
@@ -149,6 +150,46 @@ def test_the_registrar_extracts_who_accessed_one_childs_data_across_cases(produc
         assert {r["case_id"] for r in rows} == {first, second} and other not in extract.text
         assert ("mats", "read", "case") in {(r["user"], r["action"], r["what"]) for r in rows if r["case_id"] == second}
         assert registrar.post("/access-log/extract", json={"personnummer": "150101-2380"}).status_code == 422
-        unknown = registrar.post("/access-log/extract", json={"personnummer": "201601012386"})  # valid, no case
-        assert unknown.status_code == 404 and unknown.json()["detail"] == "no case is about a child with that number"
         assert motet.post("/access-log/extract", json={"personnummer": PNR}).status_code == 403
+
+
+def test_the_extract_answers_alike_whether_or_not_a_child_has_a_case(product):
+    with product.client("hugo", *HLT_MOTET) as motet, product.client("rita", *REGISTRAR) as registrar:
+        motet.post("/cases", json={"process_key": "hlt", "barn_personnummer": PNR})
+        with product.client("ulf", *REGISTRAR, agency="socialtjanst") as elsewhere:
+            answers = [elsewhere.post("/access-log/extract", json={"personnummer": PNR}),  # not their agency's
+                       registrar.post("/access-log/extract", json={"personnummer": "201601012386"})]  # no case
+        for answer in answers:
+            assert (answer.status_code, answer.json(), answer.headers["content-type"]) == (
+                200, {"items": [], "next_cursor": None}, "application/json")
+        assert registrar.post("/access-log/extract", json={"personnummer": PNR}).json()["items"], "and with a case"
+
+
+def test_a_registrar_reads_the_logs_of_their_own_agencys_cases_only(product):
+    with product.client("hugo", *HLT_MOTET) as motet, product.client("rita", *REGISTRAR) as ours, \
+            product.client("ulf", *REGISTRAR, agency="socialtjanst") as theirs, \
+            product.client("nils", *REGISTRAR, agency=None) as nobodys:
+        case_id = start_case(motet, "hlt")["id"]  # hugo acts for skola
+        assert ours.get(f"/cases/{case_id}/access-log").status_code == 200
+        for registrar in (theirs, nobodys):
+            refused = registrar.get(f"/cases/{case_id}/access-log")
+            unknown = registrar.get(f"/cases/{uuid.uuid4()}/access-log")
+            assert refused.status_code == unknown.status_code == 404, "as if the case did not exist"
+        rows = ours.get(f"/cases/{case_id}/access-log").json()["items"]
+        assert ("ulf", "refused", "access log") in {(r["user"], r["action"], r["what"]) for r in rows}
+
+
+def test_a_list_read_is_one_row_naming_the_cases_it_returned(product):
+    with product.client("hugo", *HLT_MOTET) as motet:
+        first, second = start_case(motet, "hlt")["id"], start_case(motet, "hlt")["id"]
+        listed = motet.get("/cases").json()["items"]
+        assert {c["id"] for c in listed} == {first, second}
+    engine = product.app.state.db
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text("SELECT id, case_id FROM access_log WHERE what = 'case list'")).all()
+        named = connection.execute(sa.text("SELECT case_id FROM access_log_case WHERE entry_id = :id"),
+                                   {"id": rows[0].id}).scalars().all() if rows else []
+    assert len(rows) == 1 and rows[0].case_id is None and set(named) == {first, second}
+    for case_id in (first, second):  # each case's log still finds it, naming that case only
+        [row] = [r for r in log_of(product, case_id) if r["what"] == "case list"]
+        assert row["case_id"] == case_id and row["case_ids"] == [case_id]

@@ -10,6 +10,7 @@ import threading
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import jwt
 import pytest
 from conftest import ROOT, Server
@@ -50,6 +51,7 @@ class IdentityProvider:
         now = int(clock.now().timestamp())
         payload = {"iss": ISSUER, "aud": "samverka", "sub": "anna.a", "agency": "skola", "roles": ["kontaktperson"],
                    "iat": now, "exp": now + 300, **claims}
+        payload = {k: v for k, v in payload.items() if v is not None}  # a claim given as None is left out
         return jwt.encode(payload, key or self.key, algorithm="RS256", headers={"kid": kid})
 
 
@@ -62,8 +64,9 @@ def idp():
 
 @pytest.fixture
 def oidc_server(db_url, tmp_path, idp):
+    # local tokens kept on for the tests' registrar and admin clients (off by default with OIDC: see below)
     with Server(db_url, tmp_path / "var", oidc_issuer=ISSUER, oidc_jwks_url=idp.jwks_url,
-                oidc_audience="samverka") as running:
+                oidc_audience="samverka", local_tokens=True) as running:
         yield running
 
 
@@ -90,6 +93,48 @@ def test_oidc_tokens_that_are_forged_expired_or_for_another_audience_are_refused
             response = client.get("/tasks")
             assert response.status_code == 401, why
             assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_an_oidc_token_without_an_audience_or_a_subject_is_refused(oidc_server, idp):
+    clock = oidc_server.clock
+    bad = {"no aud": idp.token(clock, aud=None), "empty sub": idp.token(clock, sub=""),
+           "blank sub": idp.token(clock, sub="  "), "sub not a string": idp.token(clock, sub=17),
+           "no sub": idp.token(clock, sub=None)}
+    for why, token in bad.items():
+        with oidc_server.bearer(token) as client:
+            assert client.get("/tasks").status_code == 401, why
+
+
+def test_an_oidc_token_issued_in_the_future_is_refused_beyond_the_leeway(oidc_server, idp):
+    clock, now = oidc_server.clock, int(oidc_server.clock.now().timestamp())
+    leeway = oidc_server.settings.oidc_leeway_seconds
+    with oidc_server.bearer(idp.token(clock, iat=now + leeway + 5)) as ahead:
+        refused = ahead.get("/tasks")
+        assert refused.status_code == 401 and "issued in the future" in refused.json()["detail"]
+    with oidc_server.bearer(idp.token(clock, iat=now + leeway - 5, nbf=now + leeway - 5)) as skewed:
+        assert skewed.get("/tasks").status_code == 200, "a provider's clock a little ahead is tolerated"
+    with oidc_server.bearer(idp.token(clock, iat="now")) as odd:
+        assert odd.get("/tasks").status_code == 401
+
+
+def test_with_oidc_configured_local_tokens_are_off_unless_switched_on(db_url, tmp_path, idp):
+    with Server(db_url, tmp_path / "var", oidc_issuer=ISSUER, oidc_jwks_url=idp.jwks_url,
+                oidc_audience="samverka") as running:
+        with running.client("kim", "kontaktperson") as local:
+            refused = local.get("/tasks")
+            assert refused.status_code == 401 and "local tokens are switched off" in refused.json()["detail"]
+        with running.bearer(idp.token(running.clock)) as anna:
+            assert anna.get("/tasks").status_code == 200
+
+
+def test_oidc_without_an_audience_refuses_to_start_with_a_clear_message(tmp_path):
+    env = {**os.environ, "SAMVERKA_VAR_DIR": str(tmp_path), "SAMVERKA_OIDC_ISSUER": ISSUER,
+           "SAMVERKA_OIDC_JWKS_URL": "http://127.0.0.1:9/certs"}
+    env.pop("SAMVERKA_OIDC_AUDIENCE", None)
+    started = subprocess.run([sys.executable, "-m", "api.cli", "serve", "--port", "0"], env=env, cwd=ROOT,
+                             capture_output=True, text=True, timeout=60)
+    assert started.returncode != 0
+    assert "SAMVERKA_OIDC_AUDIENCE is required with SAMVERKA_OIDC_ISSUER" in started.stderr
 
 
 def test_an_oidc_token_is_refused_before_its_nbf_by_the_engine_clock(oidc_server, idp):
@@ -150,7 +195,7 @@ def test_api_keys_are_scoped_revocable_expiring_and_stored_only_as_a_hash(server
     with server.client("sys", "systemforvaltare") as admin, server.client("kim", "kontaktperson") as kim:
         assert kim.post("/api-keys", json={"name": "x", "scopes": ["events"]}).status_code == 403
         refused = admin.post("/api-keys", json={"name": "x", "scopes": ["events", "DROP TABLE case"]})
-        assert refused.status_code == 422 and refused.json()["errors"][0]["location"] == "/scopes/1"
+        assert refused.status_code == 422 and refused.json()["errors"][0]["location"] == "/body/scopes/1"
         created = admin.post("/api-keys", json={"name": "Närvarosystemet", "agency": "skola", "expires_in_days": 30,
                                                 "scopes": ["events", "absence:skolan_i_hoor"]})
         assert created.status_code == 201, created.text
@@ -170,6 +215,13 @@ def test_api_keys_are_scoped_revocable_expiring_and_stored_only_as_a_hash(server
             server.clock.advance(timedelta(days=1, seconds=1))
             assert client.get("/events").status_code == 401
         assert "key" not in admin.get("/api-keys").json()[0]
+        for forever in ({"expires_in_days": None}, {"expires_in_days": 366}):
+            refused = admin.post("/api-keys", json={"name": "evig", "scopes": ["events"], **forever})
+            assert refused.status_code == 422, forever
+            assert [e["location"] for e in refused.json()["errors"]] in (["/expires_in_days"],
+                                                                         ["/body/expires_in_days"]), forever
+        default = admin.post("/api-keys", json={"name": "standard", "scopes": ["events"]}).json()
+        assert default["expires_at"] is not None, "a key given no lifetime gets the default, never none"
     if db_url.startswith("sqlite"):
         stored = sqlite3.connect(db_url.removeprefix("sqlite:///")).execute("SELECT * FROM api_key").fetchall()
         assert stored and key.split("_")[-1] not in repr(stored), "only a hash of the secret is kept"
@@ -184,3 +236,15 @@ def test_an_api_key_issued_on_the_command_line_works_against_the_server(server, 
     refused = subprocess.run([sys.executable, "-m", "api.cli", "api-key", "--name", "x", "--scope", "allt"],
                              env=env, cwd=ROOT, capture_output=True, text=True)
     assert refused.returncode == 1 and "/scopes/0" in refused.stderr
+
+
+def test_the_operators_maximum_key_lifetime_is_enforced_and_published(db_url, tmp_path):
+    with Server(db_url, tmp_path / "var", api_key_max_days=30) as short:
+        lifetime = httpx.get(f"{short.base_url}/openapi.json").json()["components"]["schemas"]["ApiKeyIn"][
+            "properties"]["expires_in_days"]
+        assert (lifetime["maximum"], lifetime["default"]) == (30, 30)
+        with short.client("sys", "systemforvaltare") as admin:
+            assert admin.post("/api-keys", json={"name": "n", "scopes": ["events"],
+                                                 "expires_in_days": 31}).status_code == 422
+            default = admin.post("/api-keys", json={"name": "n", "scopes": ["events"]}).json()
+            assert default["expires_at"].startswith((short.clock.now() + timedelta(days=30)).date().isoformat())

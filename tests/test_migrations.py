@@ -63,3 +63,20 @@ def test_every_downgrade_runs_with_data_in_place_and_the_upgrade_runs_again(prod
     with engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
     engine.dispose()
+
+
+def test_going_below_0022_keeps_each_cases_list_reads_as_rows_of_its_own(product, db_url):
+    with product.client("hugo", *HLT_MOTET) as motet:
+        first = motet.post("/cases", json={"process_key": "hlt"}).json()["id"]
+        second = motet.post("/cases", json={"process_key": "hlt"}).json()["id"]
+        assert motet.get("/cases").status_code == 200  # one row naming both
+    product.app.state.db.dispose()
+    config = alembic_config(db_url)
+    command.downgrade(config, "0017")
+    engine = make_engine(db_url)
+    with engine.connect() as connection:
+        listed = connection.execute(text("SELECT case_id FROM access_log WHERE what = 'case list' "
+                                         "AND case_id IS NOT NULL")).scalars().all()
+    engine.dispose()
+    assert sorted(listed) == sorted([first, second]), "the older schema's one row per case"
+    command.upgrade(config, "head")

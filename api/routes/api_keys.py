@@ -12,7 +12,7 @@ router = APIRouter(prefix="/api-keys", tags=["api keys"])
 
 
 def _service(request: Request, session) -> ApiKeyService:
-    return ApiKeyService(session, request.app.state.clock)
+    return ApiKeyService(session, request.app.state.clock, request.app.state.settings.api_key_max_days)
 
 
 @router.post("", response_model=ApiKeyCreated, status_code=201)
@@ -20,8 +20,8 @@ def create_api_key(body: ApiKeyIn, request: Request, session: SessionDep, princi
     """Issue a key for an integration client with scopes (events, webhooks, messages:PROCESS, absence:SCHOOL).
 
     The key is in this response only; samverka keeps just a hash of it."""
-    row, key = _service(request, session).create(principal, body.name, body.agency, body.scopes,
-                                                  body.expires_in_days)
+    days = body.expires_in_days if "expires_in_days" in body.model_fields_set else None  # None: the default
+    row, key = _service(request, session).create(principal, body.name, body.agency, body.scopes, days)
     return ApiKeyCreated(**ApiKeyOut.model_validate(row).model_dump(), key=key)
 
 

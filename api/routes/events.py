@@ -1,6 +1,7 @@
 """The event feed: CloudEvents after a cursor, for integrators that pull."""
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from typing import Annotated
@@ -31,11 +32,16 @@ def _look(session_factory, after: int, wanted, limit: int, processes) -> tuple[i
                          for e in outbox.feed(session, after, wanted, limit, processes)]
 
 
-@router.get("/events", response_model=EventPage, responses={429: {"description": "Too many open long-polls"}})
+_TYPE = "(?:" + "|".join(re.escape(t) for t in outbox.EVENT_TYPES) + ")"
+TYPES_PATTERN = rf"^\s*{_TYPE}(?:\s*,\s*{_TYPE})*\s*$"
+
+
+@router.get("/events", response_model=EventPage)
 async def events(request: Request, session: SessionDep, principal: PrincipalDep,
                  after: Annotated[int, Query(ge=0, le=INT32_MAX,
                                              description="The cursor you were given; 0 for the beginning")] = 0,
-                 types: Annotated[str | None, Query(max_length=2000, description="Comma-separated event types")] = None,
+                 types: Annotated[str | None, Query(max_length=2000, pattern=TYPES_PATTERN,
+                                                    description="Comma-separated event types")] = None,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                  wait: Annotated[float, Query(ge=0, le=30, description="Long-poll: seconds to wait for new events")] = 0):
     """Events after `after`, oldest first (an integration client with the scope `events`, or `events:PROCESS`

@@ -14,7 +14,7 @@ router = APIRouter(tags=["messages"])
 
 
 @router.post("/messages", response_model=MessageDelivered)
-def send_message(body: CorrelatedMessageIn, cases: CasesDep, principal: PrincipalDep,
+def send_correlated_message(body: CorrelatedMessageIn, cases: CasesDep, principal: PrincipalDep,
                  idempotency_key: Annotated[str | None, Header(max_length=200, pattern=r"^[\x21-\x7e]+$")] = None):
     """Deliver a BPMN message to the one open case that `correlation` selects and that waits for it.
 

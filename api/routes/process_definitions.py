@@ -19,7 +19,7 @@ router = APIRouter(prefix="/process-definitions", tags=["process definitions"])
 @router.post("", response_model=DeploymentOut, status_code=201,
              responses={200: {"model": DryRunOut, "description": "With dry_run=true: the problems and the changes"}})
 async def deploy(request: Request, session: SessionDep, principal: PrincipalDep,
-                 files: Annotated[list[UploadFile], File(description="A bundle: .bpmn/.dmn models, NAME.schema.json "
+                 files: Annotated[list[UploadFile], File(min_length=1, description="A bundle: .bpmn/.dmn models, NAME.schema.json "
                                                                      "and NAME.ui.json forms, NAME.html templates")],
                  dry_run: Annotated[bool, Query(description="Check and compare only: nothing is stored")] = False):
     """Deploy a bundle of models with the forms and document templates they use (role `processagare`).

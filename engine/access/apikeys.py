@@ -24,8 +24,10 @@ from engine.core.models import ApiKey
 
 ADMIN_ROLE = "systemforvaltare"
 PREFIX = "svk_"
+DEFAULT_DAYS = 365
 _KEY = re.compile(r"^svk_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$")
-_SCOPE = re.compile(r"^(\*|events|webhooks|(events|messages|absence):(\*|[a-z0-9_]{1,100}))$")
+SCOPE_PATTERN = r"^(\*|events|webhooks|(events|messages|absence):(\*|[a-z0-9_]{1,100}))$"
+_SCOPE = re.compile(SCOPE_PATTERN)
 
 
 def looks_like_key(token: str) -> bool:
@@ -39,8 +41,8 @@ def _digest(secret: str) -> str:
 class ApiKeyService:
     """Create, list, revoke and authenticate keys; the caller owns the transaction."""
 
-    def __init__(self, session: Session, clock: Clock):
-        self.session, self.clock = session, clock
+    def __init__(self, session: Session, clock: Clock, max_days: int = 365):
+        self.session, self.clock, self.max_days = session, clock, max_days
 
     def _require_admin(self, principal: Principal) -> None:
         if not principal.has_role(ADMIN_ROLE) or principal.client.startswith("api-key:"):
@@ -48,8 +50,15 @@ class ApiKeyService:
 
     def create(self, principal: Principal, name: str, agency: str | None, scopes: list[str],
                expires_in_days: int | None) -> tuple[ApiKey, str]:
-        """A new key and its plain text, which is never stored or shown again."""
+        """A new key and its plain text, which is never stored or shown again. Every key expires, at the latest
+        after the operator's maximum (SAMVERKA_API_KEY_MAX_DAYS): a longer lifetime is refused; None gives the
+        default (the API refuses an explicit null before it gets here)."""
         self._require_admin(principal)
+        if expires_in_days is None:  # not given: a year, or the maximum if that is shorter
+            expires_in_days = min(DEFAULT_DAYS, self.max_days)
+        if not isinstance(expires_in_days, int) or not 1 <= expires_in_days <= self.max_days:
+            raise InvalidInput("every API key expires", [FieldError(
+                "/expires_in_days", f"a number of days from 1 to {self.max_days} (the most this server allows)")])
         bad = [(i, s) for i, s in enumerate(scopes) if not _SCOPE.match(s)]
         if bad:
             raise InvalidInput("unknown scopes", [FieldError(f"/scopes/{i}", f"{s[:50]!r} is not events, events:PROCESS, "
@@ -58,7 +67,7 @@ class ApiKeyService:
         now = self.clock.now()
         row = ApiKey(id=key_id, secret_hash=_digest(secret), name=name, agency=agency, roles=[INTEGRATOR_ROLE],
                      scopes=sorted(set(scopes)), created_by=principal.user, created_at=now,
-                     expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None)
+                     expires_at=now + timedelta(days=expires_in_days))
         self.session.add(row)
         self.session.flush()
         return row, f"{PREFIX}{key_id}_{secret}"

@@ -90,15 +90,19 @@ def _claims(settings: Settings, token: str) -> tuple[dict, str]:
         issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
     except jwt.InvalidTokenError as exc:
         raise Refused(f"invalid token: {exc}") from None
-    # Expiry and not-before are judged by the engine clock (below), so simulations and tests agree with timers.
+    # Expiry, not-before and issued-at are judged by the engine clock (below), so simulations and tests agree
+    # with timers.
     options = {"require": ["exp", "sub", "iss"], "verify_exp": False, "verify_iat": False, "verify_nbf": False}
     try:
         if settings.oidc_issuer and issuer == settings.oidc_issuer:
             key = _jwks(settings.oidc_jwks_url).get_signing_key_from_jwt(token).key
+            # The audience is always checked: a token the provider issued to another application is not for us.
             claims = jwt.decode(token, key, algorithms=settings.oidc_algorithms, issuer=settings.oidc_issuer,
-                                audience=settings.oidc_audience or None,
-                                options={**options, "verify_aud": bool(settings.oidc_audience)})
+                                audience=settings.oidc_audience, options={**options, "require": [*options["require"],
+                                                                                                   "aud"]})
             return claims, f"oidc:{issuer}"
+        if not settings.accepts_local_tokens():
+            raise Refused("local tokens are switched off (SAMVERKA_LOCAL_TOKENS): sign in with the identity provider")
         return jwt.decode(token, token_secret(settings), algorithms=[ALGORITHM], issuer=ISSUER,
                           options=options), "token"
     except jwt.PyJWKClientConnectionError as exc:
@@ -109,14 +113,29 @@ def _claims(settings: Settings, token: str) -> tuple[dict, str]:
         raise Refused(f"invalid token: {exc}") from None
 
 
-def verify_token(settings: Settings, clock: Clock, token: str) -> Principal:
-    """The principal a local or OIDC token names; Refused if it is invalid or expired (by the engine clock)."""
-    claims, client = _claims(settings, token)
-    if not isinstance(claims["exp"], (int, float)) or claims["exp"] <= clock.now().timestamp():
+def _check_times(settings: Settings, clock: Clock, claims: dict) -> None:
+    """exp strictly; nbf and iat with the configured leeway for a provider whose clock runs a little ahead."""
+    now = clock.now().timestamp()
+    if not _is_number(claims["exp"]) or claims["exp"] <= now:
         raise Refused("token expired")
-    nbf = claims.get("nbf")
-    if nbf is not None and (not isinstance(nbf, (int, float)) or nbf > clock.now().timestamp()):
-        raise Refused("token not yet valid (nbf)")
+    for name, why in (("nbf", "token not yet valid (nbf)"), ("iat", "token issued in the future (iat)")):
+        value = claims.get(name)
+        if value is not None and (not _is_number(value) or value > now + settings.oidc_leeway_seconds):
+            raise Refused(why)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def verify_token(settings: Settings, clock: Clock, token: str) -> Principal:
+    """The principal a local or OIDC token names; Refused if it is invalid, expired or not yet valid (by the
+    engine clock), or names no subject."""
+    claims, client = _claims(settings, token)
+    _check_times(settings, clock, claims)
+    sub = claims["sub"]
+    if not isinstance(sub, str) or not sub.strip() or len(sub) > 200:
+        raise Refused("invalid token: sub must name the subject (a non-empty string of at most 200 characters)")
     roles = claims.get(settings.oidc_roles_claim if client != "token" else "roles") or []
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise Refused("invalid token: roles must be a list of strings")
@@ -126,5 +145,5 @@ def verify_token(settings: Settings, clock: Clock, token: str) -> Principal:
     agency = claims.get(settings.oidc_agency_claim if client != "token" else "agency")
     if not isinstance(scope, str) or not (agency is None or isinstance(agency, str)):
         raise Refused("invalid token: scope and agency must be strings")
-    return Principal(user=str(claims["sub"])[:200], agency=agency, roles=frozenset(roles),
+    return Principal(user=sub, agency=agency, roles=frozenset(roles),
                      scopes=frozenset(scope.split()), client=client)

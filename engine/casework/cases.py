@@ -255,22 +255,28 @@ class CaseService:
         self.access.forget(case_id, user)
 
     def access_log(self, principal: Principal, case_id: str, cursor: str | None, limit: int) -> Page:
-        """The case's access log, for the registrar (role registrator); reading it is logged too."""
+        """The case's access log, for a registrar (role registrator) of an agency that takes part in the case;
+        reading it is logged too. Any other case answers as an unknown one."""
         self._require_registrar(principal)
-        self.load(case_id)
+        case = self.load(case_id)
+        if not audit.cases_of_agency(self.session, principal.agency, [case_id]):
+            raise self.access.refused(principal, case, case_id, "access log")
         audit.record(self.session, self.clock, principal, [case_id], "read", "access log")
         return audit.for_cases(self.session, [case_id], cursor, limit)
 
     def access_log_extract(self, principal: Principal, personnummer: str, cursor: str | None, limit: int) -> Page:
-        """The access log of every case about the child with `personnummer`, for the registrar."""
+        """The access log of every case of the registrar's agency about the child with `personnummer`.
+
+        The answer has the same shape whether or not the child has a case (an empty page if none), so the
+        extract does not tell who has a case."""
         self._require_registrar(principal)
         pnr = self.children.normalized(personnummer, "/personnummer")
         child = self.children.find(pnr)
-        case_ids = list(self.session.scalars(select(Case.id).where(Case.child_id == child.id))) if child else []
-        if not case_ids:
-            raise NotFound("no case is about a child with that number")
+        case_ids = list(self.session.scalars(select(Case.id).where(Case.child_id == child.id)
+                                             .order_by(Case.id))) if child else []
+        case_ids = audit.cases_of_agency(self.session, principal.agency, case_ids)
         audit.record(self.session, self.clock, principal, case_ids, "read", "access log extract")
-        return audit.for_cases(self.session, case_ids, cursor, limit)
+        return audit.for_cases(self.session, case_ids, cursor, limit) if case_ids else Page([], None)
 
     @staticmethod
     def _require_registrar(principal: Principal) -> None:

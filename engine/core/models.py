@@ -398,6 +398,18 @@ class AccessLogEntry(Base):
     case_id: Mapped[str | None] = mapped_column(String(36), nullable=True)  # kept after the case is culled
     action: Mapped[str] = mapped_column(String(20))  # read | write | cull
     what: Mapped[str] = mapped_column(String(200))
+    # A read of several cases (a list) is one row with case_id NULL, naming its cases here.
+    named: Mapped[list["AccessLogCase"]] = relationship(lazy="raise", cascade="save-update")
+
+
+class AccessLogCase(Base):
+    """One of the cases an access-log row names (append-only, like the log)."""
+
+    __tablename__ = "access_log_case"
+    __table_args__ = (Index("ix_access_log_case_case", "case_id", "entry_id"),)
+
+    entry_id: Mapped[int] = mapped_column(ForeignKey("access_log.id"), primary_key=True)
+    case_id: Mapped[str] = mapped_column(String(36), primary_key=True)
 
 
 class ApiKey(Base):

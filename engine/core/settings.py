@@ -6,6 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +27,17 @@ class Settings(BaseSettings):
     oidc_algorithms: list[str] = ["RS256", "ES256"]
     oidc_roles_claim: str = "roles"
     oidc_agency_claim: str = "agency"
+    # Seconds an OIDC token's nbf or iat may lie in the future (the provider's clock running ahead); exp is strict.
+    oidc_leeway_seconds: int = 30
+    # samverka's own signed tokens (`samverka token`). None = accepted unless an OIDC provider is configured:
+    # in production the provider is the one way in for people.
+    local_tokens: bool | None = None
+    # API keys: the longest lifetime a key may be given, in days (a key never lives forever).
+    api_key_max_days: int = 365
+    # Requests per principal (person or client), in the `limits` notation, e.g. "600/minute;10000/hour".
+    # Counted per server process (see docs/operations.md). Empty = no limit.
+    rate_limit: str = "600/minute"
+    rate_limit_storage: str = "memory://"  # a `limits` storage URI; memory:// counts per process, redis://... across
     max_upload_bytes: int = 2_000_000  # per deployed file
     max_request_bytes: int = 5_000_000  # any request body (a 10,000-row absence import is about 1 MB)
     forms_dir: Path = ROOT / "forms"
@@ -60,6 +72,20 @@ class Settings(BaseSettings):
     # SDQ total-difficulties cut-offs per informant: (gränsvärde from, avvikande from). UK bands by default;
     # set Swedish norms with e.g. SAMVERKA_SDQ_CUTOFFS='{"foralder": [11, 14], "larare": [9, 12], "sjalv": [14, 17]}'
     sdq_cutoffs: dict[str, tuple[int, int]] = {"foralder": (14, 17), "larare": (12, 16), "sjalv": (16, 20)}
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> "Settings":
+        """An OIDC provider needs its keys and the audience its tokens must name: refuse to start without them."""
+        if self.oidc_issuer and not self.oidc_audience:
+            raise ValueError("SAMVERKA_OIDC_AUDIENCE is required with SAMVERKA_OIDC_ISSUER: set it to the client id "
+                             "the identity provider puts in `aud` of tokens meant for samverka")
+        if self.oidc_issuer and not self.oidc_jwks_url:
+            raise ValueError("SAMVERKA_OIDC_JWKS_URL is required with SAMVERKA_OIDC_ISSUER")
+        return self
+
+    def accepts_local_tokens(self) -> bool:
+        """Whether samverka's own tokens are accepted (default: only while no OIDC provider is configured)."""
+        return self.local_tokens if self.local_tokens is not None else not self.oidc_issuer
 
     def resolved_database_url(self) -> str:
         """The configured URL, or the embedded SQLite file under var/."""
