@@ -24,13 +24,13 @@ def test_hlt_case_with_a_missed_sip_and_two_follow_ups(tmp_path):
     result = simulate(tmp_path, SIMULATION / "hlt_missad_sip.yaml")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert "2026-02-13 08:00  timer_fired      SIP inte upprättad inom 30 dagar  (due 2026-02-13)" in lines
-    assert "2026-02-13 08:00  deadline_missed  Upprätta SIP" in lines
+    assert "2026-02-13 09:00  timer_fired      SIP inte upprättad inom 30 dagar  (due 2026-02-13)" in lines
+    assert "2026-02-13 09:00  deadline_missed  Upprätta SIP" in lines
     assert [line[:16] for line in lines if "timer_fired      Sex månader" in line] == [
-        "2026-08-18 08:00", "2027-02-18 08:00"]
+        "2026-08-18 10:00", "2027-02-18 09:00"]  # Swedish time: summer time in August
     assert "case completed after 402 days (virtual)" in lines
-    assert "  met      Kontakta familjen: due 2026-01-19 08:00, done 2026-01-14" in lines
-    assert "  missed   Upprätta SIP: due 2026-02-13 08:00, done 2026-02-18" in lines
+    assert "  met      Kontakta familjen: due 2026-01-19 09:00, done 2026-01-14" in lines
+    assert "  missed   Upprätta SIP: due 2026-02-13 09:00, done 2026-02-18" in lines
     assert not (tmp_path / "real.db").exists()  # the configured database is never touched
 
 
@@ -51,7 +51,7 @@ def test_a_malformed_script_is_refused_with_the_field(tmp_path):
     assert "/steps/0/efter" in result.stderr and "Extra inputs are not permitted" in result.stderr
 
 
-def test_the_real_hlt_model_through_a_late_sip_and_two_follow_ups(tmp_path):
+def test_the_real_hlt_model_counts_each_deadline_from_its_own_event(tmp_path):
     env = {**os.environ, "SAMVERKA_VAR_DIR": str(tmp_path / "var")}
     result = subprocess.run([sys.executable, "-m", "api.cli", "simulate", "--script",
                              str(SIMULATION / "hlt_processen.yaml"), "--processes", str(ROOT / "processes"),
@@ -59,9 +59,15 @@ def test_the_real_hlt_model_through_a_late_sip_and_two_follow_ups(tmp_path):
                             timeout=120)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert "2026-02-11 08:00  deadline_missed  Fram till SIP (inom 30 dagar)" in lines
-    assert "2027-01-16 08:00  deadline_missed  Uppföljning (SDQ, SIP-avstämning)" in lines
-    assert "  missed   Fram till SIP (inom 30 dagar): due 2026-02-11 08:00, done 2026-02-16" in lines
-    assert "  met      Uppföljning (SDQ, SIP-avstämning): due 2026-08-16 08:00, done 2026-07-16" in lines
-    assert "  missed   Uppföljning (SDQ, SIP-avstämning): due 2027-01-16 08:00, done 2027-02-16" in lines
+    # contact: 7 days from aktualisering (12 Jan), met by the real contact on the 14th
+    assert "  met      Första kontakt med familjen: due 2026-01-19 23:59, done 2026-01-14" in lines
+    # SIP: 30 days from aktualisering, shown on the SIP task itself and kept after the escalation
+    assert "2026-02-11 23:59  deadline_missed  Fram till SIP (inom 30 dagar)" in lines
+    assert "  missed   Upprätta SIP: due 2026-02-11 23:59, done 2026-02-16" in lines
+    # the follow-up is due on the plan's own date (sip.uppfoljning_datum, then the next follow-up's date)
+    assert "  met      Uppföljning (SDQ, SIP-avstämning): due 2026-08-01 23:59, done 2026-07-16" in lines
+    assert "2027-01-15 23:59  deadline_missed  Uppföljning (SDQ, SIP-avstämning)" in lines
+    # SDQ: six months after the last SDQ (17 Feb, then 17 Jul), whatever step the case is in
+    assert "  met      Insats (ORS/SRS): due 2026-08-17 23:59, done 2026-02-16" in lines
+    assert "2027-01-17 23:59  timer_fired      SDQ äldre än 6 månader  (due 2027-01-17)" in lines
     assert "case completed after 400 days (virtual)" in lines

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import select
@@ -356,8 +357,10 @@ class CaseService:
                 else:
                     snapshot.records.append(StepRecord("task_cancelled", row.element_id, row.name, "UserTask", row.id))
             else:
-                # A fired non-interrupting deadline leaves its task open and still due when it was.
-                row.due_at = due.get(task_id, row.due_at)
+                # A fired non-interrupting deadline leaves its task open and still due when it was,
+                # even when a later deadline of the same task is still waiting.
+                if task_id in due and (row.due_at is None or _aware(due[task_id]) < _aware(row.due_at)):
+                    row.due_at = due[task_id]
         for task in snapshot.open_tasks:
             if task.id not in rows:
                 self.session.add(UserTask(id=task.id, case_id=case.id, process_key=case.process_key,
@@ -398,3 +401,8 @@ def write_history(session: Session, case: Case, principal: Principal, now, recor
                              actor_roles=sorted(principal.roles), data_changes=record.data_changes,
                              details=record.details))
     outbox.emit(session, case, now, record.event, record)
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands datetimes back without their zone; they are stored in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

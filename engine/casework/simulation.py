@@ -26,6 +26,7 @@ from engine.casework.cases import CaseService
 from engine.casework.tasks import TaskService
 from engine.casework.timers import TimerService
 from engine.casework.worker import Worker
+from engine.core.calendar import STOCKHOLM
 from engine.core.clock import ManualClock
 from engine.core.db import make_engine, make_session_factory
 from engine.core.errors import EngineError, FieldError, InvalidInput
@@ -81,14 +82,19 @@ class Timeline:
 
     def render(self) -> str:
         """The timeline as text: one line per event, then every deadline met or missed."""
-        out = [f"{line.at:%Y-%m-%d %H:%M}  {line.event:<16} {line.what}{'  ' + line.note if line.note else ''}"
+        out = [f"{_local(line.at):%Y-%m-%d %H:%M}  {line.event:<16} {line.what}{'  ' + line.note if line.note else ''}"
                for line in self.lines]
         out.append(f"\ncase {self.case_status} after {(self.ended - self.started).days} days (virtual)")
         out.append("deadlines:")
         for d in self.deadlines:
-            when = f"done {d.done_at:%Y-%m-%d}" if d.done_at else "not done"
-            out.append(f"  {d.outcome:<8} {d.task}: due {d.due_at:%Y-%m-%d %H:%M}, {when}")
+            when = f"done {_local(d.done_at):%Y-%m-%d}" if d.done_at else "not done"
+            out.append(f"  {d.outcome:<8} {d.task}: due {_local(d.due_at):%Y-%m-%d %H:%M}, {when}")
         return "\n".join(out)
+
+
+def _local(moment: datetime) -> datetime:
+    """A moment in Swedish time, as caseworkers read it (stored times are UTC)."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(STOCKHOLM)
 
 
 def load_script(text: str) -> Script:
@@ -194,9 +200,9 @@ class Simulation:
                 note = ""
                 task = tasks.get(entry.task_id or "")
                 if entry.event == "task_created" and task is not None and task.due_at:
-                    note = f"(due {task.due_at:%Y-%m-%d})"
+                    note = f"(due {_local(task.due_at):%Y-%m-%d})"
                 elif entry.event == "timer_fired" and entry.details:
-                    note = f"(due {entry.details['due_at'][:10]})"
+                    note = f"(due {_local(datetime.fromisoformat(entry.details['due_at'])):%Y-%m-%d})"
                 timeline.lines.append(Line(entry.at, entry.event, entry.element_name or entry.element_id or "", note))
             timeline.deadlines += activity_deadlines.values()
             for task in sorted(tasks.values(), key=lambda t: (t.due_at or started, t.id)):
