@@ -38,7 +38,7 @@ def _week(year: int, week: int, name: str) -> Span:
 def default_year(year: int) -> tuple[list[Span], list[Span]]:
     """Terms and lov of a typical Swedish school year for calendar year `year` (spring and autumn terms)."""
     terms = [Span(date(year, 1, 9), date(year, 6, 12), "vårtermin"), Span(date(year, 8, 19), date(year, 12, 20), "hösttermin")]
-    easter_monday = next(d for d, n in holidays.Sweden(years=year).items() if "Annandag påsk" in n or "Easter Monday" in n)
+    easter_monday = next(d for d, n in holidays.Sweden(years=year, language="sv").items() if n == "Annandag påsk")
     lov = [_week(year, 8, "sportlov"), _week(year, 44, "höstlov"),
            Span(easter_monday - timedelta(days=7), easter_monday - timedelta(days=3), "påsklov")]
     return terms, lov
@@ -49,7 +49,7 @@ class SchoolCalendar:
 
     def __init__(self, terms: list[Span] | None = None, lov: list[Span] | None = None):
         self.terms, self.lov = terms, lov or []
-        self.public_holidays = holidays.Sweden(include_sundays=False)  # names in Swedish
+        self.public_holidays = holidays.Sweden(include_sundays=False, language="sv")
 
     @classmethod
     def from_file(cls, path: Path) -> "SchoolCalendar":
