@@ -17,7 +17,7 @@ from engine.access.policy import (PARTICIPANT_ROLE, CaseAccess, acts_in_cases, h
 from engine.bpmn.runner import Runner, Snapshot, StepRecord
 from engine.bpmn.serializer import SERIALIZER_VERSION
 from engine.bpmn.specs import CachedSpec, SpecCache
-from engine.casework import correlation, deployments, forms
+from engine.casework import case_numbers, correlation, deployments, forms
 from engine.core.clock import Clock
 from engine.core.errors import FieldError, InvalidInput, InvalidTransition, NotFound, Refused
 from engine.core.models import Case, CaseLink, CaseParticipant, HistoryEntry, ProcessVersion, Timer, UserTask
@@ -121,7 +121,8 @@ class CaseService:
         now = self.clock.now()
         case = Case(id=str(uuid.uuid4()), process_key=version.key, process_version_id=version.id, status="open",
                     data={}, state="", serializer_version=SERIALIZER_VERSION, created_at=now, updated_at=now,
-                    created_by=principal.user, child_id=child_id)
+                    created_by=principal.user, child_id=child_id,
+                    case_number=case_numbers.next_number(self.session, version.key, now))
         self.session.add(case)
         self.session.flush()
         correlation.claim(self.session, case, self._keys(data, child_id, trusted or _declares_pupil(start_form)))

@@ -70,6 +70,7 @@ def render(case: Case, data: dict, name: str, templates: dict[str, str] | Path, 
     if not all(key in data for key in needed):
         raise InvalidTransition(missing)
     shown = None if name in FOR_THE_NETWORK else personnummer
-    context = {**data, "arende": {"id": case.id, "process": case.process_key, "barn_personnummer": shown},
-               "utskrivet": clock.now().date().isoformat()}
+    context = {**data, "arende": {"id": case.id, "nummer": case.case_number, "process": case.process_key,
+                                  "barn_personnummer": shown},
+               "utskrivet": words.local_time(clock.now())}
     return _environment(templates).get_template(f"{name}.html").render(context)
