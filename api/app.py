@@ -12,8 +12,9 @@ from engine.access.sealing import sealer_for
 from engine.bpmn.runner import Runner
 from engine.bpmn.specs import SpecCache
 from engine.casework.retention import Culler
+from engine.casework.training import check_allowed
 from engine.casework.worker import Worker
-from engine.core.clock import Clock, SystemClock
+from engine.core.clock import Clock, SystemClock, TrainingClock
 from engine.core.db import make_engine, make_session_factory
 from engine.core.settings import Settings, get_settings
 from engine.integration.webhooks import Deliverer
@@ -23,7 +24,7 @@ from .feed_watch import FeedWatch
 from .limits import RequestLimits
 from .request_log import RequestLog
 from .routes import (absence, access_log, api_keys, cases, documents, engine_rest, events, health, messages,
-                     process_definitions, tasks, timers, webhooks)
+                     process_definitions, tasks, timers, training, webhooks)
 from .schemas import Problem
 
 _PROBLEMS = {status: {"model": Problem, "content": {"application/problem+json": {}}}
@@ -58,9 +59,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app = FastAPI(title="samverka", version="0.1.0",
                   description="Cross-agency case processes (Västbas, HLT, skolfrånvaro) as BPMN on SpiffWorkflow.",
                   responses=_PROBLEMS, lifespan=_lifespan)
+    check_allowed(settings)
     engine = make_engine(settings.resolved_database_url())
     app.state.settings = settings
-    app.state.clock = clock or SystemClock()
+    app.state.clock = clock or (TrainingClock() if settings.training_clock else SystemClock())
     app.state.db = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.runner = Runner(app.state.clock)
@@ -71,6 +73,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.add_middleware(RequestLimits, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestLog)  # outermost: it sees the path as RequestLimits left it
     for module in (health, process_definitions, cases, access_log, tasks, timers, documents, webhooks, events,
-                   messages, absence, api_keys, engine_rest):
+                   messages, absence, api_keys, training, engine_rest):
         app.include_router(module.router)
     return app

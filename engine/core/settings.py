@@ -51,7 +51,9 @@ class Settings(BaseSettings):
     # empty = a typical Swedish year (terms 9 Jan-12 Jun and 19 Aug-20 Dec, sport-, påsk- and höstlov).
     # Swedish public holidays are always closed days.
     school_calendar: str = ""
-    # A training deployment: POST /training/clock may move this server's clock forward. Never in production.
+    # development | training | production. A training deployment may have a clock that process owners move
+    # forward (POST /training/clock/advance); in production that clock is refused at start.
+    environment: Literal["development", "training", "production"] = "development"
     training_clock: bool = False
     sdq_cutoffs: dict[str, tuple[int, int]] = {"foralder": (14, 17), "larare": (12, 16), "sjalv": (16, 20)}
 
