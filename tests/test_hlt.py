@@ -204,3 +204,14 @@ def test_invalid_form_data_gets_422_per_field(product):
                 "/data/ors/skattningar/0", "/data/sip_avstamning", "/data/fortsatt"} <= locations
         assert bad["type"] == "urn:samverka:problem:invalid-input" and bad["status"] == 422
         assert open_elements(samordnare, case_id) == ["uppfoljning"]  # nothing applied
+
+
+def test_a_sip_task_that_opens_after_its_deadline_is_overdue_from_the_start(product):
+    with product.client("hugo", *HLT_MOTET) as motet, product.client("sam", *SAMORDNARE) as samordnare:
+        case_id = aktualisera(motet, aktualiserad_datum="2025-12-01")  # raised six weeks before it was registered
+        do(motet, case_id, "samtycke", samtycke())
+        do(motet, case_id, "sammankallande", {"traffar_familjen": [person("sam")], "samordnare": person("sam")})
+        assert due_date(open_task(motet, case_id, "upprata_sip")) == "2025-12-31"
+        assert ("deadline_missed", "upprata_sip") in events(motet, case_id)
+        [late] = [d for d in samordnare.get("/deadlines").json()["items"] if d["case_id"] == case_id]
+        assert late["element_id"] == "upprata_sip" and late["overdue"] is True

@@ -104,6 +104,8 @@ def test_a_school_year_of_the_ladder_follows_the_table_and_the_school_calendar(t
     assert "  met      Steg 2: mentorn följer upp med elev och vårdnadshavare: due 2026-05-13 23:59, done 2026-05-08" in lines
     assert "  missed   Steg 3: EHT kartlägger orsakerna: due 2026-05-28 23:59, done 2026-05-30" in lines
     assert "  missed   Steg 4: rektors utredning, huvudmannen informeras: due 2026-08-24 23:59, done 2026-08-25" in lines
+    # a report that names a day already past: the same-day contact is overdue from the start, and recorded so
+    assert "  missed   Steg 1: informera vårdnadshavare samma dag: due 2026-08-24 23:59, done 2026-09-04" in lines
     # the no-report check counts school days: nothing fires in the summer
     fired = [line[:10] for line in lines if "timer_fired      Ingen rapport" in line]
     assert fired[:2] == ["2026-06-03", "2026-08-31"]

@@ -324,6 +324,11 @@ class CaseService:
         for timer in snapshot.timers:
             if timer.attached_to and (timer.attached_to not in due or timer.due_at < due[timer.attached_to]):
                 due[timer.attached_to] = timer.due_at
+        for record in snapshot.records:  # a deadline that was already past when its task opened
+            if record.event == "deadline_missed" and record.task_id and record.details:
+                missed = datetime.fromisoformat(record.details["due_at"])
+                if record.task_id not in due or missed < due[record.task_id]:
+                    due[record.task_id] = missed
         self._sync_tasks(case, snapshot, principal, now, due, completed_task)
         self._sync_timers(case, snapshot)
         for record in snapshot.records:
