@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from engine.core.calendar import STOCKHOLM
@@ -30,8 +30,3 @@ def next_number(session: Session, process_key: str, at: datetime) -> str:
         last = 1
     return f"{prefix(process_key)}-{year}-{last:04d}"
 
-
-def counter_of(session: Session, process_key: str, year: int) -> int:
-    """How many numbers a series has handed out (0 for none)."""
-    return session.scalar(select(CaseNumberCounter.last).where(CaseNumberCounter.process_key == process_key,
-                                                               CaseNumberCounter.year == year)) or 0

@@ -31,11 +31,6 @@ def agency(value) -> str:
     return AGENCIES.get(value, word(value)) if isinstance(value, str) else word(value)
 
 
-def agencies(values) -> str:
-    """A list of agencies in words: `skola och elevhälsa, socialtjänst`."""
-    return ", ".join(agency(v) for v in values or [])
-
-
 def local_time(value) -> str:
     """A stored moment (UTC) as Swedish local time, `2026-01-19 23:59`; a plain date stays as it is."""
     if value is None:
