@@ -13,8 +13,9 @@ from engine.access.sealing import sealer_for
 from engine.bpmn.runner import Runner
 from engine.bpmn.specs import SpecCache
 from engine.casework.retention import Culler
+from engine.casework.training import check_allowed
 from engine.casework.worker import Worker
-from engine.core.clock import Clock, SystemClock
+from engine.core.clock import Clock, SystemClock, TrainingClock
 from engine.core.db import make_engine, make_session_factory
 from engine.core.settings import Settings, get_settings
 from engine.integration.webhooks import Deliverer
@@ -26,7 +27,7 @@ from .limits import RequestLimits
 from .rate_limit import RateLimit
 from .request_log import RequestLog
 from .routes import (absence, access_log, api_keys, cases, documents, engine_rest, events, health, incidents,
-                     messages, migrations, process_definitions, tasks, timers, webhooks)
+                     messages, migrations, process_definitions, tasks, timers, training, webhooks)
 
 
 @asynccontextmanager
@@ -70,9 +71,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                   dependencies=[Depends(known_query)])
     engine = make_engine(settings.resolved_database_url(), pool_size=settings.db_pool_size,
                          max_overflow=settings.db_max_overflow, prepared_statements=settings.db_prepared_statements)
+    check_allowed(settings)
     app.state.settings = settings
     token_secret(settings), sealer_for(settings)  # secrets read (or generated) at start, not by a first request
-    app.state.clock = clock or SystemClock()
+    app.state.clock = clock or (TrainingClock() if settings.training_clock else SystemClock())
     app.state.db = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.runner = Runner(app.state.clock)
@@ -85,6 +87,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.add_middleware(RequestLimits, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestLog)  # outermost: it sees the path as RequestLimits left it
     for module in (health, process_definitions, cases, access_log, tasks, timers, documents, webhooks, events,
-                   messages, absence, api_keys, incidents, migrations, engine_rest):
+                   messages, absence, api_keys, incidents, migrations, training, engine_rest):
         app.include_router(module.router)
     return app

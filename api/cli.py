@@ -232,9 +232,12 @@ def worker(batch_size: Annotated[Optional[int], typer.Option(help="Cases claimed
 @app.command()
 def simulate(process_key: Annotated[Optional[str], typer.Argument(help="Process id (or `process:` in the script)")] = None,
              script: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="YAML steps")] = ...,
-             processes: Annotated[Path, typer.Option(exists=True, file_okay=False)] = Path("processes"),
+             processes: Annotated[Optional[Path], typer.Option(
+                 exists=True, file_okay=False, help="Models to run instead of the deployed ones")] = None,
              forms: Annotated[Optional[Path], typer.Option(exists=True, file_okay=False)] = None):
-    """Walk a case through its deadlines on a virtual clock in a sandbox database and print the timeline."""
+    """Walk a case through its deadlines on a virtual clock in a sandbox database and print the timeline.
+
+    By default the models deployed in the configured database are run (copied, never touched)."""
     import logging
 
     from engine.casework.simulation import load_script
@@ -244,8 +247,9 @@ def simulate(process_key: Annotated[Optional[str], typer.Argument(help="Process 
     configure(json=False, level=logging.WARNING)  # the timeline is the output; the worker's chatter is not
 
     try:
-        timeline = run_simulation(load_script(script.read_text()), processes, forms or get_settings().forms_dir,
-                                  process_key)
+        settings = get_settings()
+        timeline = run_simulation(load_script(script.read_text()), processes, forms or settings.forms_dir,
+                                  process_key, database_url=settings.resolved_database_url())
     except EngineError as exc:
         raise _refused(exc) from None
     typer.echo(timeline.render())

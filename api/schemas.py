@@ -160,6 +160,7 @@ class DeadlineOut(TaskOut):
 
 class CaseSummary(Out):
     id: str
+    case_number: str | None = Field(None, description="The human case number, one series per process and year: HLT-2026-0042")
     status: Literal["open", "completed", "cancelled"]
     process_key: str
     created_at: datetime

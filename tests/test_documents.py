@@ -46,3 +46,51 @@ def test_unknown_or_traversing_document_names_are_refused(product):
             assert response.status_code == 404, (name, response.text)
             assert response.headers["content-type"] == "application/problem+json"
         assert samordnare.get(f"/cases/{case_id}/documents/handlingsplan").status_code == 409
+
+
+def _sections(html: str) -> dict[str, str]:
+    """Each <h2> heading of a document with the text under it, in order."""
+    import re
+    parts = re.split(r"<h2>(.*?)</h2>", html.split("<h1>", 1)[1])
+    return {parts[i]: re.sub(r"<[^>]+>", " ", parts[i + 1]) for i in range(1, len(parts) - 1, 2)}
+
+
+def test_the_printed_sip_has_sips_mandatory_contents_heading_by_heading(product):
+    with product.client("hugo", *HLT_MOTET) as motet, product.client("sam", *SAMORDNARE) as samordnare:
+        case_id = aktualisera(motet, barnets_namn="Elsa Exempel")
+        do(motet, case_id, "kontakta_familjen", {"kontakt": {"datum": "2026-01-13", "av": person("lisa"), "hur": "telefon"}})
+        do(motet, case_id, "samtycke", samtycke())
+        do(motet, case_id, "sammankallande", {"traffar_familjen": [person("sam", "socialtjanst")],
+                                              "samordnare": person("sam", "socialtjanst", namn="Sam Samordnare")})
+        do(samordnare, case_id, "upprata_sip", sip())
+        html = samordnare.get(f"/cases/{case_id}/documents/sip").text
+        sections = _sections(html)
+        assert list(sections)[:10] == [
+            "Barnet", "Samtycke", "Samordnare", "Deltagare", "Insatser som behövs",
+            "Insatser som kommunen ansvarar för", "Insatser som regionen ansvarar för",
+            "Åtgärder av andra än kommunen och regionen", "Övergripande ansvar", "Nästa uppföljning"]
+        assert "Elsa Exempel" in sections["Barnet"]
+        consent = sections["Samtycke"]  # who, when, scope, in words
+        assert "Vera Vårdnadshavare (vårdnadshavare)" in consent and "2026-01-13" in consent
+        assert "skola och elevhälsa, socialtjänst, hälso- och sjukvård" in consent
+        assert "Sam Samordnare, socialtjänst" in sections["Samordnare"]
+        assert "Samtalsstöd" in sections["Insatser som behövs"] and "Anpassad studiegång" in sections["Insatser som behövs"]
+        assert "Samtalsstöd" in sections["Insatser som regionen ansvarar för"]  # hälso- och sjukvård
+        assert "Inga." in sections["Insatser som kommunen ansvarar för"]
+        others = sections["Åtgärder av andra än kommunen och regionen"]
+        assert "Anpassad studiegång" in others and "Försäkringskassan" in others
+        assert "Kommunen, Sara Socialsekreterare" in sections["Övergripande ansvar"]
+        assert "2026-04-30" in sections["Nästa uppföljning"]
+        assert "halso_sjukvard" not in html and "socialtjanst<" not in html  # words, not slugs
+        number = samordnare.get(f"/cases/{case_id}").json()["case_number"]
+        assert number.startswith("HLT-2026-") and f"Ärende {number}" in html
+
+
+def test_case_numbers_run_per_process_and_year(product):
+    with product.client("hugo", *HLT_MOTET) as motet, product.client("siv", *VASTBAS_SAMORDNARE) as samordnare:
+        first, second = (motet.post("/cases", json={"process_key": "hlt"}).json() for _ in range(2))
+        vastbas = samordnare.post("/cases", json={"process_key": "vastbas"}).json()
+        assert int(second["case_number"][-4:]) == int(first["case_number"][-4:]) + 1
+        assert first["case_number"][:9] == "HLT-2026-" and vastbas["case_number"].startswith("VB-2026-")
+        product.clock.advance(__import__("datetime").timedelta(days=365))
+        assert motet.post("/cases", json={"process_key": "hlt"}).json()["case_number"] == "HLT-2027-0001"

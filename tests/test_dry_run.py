@@ -72,11 +72,13 @@ def test_lint_reports_problems_offline_and_exits_1(tmp_path):
     bundle.mkdir()
     (bundle / "skolfranvaro.bpmn").write_bytes(LADDER.replace(b'camunda:decisionRef="trappsteg"',
                                                               b'camunda:decisionRef="trapsteg"'))
-    (bundle / "skolfranvaro_trappa.dmn").write_bytes(TABLE.replace(b"<text>&gt;= 20</text>", b"<text>=&gt; 20</text>"))
+    (bundle / "skolfranvaro_trappa.dmn").write_bytes(TABLE.replace(b'<outputEntry id="r4_grans_upp"><text>20</text>',
+                                                                   b'<outputEntry id="r4_grans_upp"><text>=&gt; 20</text>'))
     result = samverka(tmp_path, "lint", str(bundle))
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "skolfranvaro.bpmn:120: error: trappsteg: decisionRef 'trapsteg' names no decision" in result.stdout
-    assert "skolfranvaro_trappa.dmn:24: error: r_samverkan: rule r_samverkan (row 1), input column" in result.stdout
+    line = LADDER[:LADDER.index(b'camunda:decisionRef="trappsteg"')].count(b"\n") + 1
+    assert f"skolfranvaro.bpmn:{line}: error: trappsteg: decisionRef 'trapsteg' names no decision" in result.stdout
+    assert "skolfranvaro_trappa.dmn:89: error: r_steg_4: rule r_steg_4 (row 5), output column 'grans_upp'" in result.stdout
     assert "no database" in result.stdout and not (tmp_path / "var").exists(), "lint creates no database"
 
 
@@ -88,7 +90,7 @@ def test_lint_compares_with_the_deployed_versions_and_changes_nothing(tmp_path):
     bundle.mkdir()
     for path in (ROOT / "processes").glob("*.*"):
         (bundle / path.name).write_bytes(path.read_bytes())
-    (bundle / "skolfranvaro.bpmn").write_bytes(LADDER.replace(b">P14D<", b">P21D<"))
+    (bundle / "skolfranvaro.bpmn").write_bytes(LADDER.replace(b">end_of_day(add_school_days(today(), kontroll_skoldagar))<", b">end_of_day(add_school_days(today(), kontroll_skoldagar + 5))<"))
     before = (tmp_path / "samverka.db").read_bytes()
     result = samverka(tmp_path, "lint", str(bundle), "--json", **env)
     assert result.returncode == 0, result.stdout + result.stderr

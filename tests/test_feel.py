@@ -155,18 +155,18 @@ def test_the_migrated_ladder_table_decides_as_the_python_one_did():
 
 def test_a_cell_may_declare_the_engines_own_language_and_no_other():
     table = (ROOT / "processes" / "skolfranvaro_trappa.dmn").read_bytes()
-    own = table.replace(b'<outputEntry id="r1_o1"><text>5</text>',
-                        b'<outputEntry id="r1_o1" expressionLanguage="https://samverka.se/expression-language/safe-python">'
+    own = table.replace(b'<outputEntry id="r4_steg_upp"><text>5</text>',
+                        b'<outputEntry id="r4_steg_upp" expressionLanguage="https://samverka.se/expression-language/safe-python">'
                         b'<text>5 if perioder_over &gt; 2 else 4</text>')
     root = etree.fromstring(own)
     assert dmn.check("t.dmn", root) == []
-    [cell] = [c for c in dmn.cells(dmn.translated(root)) if c.element == "r_samverkan" and c.role == "output entry"
+    [cell] = [c for c in dmn.cells(dmn.translated(root)) if c.element == "r_steg_4" and c.role == "output entry"
               and c.language == "python"]
     assert cell.node.text == "5 if perioder_over > 2 else 4", "left as written"
     [error] = dmn.check("t.dmn", etree.fromstring(own.replace(b"https://samverka.se/expression-language/safe-python",
                                                               b"javascript")))
-    assert error.element == "r_samverkan" and "'javascript' is not supported" in error.message
-    assert "output column 'nytt_steg'" in error.message
+    assert error.element == "r_steg_4" and "'javascript' is not supported" in error.message
+    assert "output column 'steg_upp'" in error.message
 
 
 def test_numbers_with_leading_zeros_are_the_numbers_feel_means():

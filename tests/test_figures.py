@@ -19,7 +19,9 @@ def test_owners_see_counts_and_overdue_steps_but_no_case(product):
         figures = owner.get("/process-definitions/hlt/figures").json()
         assert figures["cases"] == {"open": 2, "completed": 1, "cancelled": 0}
         steps = {s["element_id"]: (s["open"], s["overdue"]) for s in figures["open_tasks"]}
-        assert steps["aktualisering"][0] == 1 and sum(o for o, _ in steps.values()) == 2
+        # a case taken up has two open tasks: the first contact with the family and the consent
+        assert steps["aktualisering"][0] == 1 and sum(o for o, _ in steps.values()) == 3
+        assert steps["kontakta_familjen"] == (1, 1)
         assert sum(late for _, late in steps.values()) >= 1, "the 7-day contact deadline has passed"
         assert not any(case_id in owner.get("/process-definitions/hlt/figures").text for case_id in ids)
         assert owner.get("/process-definitions/finns_inte/figures").status_code == 404

@@ -10,18 +10,23 @@ from forms_data import eskalering, person, samtycke, sdq, sip, skattning
 HLT_MOTET, SAMORDNARE, CHEF = ("hlt_motet",), ("samordnare",), ("chef",)
 
 
-def aktualisera(motet, akut: bool = False, tas_upp: bool = True) -> str:
+def aktualisera(motet, akut: bool = False, tas_upp: bool = True, **extra) -> str:
     case = start_case(motet, "hlt")
     data = {"aktualiserad_av": person("lisa", "skola", "larare"), "akut": akut, "behov": "Hög frånvaro, oro",
-            "tas_upp": tas_upp}
+            "tas_upp": tas_upp, **extra}
     if not tas_upp:
         data["hanvisning"] = "Ungdomsmottagningen"
     do(motet, case["id"], "aktualisering", data)
     return case["id"]
 
 
+def kontakt(datum: str = "2026-01-14") -> dict:
+    return {"kontakt": {"datum": datum, "av": person("lisa", "skola", "larare"), "hur": "telefon"}}
+
+
 def to_follow_up(motet, samordnare) -> str:
     case_id = aktualisera(motet)
+    do(motet, case_id, "kontakta_familjen", kontakt())
     do(motet, case_id, "samtycke", samtycke())
     do(motet, case_id, "sammankallande", {"traffar_familjen": [person("sam", "socialtjanst", "socialsekreterare")],
                                           "samordnare": person("sam", "socialtjanst", "socialsekreterare")})
@@ -43,12 +48,13 @@ def test_happy_path_from_aktualisering_to_avslut(product):
         assert data["ors_resultat"] == {"total": 22, "klinisk_grans": 28, "under_klinisk_grans": True}
         assert data["srs_resultat"] == {"total": 36, "alliansvarning": True}
         follow_up = {"sdq": sdq(svar=[0] * 25), "ors": skattning(8, 8, 8, 8), "sip_avstamning": "Planen följs"}
-        do(samordnare, case_id, "uppfoljning", {**follow_up, "fortsatt": True})
+        do(samordnare, case_id, "uppfoljning", {**follow_up, "fortsatt": True, "nasta_uppfoljning": "2026-09-01"})
         do(samordnare, case_id, "insats", {"ors": skattning(), "srs": skattning(), "enligt_plan": True})
         do(samordnare, case_id, "uppfoljning", {**follow_up, "fortsatt": False})
         do(samordnare, case_id, "avslut", {"sdq": sdq(svar=[0] * 25), "avslut_kommentar": "Målen nådda"})
         case = samordnare.get(f"/cases/{case_id}").json()
         assert case["status"] == "completed" and case["data"]["sdq_resultat"]["niva"] == "normal"
+        assert case["data"]["utfall"] == "avslutat"
         assert ("element_completed", "avslutat") in events(samordnare, case_id)
 
 
@@ -61,6 +67,7 @@ def test_a_child_not_taken_up_is_referred_and_closed(product):
         case_id = aktualisera(motet, tas_upp=False)
         case = motet.get(f"/cases/{case_id}").json()
         assert case["status"] == "completed" and case["data"]["hanvisning"] == "Ungdomsmottagningen"
+        assert case["data"]["utfall"] == "hanvisat"
         assert ("element_completed", "hanvisad") in events(motet, case_id)
 
 
@@ -68,11 +75,12 @@ def test_consent_nej_closes_the_case_with_a_recorded_referral(product):
     with product.client("hugo", *HLT_MOTET) as motet:
         case_id = aktualisera(motet)
         do(motet, case_id, "samtycke", samtycke(lamnat=False))
-        assert open_elements(motet, case_id) == ["registrera_hanvisning"]
+        assert open_elements(motet, case_id) == ["kontakta_familjen", "registrera_hanvisning"]
         do(motet, case_id, "registrera_hanvisning", {"hanvisning": "Familjen hänvisas till BUP direkt"})
         case = motet.get(f"/cases/{case_id}").json()
         assert case["status"] == "completed" and case["data"]["samtycke"]["lamnat"] is False
         assert case["data"]["hanvisning"] == "Familjen hänvisas till BUP direkt"
+        assert case["data"]["utfall"] == "utan_samtycke" and case["open_tasks"] == []  # the contact task ends too
         assert ("element_completed", "avslutat_utan_samtycke") in events(motet, case_id)
         assert ("task_created", "sammankallande") not in events(motet, case_id)  # no cross-agency meeting
 
@@ -102,53 +110,87 @@ def test_consent_withdrawn_mid_case_stops_all_work_at_once(product):
         assert ("message_received", None) in history and ("task_cancelled", "uppfoljning") in history
         do(samordnare, case_id, "registrera_aterkallelse", {"aterkallelse": {
             "aterkallat_av": "Vera Vårdnadshavare", "datum": "2026-03-01"}})
-        assert samordnare.get(f"/cases/{case_id}").json()["status"] == "completed"
+        closed = samordnare.get(f"/cases/{case_id}").json()
+        assert closed["status"] == "completed" and closed["data"]["utfall"] == "aterkallat_samtycke"
         again = samordnare.post(f"/cases/{case_id}/messages", json={"name": "samtycke_aterkallat", "data": {}})
         assert again.status_code == 409
         unknown = motet.post(f"/cases/{aktualisera(motet)}/messages", json={"name": "finns_inte", "data": {}})
         assert unknown.status_code == 404
 
 
-def test_contact_deadline_is_seven_days_or_the_same_day_when_acute(product):
+def due_date(task: dict) -> str:
+    """The day (Swedish time) a task is due: deadlines run to the end of the day."""
+    assert task["due_at"], task
+    return task["due_at"][:10]
+
+
+def test_contact_deadline_runs_from_aktualisering_and_is_checked_against_the_real_contact(product):
     with product.client("hugo", *HLT_MOTET) as motet:
         normal, acute = aktualisera(motet), aktualisera(motet, akut=True)
-        assert open_task(motet, normal, "samtycke")["due_at"].startswith((START + timedelta(days=7)).date().isoformat())
-        assert open_task(motet, acute, "samtycke")["due_at"].startswith(START.date().isoformat())
-        product.clock.advance(timedelta(hours=8))
+        raised_earlier = aktualisera(motet, aktualiserad_datum="2026-01-08")  # raised before it was registered
+        assert due_date(open_task(motet, normal, "kontakta_familjen")) == "2026-01-19"
+        assert due_date(open_task(motet, acute, "kontakta_familjen")) == "2026-01-12"
+        assert due_date(open_task(motet, raised_earlier, "kontakta_familjen")) == "2026-01-15"
+        assert "due_at" not in open_task(motet, normal, "samtycke") or not open_task(motet, normal, "samtycke")["due_at"]
+        product.clock.advance(timedelta(hours=16))  # past midnight in Sweden
         product.fire_timers()
         assert "paminn_kontakt" in open_elements(motet, acute) and "paminn_kontakt" not in open_elements(motet, normal)
         [reminder] = [t for t in motet.get(f"/cases/{acute}").json()["open_tasks"] if t["element_id"] == "paminn_kontakt"]
         assert reminder["candidate_group"] == "chef"
+        do(motet, normal, "kontakta_familjen", kontakt("2026-01-16"))
+        do(motet, raised_earlier, "kontakta_familjen", kontakt("2026-01-16"))  # within 7 days of the 12th, not of the 8th
+        assert motet.get(f"/cases/{normal}").json()["data"]["kontakt_i_tid"] is True
+        assert motet.get(f"/cases/{raised_earlier}").json()["data"]["kontakt_i_tid"] is False
 
 
-def test_missed_sip_deadline_escalates_to_the_chef_without_stopping_the_sip_work(product):
-    with product.client("hugo", *HLT_MOTET) as motet, product.client("cia", *CHEF) as chef:
-        case_id = aktualisera(motet)
-        do(motet, case_id, "samtycke", samtycke())
+def test_a_late_sip_is_overdue_on_its_task_from_aktualisering_and_stays_so_after_escalation(product):
+    with product.client("hugo", *HLT_MOTET) as motet, product.client("cia", *CHEF) as chef, \
+            product.client("sam", *SAMORDNARE) as samordnare:
+        case_id = aktualisera(motet, aktualiserad_datum="2026-01-02")
         [deadline] = [t for t in motet.get(f"/cases/{case_id}/timers").json() if t["element_id"] == "sip_frist"]
-        assert deadline["due_at"].startswith((START + timedelta(days=30)).date().isoformat())
-        product.clock.advance(timedelta(days=29))
-        product.fire_timers()
-        assert "eskalera_sip" not in open_elements(motet, case_id)
-        product.clock.advance(timedelta(days=1))
-        product.fire_timers()
-        assert open_elements(motet, case_id) == ["eskalera_sip", "sammankallande"]
-        missed = [e for e in motet.get(f"/cases/{case_id}/history").json()["items"] if e["event"] == "deadline_missed"]
-        assert [e["element_id"] for e in missed] == ["fram_till_sip"]
-        assert [d["element_id"] for d in chef.get("/deadlines").json()["items"]] == []  # the escalation is a task
-        assert any(t["element_id"] == "eskalera_sip" for t in chef.get("/tasks", params={"candidate_group": "chef"})
-                   .json()["items"])
-        do(chef, case_id, "eskalera_sip", eskalering())
+        assert deadline["due_at"].startswith("2026-02-01")  # 30 days from aktualisering (23:59 Swedish time)
+        product.clock.advance(timedelta(days=3))
+        do(motet, case_id, "samtycke", samtycke())
         do(motet, case_id, "sammankallande", {"traffar_familjen": [person("sam")], "samordnare": person("sam")})
-        assert open_elements(motet, case_id) == ["upprata_sip"]
+        assert due_date(open_task(motet, case_id, "upprata_sip")) == "2026-02-01"
+        product.clock.advance(timedelta(days=18))
+        product.fire_timers()
+        assert "eskalera_sip" in open_elements(motet, case_id)
+        missed = [e["element_id"] for e in motet.get(f"/cases/{case_id}/history").json()["items"]
+                  if e["event"] == "deadline_missed"]
+        assert "fram_till_sip" in missed and "upprata_sip" in missed
+        do(chef, case_id, "eskalera_sip", eskalering())
+        [late] = [d for d in samordnare.get("/deadlines").json()["items"] if d["case_id"] == case_id]
+        assert late["element_id"] == "upprata_sip" and late["overdue"] is True  # the lateness did not vanish
+        do(samordnare, case_id, "upprata_sip", sip())
 
 
-def test_sdq_follow_up_older_than_six_months_reminds_the_chef(product):
+def test_sdq_is_due_six_months_after_the_last_sdq_whatever_the_step(product):
+    with product.client("hugo", *HLT_MOTET) as motet, product.client("sam", *SAMORDNARE) as samordnare:
+        case_id = to_follow_up(motet, samordnare)  # bedömning's SDQ is dated 2026-01-20
+        # the SIP's own follow-up date (2026-04-30) comes first; the SDQ is due 2026-07-20
+        assert due_date(open_task(samordnare, case_id, "uppfoljning")) == "2026-04-30"
+        follow_up = {"sdq": {**sdq(), "datum": "2026-03-01"}, "ors": skattning(8, 8, 8, 8), "sip_avstamning": "Ok",
+                     "fortsatt": True, "nasta_uppfoljning": "2026-12-01"}
+        do(samordnare, case_id, "uppfoljning", follow_up)
+        # in insats now: the next SDQ is due six months after the last one (1 March), not after a step opened
+        assert due_date(open_task(samordnare, case_id, "insats")) == "2026-09-01"
+        product.clock.advance(timedelta(days=233))  # to 2026-09-02, still in insats
+        product.fire_timers()
+        assert open_elements(samordnare, case_id) == ["insats", "paminn_sdq"]
+
+
+def test_the_plans_next_follow_up_date_is_the_follow_ups_deadline(product):
     with product.client("hugo", *HLT_MOTET) as motet, product.client("sam", *SAMORDNARE) as samordnare:
         case_id = to_follow_up(motet, samordnare)
-        product.clock.advance(timedelta(days=184))
+        missing = do(samordnare, case_id, "uppfoljning", {"sdq": sdq(), "ors": skattning(), "sip_avstamning": "Ok",
+                                                          "fortsatt": True}, status=422)
+        assert "nasta_uppfoljning" in str(missing["errors"])
+        product.clock.advance(timedelta(days=110))  # past the SIP's uppfoljning_datum (2026-04-30)
         product.fire_timers()
-        assert open_elements(samordnare, case_id) == ["paminn_sdq", "uppfoljning"]
+        [late] = [d for d in samordnare.get("/deadlines").json()["items"] if d["case_id"] == case_id]
+        assert late["element_id"] == "uppfoljning" and late["overdue"] is True
+        assert ("deadline_missed", "uppfoljning") in events(samordnare, case_id)
 
 
 def test_invalid_form_data_gets_422_per_field(product):
@@ -162,3 +204,14 @@ def test_invalid_form_data_gets_422_per_field(product):
                 "/data/ors/skattningar/0", "/data/sip_avstamning", "/data/fortsatt"} <= locations
         assert bad["type"] == "urn:samverka:problem:invalid-input" and bad["status"] == 422
         assert open_elements(samordnare, case_id) == ["uppfoljning"]  # nothing applied
+
+
+def test_a_sip_task_that_opens_after_its_deadline_is_overdue_from_the_start(product):
+    with product.client("hugo", *HLT_MOTET) as motet, product.client("sam", *SAMORDNARE) as samordnare:
+        case_id = aktualisera(motet, aktualiserad_datum="2025-12-01")  # raised six weeks before it was registered
+        do(motet, case_id, "samtycke", samtycke())
+        do(motet, case_id, "sammankallande", {"traffar_familjen": [person("sam")], "samordnare": person("sam")})
+        assert due_date(open_task(motet, case_id, "upprata_sip")) == "2025-12-31"
+        assert ("deadline_missed", "upprata_sip") in events(motet, case_id)
+        [late] = [d for d in samordnare.get("/deadlines").json()["items"] if d["case_id"] == case_id]
+        assert late["element_id"] == "upprata_sip" and late["overdue"] is True

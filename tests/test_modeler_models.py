@@ -8,18 +8,20 @@ from test_skolfranvaro import MENTOR, report, steg
 
 ROOT = FIXTURES.parent.parent
 LADDER, TABLE = (ROOT / "processes" / "skolfranvaro.bpmn").read_bytes(), (ROOT / "processes" / "skolfranvaro_trappa.dmn").read_bytes()
+CHECK = b"end_of_day(add_school_days(today(), kontroll_skoldagar))"  # the no-report check, in school days
 
 
 def test_the_ladder_as_the_modeler_writes_it_deploys_and_runs(product):
     assert b"expressionLanguage" not in LADDER + TABLE
-    assert b">P14D</bpmn:timeDuration>" in LADDER and b"<text>[" not in TABLE and b"<text>true</text>" in TABLE
+    assert CHECK in LADDER and b"<text>[" not in TABLE and b"<text>99</text>" in TABLE
     with product.client("mats", *MENTOR) as mentor:
         case_id = start_case(mentor, "skolfranvaro", skola=SKOLA, elev="elev-ref-9")["id"]
         [periodic] = mentor.get(f"/cases/{case_id}/timers").json()
-        assert periodic["expression"] == "P14D" and periodic["due_at"].startswith("2026-01-26T08:00")
-        report(mentor, case_id, 12, ogiltig=True)  # the FEEL table: >= 10 and true give rung 2
+        # two school weeks (the table's kontroll_skoldagar), to the end of the day in Swedish time
+        assert periodic["expression"] == CHECK.decode() and periodic["due_at"].startswith("2026-01-26T22:59:59")
+        report(mentor, case_id, 12, ogiltig=True)  # the FEEL table: rung 0 climbs to 2 at 10 %
         assert steg(mentor, case_id) == 2
-        product.clock.advance(timedelta(days=14))
+        product.clock.advance(timedelta(days=15))
         product.fire_timers()
         assert "registrera_narvaro" in open_elements(mentor, case_id)
 
@@ -56,11 +58,13 @@ def _refused(product, files: dict[str, bytes]) -> list[dict]:
 
 
 def test_a_feel_cell_outside_the_subset_is_refused_naming_rule_and_column(product):
-    bad = TABLE.replace(b'<inputEntry id="r2_c"><text>&gt;= 3</text>', b'<inputEntry id="r2_c"><text>&gt;= 3 %</text>')
+    cell = b'<inputEntry id="r2_in"><text>2</text>'
+    bad = TABLE.replace(cell, b'<inputEntry id="r2_in"><text>&gt;= 2 %</text>')
     [error] = _refused(product, {"skolfranvaro.bpmn": LADDER, "skolfranvaro_trappa.dmn": bad})
-    assert error["file"] == "skolfranvaro_trappa.dmn" and error["element"] == "r_rektor" and error["line"] == 36
-    assert "rule r_rektor (row 2), input column 'Nuvarande steg'" in error["message"]
-    assert "FEEL input entry '>= 3 %'" in error["message"]
+    line = TABLE[:TABLE.index(cell)].count(b"\n") + 1
+    assert error["file"] == "skolfranvaro_trappa.dmn" and error["element"] == "r_steg_2" and error["line"] == line
+    assert "rule r_steg_2 (row 3), input column 'Nuvarande steg'" in error["message"]
+    assert "FEEL input entry '>= 2 %'" in error["message"]
 
 
 def test_another_expression_language_is_refused_saying_which_is_expected(product):
@@ -75,11 +79,11 @@ def test_another_expression_language_is_refused_saying_which_is_expected(product
 
 
 def test_a_juel_timer_gets_a_clear_refusal(product):
-    juel = LADDER.replace(b">P14D<", b">${dur}<")
+    juel = LADDER.replace(b">" + CHECK + b"<", b">${dur}<")
     [error] = _refused(product, {"skolfranvaro.bpmn": juel, "skolfranvaro_trappa.dmn": TABLE})
     assert error["element"] == "ingen_rapport_timer" and "is JUEL" in error["message"] and "'dur'" in error["message"]
     assert "invalid syntax" not in error["message"]
-    bad_date = LADDER.replace(b">P14D<", b">P14X<")
+    bad_date = LADDER.replace(b">" + CHECK + b"<", b">2026-13-01<")
     [error] = _refused(product, {"skolfranvaro.bpmn": bad_date, "skolfranvaro_trappa.dmn": TABLE})
     assert error["element"] == "ingen_rapport_timer"
 

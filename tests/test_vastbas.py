@@ -77,20 +77,22 @@ def test_ten_steps_with_an_upward_spiral_and_three_six_month_evaluations(product
             product.client("karin", *KONTAKTPERSON) as kontaktperson, product.client("eva", *EHT) as eht:
         case_id = planned(product, samordnare, koordinator)
         follow_up(kontaktperson, eht, case_id, "nya_insatser")  # 8 -> 9 -> 7: the upward spiral
-        do(kontaktperson, case_id, "nya_insatser", {"nya_insatser": [
+        do(kontaktperson, case_id, "nya_insatser", {"nasta_uppfoljning": "2026-05-01", "nya_insatser": [
             {"insats": "Mentorssamtal", "verksamhet": "skola", "ansvarig": "Mentor Mats", "start": "2026-03-15"}]})
         for evaluation in range(3):
             follow_up(kontaktperson, eht, case_id, "utvardering")
-            assert open_elements(kontaktperson, case_id) == []
-            [timer] = kontaktperson.get(f"/cases/{case_id}/timers").json()
-            assert timer["element_id"] == "sex_manader"
-            product.clock.advance(timedelta(days=184))
+            # the six-month wait is the kontaktperson's open task with its date, visible in /deadlines
+            [due] = [d for d in kontaktperson.get("/deadlines", params={"within_days": 200}).json()["items"]
+                     if d["case_id"] == case_id]
+            assert due["element_id"] == "utvardering" and due["candidate_group"] == "kontaktperson"
+            product.clock.advance(timedelta(days=185))
             product.fire_timers()
-            do(kontaktperson, case_id, "utvardering", {"avsluta": evaluation == 2, "utvardering": "Utvärderat"})
+            do(kontaktperson, case_id, "utvardering", {"avsluta": evaluation == 2, "utvardering": "Utvärderat",
+                                                       **({} if evaluation == 2 else {"nasta_uppfoljning": "2027-01-01"})})
         case = kontaktperson.get(f"/cases/{case_id}").json()
-        assert case["status"] == "completed"
+        assert case["status"] == "completed" and case["data"]["utfall"] == "avslutat"
         history = events(kontaktperson, case_id)
-        assert history.count(("timer_fired", "sex_manader")) == 3
+        assert history.count(("timer_fired", "utvardering_frist")) == 3
         assert history.count(("task_completed", "insatser_paborjas")) == 4
         assert ("element_completed", "avslutat") in history
 
@@ -149,6 +151,7 @@ def test_myndighetsutovning_in_the_middle_interrupts_every_step(product):
             "motivering": "Oro för barnets hemsituation"}})
         case = sara.get(f"/cases/{case_id}").json()
         assert case["status"] == "completed" and case["data"]["myndighetsbeslut"]["beslut"] == "inleda_utredning"
+        assert case["data"]["utfall"] == "myndighetsutovning"
         history = events(sara, case_id)
         assert ("task_cancelled", "uppfoljning") in history and ("task_cancelled", "eht_genomgang") in history
         assert ("element_completed", "lamnar_vastbas") in history
@@ -168,7 +171,7 @@ def test_eht_review_within_two_months_and_network_meeting_target(product):
     with product.client("siv", *SAMORDNARE) as samordnare, product.client("kim", *KOORDINATOR) as koordinator, \
             product.client("karin", *KONTAKTPERSON) as kontaktperson:
         case_id = offered(product, samordnare, koordinator)
-        product.clock.advance(timedelta(days=21))
+        product.clock.advance(timedelta(days=22))  # 21 days after the koordinatorer were appointed, to the day's end
         product.fire_timers()
         assert open_elements(samordnare, case_id) == ["natverksmote_1", "paminn_natverksmote"]
         do(samordnare, case_id, "paminn_natverksmote", eskalering())
@@ -190,3 +193,50 @@ def test_consent_withdrawn_mid_case_stops_the_network_work(product):
         do(samordnare, case_id, "registrera_aterkallelse", {"aterkallelse": {"aterkallat_av": "Vera",
                                                                              "datum": "2026-02-10"}})
         assert samordnare.get(f"/cases/{case_id}").json()["status"] == "completed"
+
+
+def due_date(client, case_id: str, element_id: str) -> str:
+    [task] = [t for t in client.get(f"/cases/{case_id}").json()["open_tasks"] if t["element_id"] == element_id]
+    return task["due_at"][:10]
+
+
+def test_meeting_targets_run_from_the_appointment_and_the_booked_dates_are_deadlines(product):
+    with product.client("siv", *SAMORDNARE) as samordnare, product.client("kim", *KOORDINATOR) as koordinator:
+        case_id = assessed(samordnare)  # koordinatorer appointed on 12 January
+        product.clock.advance(timedelta(days=10))  # the family takes ten days to answer
+        do(koordinator, case_id, "erbjudande", {"familjen_tackar_ja": True, "barnets_rost": "Vill ha lugn"})
+        do(koordinator, case_id, "formote", {
+            "problemanalys": "p", "syfte": "s", "natverkskarta": [{"namn": "Maja", "relation": "släkt"}],
+            "sprakror": {"namn": "Maja", "relation": "släkt", "anvandare": "maja"},
+            "gastlista": [{"namn": "Lisa", "roll": "mentor"}], "natverksmote_1": {**MOTE, "datum": "2026-01-28"}})
+        with product.client("maja", *SPRAKROR) as sprakror:
+            do(sprakror, case_id, "barnets_rost", {"barnets_rost": "Vill ha en vuxen att prata med"})
+        # NM1: the booked day (28 Jan) comes before the target (21 days from the appointment: 2 Feb)
+        assert due_date(koordinator, case_id, "natverksmote_1") == "2026-01-28"
+        timers = {t["element_id"]: t["due_at"][:10] for t in koordinator.get(f"/cases/{case_id}/timers").json()}
+        assert timers["natverksmote_1_frist"] == "2026-02-02" and timers["natverksmote_1_bokat"] == "2026-01-28"
+        do(koordinator, case_id, "natverksmote_1", {"behovsanalys": "b", "hemuppgifter": [],
+                                                    "natverksmote_2": {**MOTE, "datum": "2026-03-10"}})
+        # NM2 has a target too: 42 days from the appointment (23 Feb), before the booked 10 March
+        assert due_date(koordinator, case_id, "natverksmote_2") == "2026-02-23"
+        product.clock.advance(timedelta(days=33))
+        product.fire_timers()
+        assert "paminn_natverksmote_2" in open_elements(samordnare, case_id)
+
+
+def test_new_insatser_of_every_turn_reach_the_handlingsplan(product):
+    with product.client("siv", *SAMORDNARE) as samordnare, product.client("kim", *KOORDINATOR) as koordinator, \
+            product.client("karin", *KONTAKTPERSON) as kontaktperson, product.client("eva", *EHT) as eht:
+        case_id = planned(product, samordnare, koordinator)
+        for turn, insats in enumerate(["Mentorssamtal", "Läxhjälp på fritids"]):
+            follow_up(kontaktperson, eht, case_id, "nya_insatser")
+            do(kontaktperson, case_id, "nya_insatser", {"nasta_uppfoljning": f"2026-0{5 + turn}-01", "nya_insatser": [
+                {"insats": insats, "verksamhet": "halso_sjukvard" if turn else "skola", "ansvarig": "Mats",
+                 "start": "2026-03-15"}]})
+        page = kontaktperson.get(f"/cases/{case_id}/documents/handlingsplan")
+        assert page.status_code == 200, page.text
+        html = page.text
+        assert "Samtal varje vecka" in html and "Mentorssamtal" in html and "Läxhjälp på fritids" in html
+        assert "hälso- och sjukvård" in html and "halso_sjukvard" not in html
+        follow_up(kontaktperson, eht, case_id, "utvardering")
+        assert due_date(kontaktperson, case_id, "utvardering") == "2026-07-12"  # six months from the plan

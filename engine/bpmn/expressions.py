@@ -16,7 +16,9 @@ from typing import Any, Callable
 
 import simpleeval
 
+from engine.core.calendar import calendar_from, end_of_day
 from engine.core.clock import Clock
+from engine.core.settings import get_settings
 from engine.core.errors import ExpressionError
 
 MAX_EXPRESSION_LENGTH = 2000
@@ -66,7 +68,16 @@ def make_functions(clock: Clock) -> dict[str, Callable]:
         "add_days": lambda value, days: (_parse_date(value) + timedelta(days=int(days))).isoformat(),
         "add_months": _add_months,
         "days_between": lambda a, b: (_parse_date(b) - _parse_date(a)).days,
+        # Deadlines: the end of a day in Swedish time, and school days by the configured school calendar.
+        "end_of_day": lambda value: end_of_day(_parse_date(value)).isoformat(),
+        "is_school_day": lambda value: _school_calendar().is_school_day(_parse_date(value)),
+        "next_school_day": lambda value: _school_calendar().next_school_day(_parse_date(value)).isoformat(),
+        "add_school_days": lambda value, days: _school_calendar().add_school_days(_parse_date(value), days).isoformat(),
     }
+
+
+def _school_calendar():
+    return calendar_from(get_settings().school_calendar)
 
 
 FUNCTION_NAMES = frozenset(make_functions(None))  # type: ignore[arg-type]

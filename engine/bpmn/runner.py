@@ -274,6 +274,8 @@ class Runner:
             running[:] = [None, None]
             before = scripts_before.pop(task.id, None)
             changes = _changes(before, task.data) if before is not None else None
+            if isinstance(spec, BoundaryEvent) and task._get_internal_data("late_on_arrival"):
+                records.extend(_late_on_arrival(task, self.clock.now()))
             records.append(StepRecord("element_completed", spec.bpmn_id, spec.bpmn_name,
                                       type(spec).__name__, str(task.id), changes))
 
@@ -332,6 +334,19 @@ def _fired_record(timer: PendingTimer, now: datetime) -> StepRecord:
     if timer.attached_element:
         details["attached_element"], details["attached_name"] = timer.attached_element
     return StepRecord("timer_fired", timer.element_id, timer.name, "TimerEvent", timer.id, details=details)
+
+
+def _late_on_arrival(task, now: datetime) -> list[StepRecord]:
+    """A deadline already past when its task opened: fired at once, recorded as the worker records a firing."""
+    timer = _pending_timer(task)
+    if timer is None:
+        return []
+    records = [_fired_record(timer, now)]
+    if timer.attached_element and not timer.repeats:
+        records.append(StepRecord("deadline_missed", timer.attached_element[0], timer.attached_element[1], None,
+                                  timer.attached_to, details={"due_at": timer.due_at.isoformat(),
+                                                              "timer": timer.element_id}))
+    return records
 
 
 def _timer_expression(definition: TimerEventDefinition) -> str:

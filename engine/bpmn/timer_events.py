@@ -63,6 +63,10 @@ class ClockTimeDate(TimeDateEventDefinition):
         if event_value is None:
             event_value = my_task.workflow.script_engine.evaluate(my_task, self.expression)
             my_task._set_internal_data(event_value=event_value)
+            if TimerEventDefinition.parse_time_or_duration(event_value) <= _now(my_task):
+                # Already past when it started waiting (a late SIP task, a late absence report): it fires in
+                # this very step, with no pending timer row, so the runner records it itself.
+                my_task._set_internal_data(late_on_arrival=True)
         if TimerEventDefinition.parse_time_or_duration(event_value) <= _now(my_task):
             my_task._set_internal_data(event_fired=True)
         return my_task._get_internal_data("event_fired", False)

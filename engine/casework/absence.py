@@ -174,5 +174,8 @@ def _entry_rule(cached, runner: Runner):
                 "perioder_under": 0, "perioder": 0}
         # The decision engine evaluates against a task's data with its workflow's script engine.
         task = SimpleNamespace(data=data, workflow=SimpleNamespace(script_engine=runner.script_engine))
-        return engine.result(task).get("nytt_steg", 0) >= 1
+        result = engine.result(task)
+        if "grans_upp" in result:  # the table of each rung's thresholds: rung 0's row says when to climb
+            return bool(report["ogiltig_franvaro"]) or report["franvaro_procent"] >= result["grans_upp"]
+        return result.get("nytt_steg", 0) >= 1  # a table that decides the rung itself
     return decide

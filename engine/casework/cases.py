@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import insert, or_, select, update
@@ -18,7 +19,7 @@ from engine.access.policy import (PARTICIPANT_ROLE, CaseAccess, acts_in_cases, h
 from engine.bpmn.runner import Runner, Snapshot, StepRecord
 from engine.bpmn.serializer import SERIALIZER_VERSION
 from engine.bpmn.specs import CachedSpec, SpecCache
-from engine.casework import correlation, deployments, forms, incidents, suspension
+from engine.casework import case_numbers, correlation, deployments, forms, incidents, suspension
 from engine.core.clock import Clock
 from engine.core.errors import Conflict, EngineError, FieldError, InvalidInput, InvalidTransition, NotFound, Refused
 from engine.core.models import (Case, CaseLink, CaseParticipant, Event, HistoryEntry, Incident, ProcessVersion, Timer,
@@ -139,7 +140,8 @@ class CaseService:
         now = self.clock.now()
         case = Case(id=str(uuid.uuid4()), process_key=version.key, process_version_id=version.id, status="open",
                     data={}, state="", serializer_version=SERIALIZER_VERSION, created_at=now, updated_at=now,
-                    created_by=principal.user, child_id=child_id)
+                    created_by=principal.user, child_id=child_id,
+                    case_number=case_numbers.next_number(self.session, version.key, now))
         self.session.add(case)
         self.session.flush()
         correlation.claim(self.session, case, self._keys(data, child_id, trusted or _declares_pupil(start_form)))
@@ -354,6 +356,11 @@ class CaseService:
         for timer in snapshot.timers:
             if timer.attached_to and (timer.attached_to not in due or timer.due_at < due[timer.attached_to]):
                 due[timer.attached_to] = timer.due_at
+        for record in snapshot.records:  # a deadline that was already past when its task opened
+            if record.event == "deadline_missed" and record.task_id and record.details:
+                missed = datetime.fromisoformat(record.details["due_at"])
+                if record.task_id not in due or missed < due[record.task_id]:
+                    due[record.task_id] = missed
         open_rows = self._sync_tasks(case, snapshot, principal, now, due, completed_task, open_tasks)
         self._sync_timers(case, snapshot)
         write_histories(self.session, case, principal, now, snapshot.records)
@@ -397,8 +404,10 @@ class CaseService:
                     row.state, row.completed_at = "cancelled", now
                     snapshot.records.append(StepRecord("task_cancelled", row.element_id, row.name, "UserTask", row.id))
             else:
-                # A fired non-interrupting deadline leaves its task open and still due when it was.
-                row.due_at = due.get(task_id, row.due_at)
+                # A fired non-interrupting deadline leaves its task open and still due when it was,
+                # even when a later deadline of the same task is still waiting.
+                if task_id in due and (row.due_at is None or _aware(due[task_id]) < _aware(row.due_at)):
+                    row.due_at = due[task_id]
         for task in snapshot.open_tasks:
             row = rows.get(task.id)
             if row is not None and row.element_id != task.element_id:  # migrated to a renamed element
@@ -483,3 +492,8 @@ def write_history(session: Session, case: Case, principal: Principal, now, recor
                              actor_roles=sorted(principal.roles), data_changes=record.data_changes,
                              details=record.details))
     outbox.emit(session, case, now, record.event, record)
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands datetimes back without their zone; they are stored in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from jinja2 import DictLoader, Environment, FileSystemLoader, select_autoescape
 
+from engine.core import words
 from engine.core.clock import Clock
 from engine.core.errors import InvalidTransition, NotFound
 from engine.core.models import Case, ProcessVersion
@@ -28,15 +29,21 @@ DOCUMENTS = {
 FOR_THE_NETWORK = frozenset({"kallelse"})
 
 
+def _with_filters(environment: Environment) -> Environment:
+    # Documents are read by people: Swedish words for the enum values, times in Swedish time.
+    environment.filters.update(verksamhet=words.agency, ord=words.word, tid=words.local_time)
+    return environment
+
+
 @lru_cache(maxsize=8)
 def _directory_environment(directory: Path) -> Environment:
-    return Environment(loader=FileSystemLoader(directory), autoescape=select_autoescape(default=True))
+    return _with_filters(Environment(loader=FileSystemLoader(directory), autoescape=select_autoescape(default=True)))
 
 
 def _environment(templates: dict[str, str] | Path) -> Environment:
     if isinstance(templates, Path):
         return _directory_environment(templates)
-    return Environment(loader=DictLoader(templates), autoescape=select_autoescape(default=True))
+    return _with_filters(Environment(loader=DictLoader(templates), autoescape=select_autoescape(default=True)))
 
 
 def templates_of(version: ProcessVersion, fallback: Path) -> dict[str, str] | Path:
@@ -63,6 +70,7 @@ def render(case: Case, data: dict, name: str, templates: dict[str, str] | Path, 
     if not all(key in data for key in needed):
         raise InvalidTransition(missing)
     shown = None if name in FOR_THE_NETWORK else personnummer
-    context = {**data, "arende": {"id": case.id, "process": case.process_key, "barn_personnummer": shown},
-               "utskrivet": clock.now().date().isoformat()}
+    context = {**data, "arende": {"id": case.id, "nummer": case.case_number, "process": case.process_key,
+                                  "barn_personnummer": shown},
+               "utskrivet": words.local_time(clock.now())}
     return _environment(templates).get_template(f"{name}.html").render(context)

@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from engine.access.identity import Principal
 from engine.access.policy import SYSTEM_ROLE
@@ -26,11 +27,12 @@ from engine.casework.cases import CaseService
 from engine.casework.tasks import TaskService
 from engine.casework.timers import TimerService
 from engine.casework.worker import Worker
+from engine.core.calendar import STOCKHOLM
 from engine.core.clock import ManualClock
 from engine.core.db import make_engine, make_session_factory
 from engine.core.errors import EngineError, FieldError, InvalidInput
 from engine.core.migrate import upgrade
-from engine.core.models import HistoryEntry, UserTask
+from engine.core.models import HistoryEntry, ProcessVersion, UserTask
 
 # A simulation runs on its own throwaway database, as an internal actor who may do every step.
 SIMULATOR = Principal("simulering", roles=frozenset({SYSTEM_ROLE}), client="simulation")
@@ -41,7 +43,9 @@ MAX_JUMPS = 10_000  # timer firings one step may cause before the simulation cal
 class Step(BaseModel):
     model_config = ConfigDict(extra="forbid")
     complete: str | None = Field(None, description="Element id of an open task to complete")
-    data: dict = Field(default_factory=dict)
+    message: str | None = Field(None, description="A BPMN message to deliver to the case: franvarorapport, "
+                                                  "myndighetsutovning, samtycke_aterkallat, ...")
+    data: dict = Field(default_factory=dict, description="The task's form data, or the message's payload")
     after: str | None = Field(None, description="ISO duration of virtual time to let pass first")
     wait: str | None = Field(None, description="ISO duration of virtual time to let pass")
     wait_for: str | None = Field(None, description="Let time pass, timer by timer, until this task is open")
@@ -81,14 +85,19 @@ class Timeline:
 
     def render(self) -> str:
         """The timeline as text: one line per event, then every deadline met or missed."""
-        out = [f"{line.at:%Y-%m-%d %H:%M}  {line.event:<16} {line.what}{'  ' + line.note if line.note else ''}"
+        out = [f"{_local(line.at):%Y-%m-%d %H:%M}  {line.event:<16} {line.what}{'  ' + line.note if line.note else ''}"
                for line in self.lines]
         out.append(f"\ncase {self.case_status} after {(self.ended - self.started).days} days (virtual)")
         out.append("deadlines:")
         for d in self.deadlines:
-            when = f"done {d.done_at:%Y-%m-%d}" if d.done_at else "not done"
-            out.append(f"  {d.outcome:<8} {d.task}: due {d.due_at:%Y-%m-%d %H:%M}, {when}")
+            when = f"done {_local(d.done_at):%Y-%m-%d}" if d.done_at else "not done"
+            out.append(f"  {d.outcome:<8} {d.task}: due {_local(d.due_at):%Y-%m-%d %H:%M}, {when}")
         return "\n".join(out)
+
+
+def _local(moment: datetime) -> datetime:
+    """A moment in Swedish time, as caseworkers read it (stored times are UTC)."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(STOCKHOLM)
 
 
 def load_script(text: str) -> Script:
@@ -174,6 +183,12 @@ class Simulation:
             TaskService(self._cases(session), self.forms_dir).complete(SIMULATOR, task.id, data)
             session.commit()
 
+    def message(self, case_id: str, name: str, data: dict) -> None:
+        """Deliver the message `name` to the case, as the attendance system or a caseworker would."""
+        with self.sessions() as session:
+            self._cases(session).deliver(SIMULATOR, case_id, name, data, authorized=True)
+            session.commit()
+
     def timeline(self, case_id: str, started: datetime) -> Timeline:
         with self.sessions() as session:
             case = self._cases(session).load(case_id)
@@ -194,9 +209,9 @@ class Simulation:
                 note = ""
                 task = tasks.get(entry.task_id or "")
                 if entry.event == "task_created" and task is not None and task.due_at:
-                    note = f"(due {task.due_at:%Y-%m-%d})"
+                    note = f"(due {_local(task.due_at):%Y-%m-%d})"
                 elif entry.event == "timer_fired" and entry.details:
-                    note = f"(due {entry.details['due_at'][:10]})"
+                    note = f"(due {_local(datetime.fromisoformat(entry.details['due_at'])):%Y-%m-%d})"
                 timeline.lines.append(Line(entry.at, entry.event, entry.element_name or entry.element_id or "", note))
             timeline.deadlines += activity_deadlines.values()
             for task in sorted(tasks.values(), key=lambda t: (t.due_at or started, t.id)):
@@ -211,13 +226,52 @@ class Simulation:
             return timeline
 
 
-def simulate(script: Script, processes: Path, forms_dir: Path, process_key: str | None = None) -> Timeline:
-    """Run `script` against the processes in `processes` on a sandbox database; return the timeline."""
+def export_deployed(database_url: str, target: Path) -> bool:
+    """Write the newest deployed version of every process (models, forms, templates) into `target`.
+
+    False when the database holds no deployment (or does not exist yet): there is nothing to copy.
+    The database is only read (an SQLite file that does not exist is not created)."""
+    if database_url.startswith("sqlite") and not Path(database_url.split(":///", 1)[-1]).exists():
+        return False
+    engine = make_engine(database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            versions = list(session.scalars(select(ProcessVersion).order_by(ProcessVersion.key,
+                                                                            ProcessVersion.version.desc())))
+    except SQLAlchemyError:
+        return False
+    finally:
+        engine.dispose()
+    newest = {}
+    for version in versions:
+        newest.setdefault(version.key, version)
+    if not newest:
+        return False
+    (target / "forms" / "templates").mkdir(parents=True, exist_ok=True)
+    for version in newest.values():
+        for name, text in version.files.items():
+            (target / Path(name).name).write_text(text, encoding="utf-8")
+        for group, folder in (("forms", target / "forms"), ("templates", target / "forms" / "templates")):
+            for name, text in ((version.resources or {}).get(group) or {}).items():
+                (folder / Path(name).name).write_text(text, encoding="utf-8")
+    return True
+
+
+def simulate(script: Script, processes: Path | None, forms_dir: Path, process_key: str | None = None,
+             database_url: str | None = None) -> Timeline:
+    """Run `script` against `processes` (default: the models deployed in `database_url`) on a sandbox database."""
     key = process_key or script.process
     if not key:
         raise InvalidInput("which process? give PROCESS_KEY or `process:` in the script",
                            [FieldError("/process", "required")])
     with tempfile.TemporaryDirectory(prefix="samverka-sim-") as workdir:
+        if processes is None:
+            deployed = Path(workdir) / "deployed"
+            deployed.mkdir()
+            if not (database_url and export_deployed(database_url, deployed)):
+                raise InvalidInput("nothing is deployed to simulate: deploy the models, or give --processes DIR",
+                                   [FieldError("/processes", "no deployed models")])
+            processes, forms_dir = deployed, deployed / "forms"
         sim = Simulation(processes, forms_dir, Path(workdir), script.start)
         try:
             case_id = sim.start(key, script.data)
@@ -229,6 +283,8 @@ def simulate(script: Script, processes: Path, forms_dir: Path, process_key: str 
                             sim.let_time_pass(sim.clock.now() + _duration(duration, sim.clock.now(), where))
                     if step.wait_for:
                         sim.wait_for(case_id, step.wait_for, where)
+                    if step.message:
+                        sim.message(case_id, step.message, step.data)
                     if step.complete:
                         sim.complete(case_id, step.complete, step.data, where)
                 except EngineError as exc:

@@ -38,3 +38,21 @@ class ManualClock:
         """Jump to `when` (timezone-aware)."""
         with self._lock:
             self._now = when
+
+
+class TrainingClock:
+    """System time plus an offset a process owner may move forward: a training deployment only."""
+
+    def __init__(self):
+        self._offset = timedelta(0)
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return datetime.now(timezone.utc) + self._offset
+
+    def advance(self, delta: timedelta) -> datetime:
+        """Move the clock forward by `delta` (never back: timers that fired stay fired)."""
+        with self._lock:
+            self._offset += delta
+        return self.now()

@@ -51,6 +51,16 @@ class ProcessVersion(Base):
     deployed_by: Mapped[str] = mapped_column(String(200))
 
 
+class CaseNumberCounter(Base):
+    """The last case number handed out per process and year."""
+
+    __tablename__ = "case_number_counter"
+
+    process_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)
+
+
 class Case(Base):
     """One ärende: a running process instance and its serialized runtime state."""
 
@@ -59,6 +69,7 @@ class Case(Base):
         Index("ix_case_process_status_created", "process_key", "status", "created_at", "id"),
         Index("ix_case_created", "created_at", "id"),
         Index("ix_case_closed", "closed_at"),
+        Index("ux_case_number", "case_number", unique=True),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -84,6 +95,7 @@ class Case(Base):
     # Suspended by a process owner: tasks are not completed, timers wait, messages are held until resumed.
     suspended_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
     held_messages: Mapped[list | None] = mapped_column(JsonType, nullable=True)
+    case_number: Mapped[str | None] = mapped_column(String(60), nullable=True)  # HLT-2026-0042 (case_numbers)
 
     # Optimistic concurrency: every UPDATE checks and bumps `version`; a stale writer gets a conflict.
     __mapper_args__ = {"version_id_col": version}

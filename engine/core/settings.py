@@ -71,6 +71,14 @@ class Settings(BaseSettings):
     worker_metrics_port: int = 0  # serve Prometheus metrics on 127.0.0.1:PORT; 0 = off
     # SDQ total-difficulties cut-offs per informant: (gränsvärde from, avvikande from). UK bands by default;
     # set Swedish norms with e.g. SAMVERKA_SDQ_CUTOFFS='{"foralder": [11, 14], "larare": [9, 12], "sjalv": [14, 17]}'
+    # The school year (läsår, terms, lov) as a JSON file: {"terminer": [{"start", "slut"}], "lov": [...]};
+    # empty = a typical Swedish year (terms 9 Jan-12 Jun and 19 Aug-20 Dec, sport-, påsk- and höstlov).
+    # Swedish public holidays are always closed days.
+    school_calendar: str = ""
+    # development | training | production. A training deployment may have a clock that process owners move
+    # forward (POST /training/clock/advance); in production that clock is refused at start.
+    environment: Literal["development", "training", "production"] = "development"
+    training_clock: bool = False
     sdq_cutoffs: dict[str, tuple[int, int]] = {"foralder": (14, 17), "larare": (12, 16), "sjalv": (16, 20)}
 
     @model_validator(mode="after")
