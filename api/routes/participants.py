@@ -36,6 +36,5 @@ def remove_participant(case_id: str, participant_id: int, cases: CasesDep, princ
 def hand_over(case_id: str, role: str, body: HandoverIn, cases: CasesDep, principal: PrincipalDep):
     """Hand the seat `role` from one holder (`participant_id`) to a person of the directory, if the model lets
     your role hand that seat over (`handed_over_by`); recorded in the case history. Answers the participants."""
-    person = Seats(cases).person_named(body.person_id, body.user, body.agency, "/person_id" if body.person_id else "/user")
-    Seats(cases).hand_over(principal, case_id, role, body.participant_id, person)
+    Seats(cases).hand_over(principal, case_id, role, body.participant_id, body.person_id, body.user, body.agency)
     return cases.access.participants(case_id)

@@ -186,8 +186,10 @@ class Seats:
             raise Conflict(f"the seat {seat.lane} of {person.agency} in this case is taken (one per agency)")
         self.check_rules(case, seat, [(person, where)])
 
-    def hand_over(self, principal: Principal, case_id: str, role: str, participant_id: int, person: Person) -> Case:
-        """Hand the seat `role` held by participant `participant_id` to `person`, as the model allows."""
+    def hand_over(self, principal: Principal, case_id: str, role: str, participant_id: int, person_id: str | None,
+                  user: str | None = None, agency: str | None = None) -> Case:
+        """Hand the seat `role` held by participant `participant_id` to a person of the directory, as the model
+        allows."""
         role = role_id(role) or ""
         case = self.session.get(Case, case_id)
         seat = self.declared(case).seat(role) if case is not None else None
@@ -195,6 +197,8 @@ class Seats:
         case = self.cases.access.allowed(principal, case_id, grants, f"hand over {role}", f"hand over the seat {role}")
         if seat is None:
             raise NotFound(f"the process declares no seat {role}")
+        person = self.person_named(person_id, user, agency, "/person_id" if person_id else "/user",
+                                   role if seat.kind != "appointed" else None)
         row = self.session.get(CaseParticipant, participant_id)
         if row is None or row.case_id != case_id or row.role != role:
             raise NotFound(f"participant {participant_id} holds no seat {role} in case {case_id}")
