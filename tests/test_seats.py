@@ -2,7 +2,7 @@
 seat reaches, and each role's case-wide rights are the model's — walked through HTTP as the seeds' roles would."""
 from __future__ import annotations
 
-from factories import SKOLA, do, events, open_elements, sign_in, start_case
+from factories import FIXTURES, OWNER, SKOLA, deploy_files, do, events, open_elements, sign_in, start_case
 from forms_data import person, samtycke, sip
 from test_hlt import HLT_MOTET, aktualisera
 from test_vastbas import (KONTAKTPERSON, KOORDINATOR, MOTE, SAMORDNARE, SOCIALSEKRETERARE, SPRAKROR, handlingsplan,
@@ -135,3 +135,52 @@ def test_a_ladder_case_is_its_schools_mentors_and_eht_only(product):
         assert elsewhere.post(f"/tasks/{task['id']}/claim").status_code == 404
         refused = elsewhere.post(f"/cases/{case_id}/messages", json={"name": "orosanmalan", "data": {}})
         assert refused.status_code == 404, "another school's staff learn nothing of the pupil"
+
+
+def _lane_declaring(**properties) -> bytes:
+    """The loop fixture with its kontaktperson lane declaring `properties`."""
+    block = "".join(f'<camunda:property name="{k}" value="{v}"/>' for k, v in properties.items())
+    return (FIXTURES / "loop.bpmn").read_text().replace(
+        '<bpmn:lane id="Lane_kp" name="kontaktperson">',
+        f'<bpmn:lane id="Lane_kp" name="kontaktperson"><bpmn:extensionElements><camunda:properties>{block}'
+        '</camunda:properties></bpmn:extensionElements>').encode()
+
+
+def test_a_lanes_seat_declaration_is_checked_at_deploy_naming_the_lane(server):
+    with server.client("agda", *OWNER) as owner:
+        for properties, rule in (({"seat": "valfri"}, "seat is one of appointed, unit, area, agency"),
+                                 ({"seat": "appointed"}, "an appointed seat names the step fields"),
+                                 ({"appointed_by": "steg utan falt"}, "write STEP: FIELD"),
+                                 ({"may": "radera"}, "is not cancel, add_participant or message:NAME"),
+                                 ({"handed_over_by": "chef@kommun"}, "the reach after @ is one of unit, area"),
+                                 ({"vem": "alla"}, "unknown lane property 'vem'")):
+            refused = deploy_files(owner, "loop.bpmn",
+                                   overrides={"loop.bpmn": _lane_declaring(**properties)})
+            assert refused.status_code == 422, (properties, refused.text)
+            [error] = refused.json()["errors"]
+            assert error["element"] == "Lane_kp" and rule in error["message"], (properties, error)
+
+
+def test_a_seat_is_handed_over_only_by_whom_the_model_says(server):
+    model = _lane_declaring(seat="unit", handed_over_by="chef", may="add_participant")
+    with server.client("agda", *OWNER) as owner:
+        assert deploy_files(owner, "loop.bpmn",
+                            overrides={"loop.bpmn": model}).status_code == 201
+    with server.client("kim", "kontaktperson") as kim, server.client("kalle", "kontaktperson") as kalle, \
+            server.client("cia", "chef") as cia:
+        sign_in(kalle, cia)
+        case = start_case(kim, "uppfoljning")
+        [row] = kim.get(f"/cases/{case['id']}/participants").json()
+        body = {"participant_id": row["id"], "user": "kalle", "agency": "skola"}
+        refused = kim.post(f"/cases/{case['id']}/seats/kontaktperson/handover", json=body)
+        assert refused.status_code == 403 and "your role may not hand over the seat" in refused.json()["detail"]
+        assert kim.post(f"/cases/{case['id']}/cancel").status_code == 403, "cancel is nobody's in this model"
+        assert kim.post(f"/cases/{case['id']}/participants", json={"user": "cia", "agency": "skola",
+                                                                   "role": "chef"}).status_code == 201
+        handed = cia.post(f"/cases/{case['id']}/seats/kontaktperson/handover", json=body)
+        assert handed.status_code == 200, handed.text
+        assert [(p["user"], p["role"]) for p in handed.json()] == [("cia", "chef"), ("kalle", "kontaktperson")]
+        again = cia.post(f"/cases/{case['id']}/seats/kontaktperson/handover",
+                         json={**body, "participant_id": handed.json()[1]["id"]})
+        assert again.status_code == 409, "kalle holds it already"
+        assert cia.post(f"/cases/{case['id']}/seats/kung/handover", json=body).status_code in (403, 404)

@@ -87,8 +87,8 @@ def _declare(process, name: str, found: list[FieldError]) -> Declarations:
     case_unit = "starter"
     for prop, value, line in _properties(process):
         if prop not in PROCESS_PROPERTIES:
-            refuse(process, line, f"unknown process property {prop!r}; known: case_unit")
-        elif value not in ("starter", "setting") and not (value.startswith("data:") and value[5:]):
+            continue  # the process's other properties are others' (`input`: data a case starts with)
+        if value not in ("starter", "setting") and not (value.startswith("data:") and value[5:]):
             refuse(process, line, "case_unit is starter, setting or data:FIELD")
         else:
             case_unit = value

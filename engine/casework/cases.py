@@ -252,7 +252,8 @@ class CaseService:
                 raise NotFound(f"the process has no message {name}")
             grants = self._declared(case_id).grants(f"message:{name}")
             case = self.access.allowed(principal, case_id, grants, f"message {name}", f"send {name}")
-            if not self.access.roles_in(case_id, principal.key):  # reached by a grant @unit/@area: now in the case
+            if acts_in_cases(principal) and not self.access.roles_in(case_id, principal.key):
+                # reached by a grant @unit/@area: from now on in the case, in that role
                 role = next(g.role for g in grants if principal.has_role(g.role) and g.reach != "participant")
                 self.access.join(principal, case_id, role, "message")
         cached = self._spec_of(case)
