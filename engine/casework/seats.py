@@ -2,8 +2,6 @@
 step's form, adding people, handing a seat over — every person checked against the directory."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from sqlalchemy import select
 
 from engine.access import audit, directory
@@ -14,9 +12,6 @@ from engine.core.errors import Conflict, FieldError, InvalidInput, NotFound, Ref
 from engine.core.models import Case, CaseParticipant, Person, UserTask
 from engine.core.roles import role_id
 from engine.core.seats import Declarations, Seat
-
-if TYPE_CHECKING:
-    from engine.casework.cases import CaseService
 
 
 def case_unit(declared: Declarations, principal: Principal, data: dict, requested: str | None,
@@ -45,9 +40,10 @@ def _named_people(value) -> list:
 
 
 class Seats:
-    """Seat changes of one request, over a CaseService."""
+    """Seat changes of one request, over a CaseService (engine.casework.cases imports this module, so the type
+    is not imported back)."""
 
-    def __init__(self, cases: CaseService):
+    def __init__(self, cases):
         self.cases, self.session = cases, cases.session
 
     def declared(self, case: Case) -> Declarations:
