@@ -51,8 +51,13 @@ def test_the_roles_claim_may_be_a_nested_path(keycloak):
 
 def test_a_provisioned_persons_roles_and_deactivation_win_at_the_next_request(server):
     deployed(server, "loop.bpmn")
+    with server.client("kim", "rektor", units=("Tyrings skola",)) as before:
+        assert before.get("/me").json()["roles"] == ["rektor"]
     with server.client("kim", "kontaktperson") as kim:
         [kim_id] = sign_in(kim)
+        assert kim.get("/me").json()["roles"] == ["kontaktperson"], "a sign-in person is as their latest token says"
+        with server.app.state.session_factory() as session:
+            assert directory.get(session, kim_id).units == [] and directory.find(session, "samverka", "kim").id == kim_id
         case = start_case(kim, "uppfoljning")
         with server.app.state.session_factory() as session, session.begin():
             directory.provision(session, server.clock, person_id=kim_id, issuer="samverka", subject="kim",
