@@ -1,16 +1,17 @@
 """Printable documents from case data: the SIP, the handlingsplan and the kallelse, escaped and refused when absent."""
 from __future__ import annotations
 
-from factories import do
+from factories import do, sign_in
 from forms_data import person, samtycke, sip
 from test_hlt import HLT_MOTET, SAMORDNARE, aktualisera
 from test_vastbas import KOORDINATOR
 from test_vastbas import SAMORDNARE as VASTBAS_SAMORDNARE
-from test_vastbas import assessed, planned
+from test_vastbas import assessed, known, planned
 
 
 def test_sip_document_prints_the_plan_with_data_escaped(product):
     with product.client("hugo", *HLT_MOTET) as motet, product.client("sam", *SAMORDNARE) as samordnare:
+        sign_in(samordnare)
         case_id = aktualisera(motet)
         early = motet.get(f"/cases/{case_id}/documents/sip")
         assert early.status_code == 409 and "no SIP" in early.json()["detail"]
@@ -39,6 +40,7 @@ def test_handlingsplan_and_kallelse_for_vastbas(product):
 
 
 def test_unknown_or_traversing_document_names_are_refused(product):
+    known(product)
     with product.client("siv", *VASTBAS_SAMORDNARE) as samordnare:
         case_id = assessed(samordnare)
         for name in ("okand", "..%2F..%2Fpyproject.toml", "%2E%2E%2Fsamtycke.schema.json", "_bas", "SIP"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from conftest import START
-from factories import do, events, open_elements, open_task, start_case
+from factories import do, events, open_elements, open_task, sign_in, start_case
 from forms_data import eskalering, person, samtycke, sdq, sip, skattning
 
 HLT_MOTET, SAMORDNARE, CHEF = ("hlt_motet",), ("samordnare",), ("chef",)
@@ -25,11 +25,12 @@ def kontakt(datum: str = "2026-01-14") -> dict:
 
 
 def to_follow_up(motet, samordnare) -> str:
+    """A case at its first follow-up: the HLT meeting appointed the samordnare's person (known to the directory)."""
+    sign_in(samordnare)
     case_id = aktualisera(motet)
     do(motet, case_id, "kontakta_familjen", kontakt())
     do(motet, case_id, "samtycke", samtycke())
-    do(motet, case_id, "sammankallande", {"traffar_familjen": [person("sam", "socialtjanst", "socialsekreterare")],
-                                          "samordnare": person("sam", "socialtjanst", "socialsekreterare")})
+    do(motet, case_id, "sammankallande", {"traffar_familjen": [person("sam")], "samordnare": person("sam")})
     do(samordnare, case_id, "upprata_sip", sip())
     do(samordnare, case_id, "bedomning", {"sdq": sdq(), "svarigheter_och_behov": "Ångest inför skolan",
                                           "risk_och_skyddsbedomning_gjord": True})
@@ -151,6 +152,7 @@ def test_a_late_sip_is_overdue_on_its_task_from_aktualisering_and_stays_so_after
         assert deadline["due_at"].startswith("2026-02-01")  # 30 days from aktualisering (23:59 Swedish time)
         product.clock.advance(timedelta(days=3))
         do(motet, case_id, "samtycke", samtycke())
+        sign_in(samordnare)  # the directory knows her before she is appointed
         do(motet, case_id, "sammankallande", {"traffar_familjen": [person("sam")], "samordnare": person("sam")})
         assert due_date(open_task(motet, case_id, "upprata_sip")) == "2026-02-01"
         product.clock.advance(timedelta(days=18))

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 import structlog
 from conftest import ROOT, Server
-from factories import database_bytes, do, start_case
+from factories import database_bytes, do, sign_in, start_case
 from forms_data import person, samtycke, sip
 from receiver import Receiver
 from test_hlt import HLT_MOTET, SAMORDNARE
@@ -117,6 +117,7 @@ def _scenario(server, receiver) -> None:
         assert ivar.post("/webhooks", json={"url": receiver.url}).status_code == 201
     with server.client("hugo", *HLT_MOTET) as motet, server.client("sam", *SAMORDNARE) as samordnare, \
             server.client("nils", "integrator") as nils:
+        sign_in(samordnare)
         case = motet.post("/cases", json={"process_key": "hlt", "barn_personnummer": "150101-2387"}).json()
         case_id = case["id"]
         do(motet, case_id, "aktualisering", {"aktualiserad_av": person("lisa"), "akut": False, "behov": "Oro",

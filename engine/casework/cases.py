@@ -19,13 +19,14 @@ from engine.access.policy import (PARTICIPANT_ROLE, CaseAccess, acts_in_cases, h
 from engine.bpmn.runner import Runner, Snapshot, StepRecord
 from engine.bpmn.serializer import SERIALIZER_VERSION
 from engine.bpmn.specs import CachedSpec, SpecCache
-from engine.casework import case_numbers, correlation, deployments, forms, incidents, suspension
+from engine.casework import case_numbers, correlation, deployments, forms, incidents, seats, suspension
 from engine.core.clock import Clock
 from engine.core.errors import Conflict, EngineError, FieldError, InvalidInput, InvalidTransition, NotFound, Refused
 from engine.core.models import (Case, CaseLink, CaseParticipant, Event, HistoryEntry, Incident, ProcessVersion, Timer,
                                 UserTask)
 from engine.core.paging import Page, keyset_page
 from engine.core.roles import role_id
+from engine.core.seats import NONE
 from engine.integration import outbox
 
 # A step that fails at run time never leaves a case half-done and there is no "failed" status: the case stays
@@ -80,9 +81,11 @@ class CaseService:
     """Domain operations on cases; the caller owns the transaction."""
 
     def __init__(self, session: Session, clock: Clock, runner: Runner, specs: SpecCache,
-                 children: ChildRegistry | None = None, forms_dir: Path = forms.FORMS_DIR):
+                 children: ChildRegistry | None = None, forms_dir: Path = forms.FORMS_DIR,
+                 areas: dict[str, str] | None = None, default_unit: str = ""):
         self.session, self.clock, self.runner, self.specs = session, clock, runner, specs
-        self.access = CaseAccess(session, clock)
+        self.access = CaseAccess(session, clock, areas)
+        self.default_unit = default_unit  # the unit of cases of processes that declare case_unit = setting
         self.children = children  # None where no personnummer comes in (workers, simulations)
         self.forms_dir = forms_dir  # start forms
 
@@ -111,7 +114,8 @@ class CaseService:
         return self.specs.get(version.id, version.key, version.files, "python" if legacy else "feel")
 
     def start(self, principal: Principal, process_key: str, data: dict, authorized: bool = False,
-              personnummer: str | None = None, child_id: str | None = None, trusted: bool = False) -> Case:
+              personnummer: str | None = None, child_id: str | None = None, trusted: bool = False,
+              unit: str | None = None) -> Case:
         """Start a case on the newest version of `process_key`, as one of its roles (or `authorized` by the caller),
         about the child with `personnummer` (or the registered child `child_id`).
 
@@ -141,7 +145,8 @@ class CaseService:
         case = Case(id=str(uuid.uuid4()), process_key=version.key, process_version_id=version.id, status="open",
                     data={}, state="", serializer_version=SERIALIZER_VERSION, created_at=now, updated_at=now,
                     created_by=principal.user, child_id=child_id,
-                    case_number=case_numbers.next_number(self.session, version.key, now))
+                    case_number=case_numbers.next_number(self.session, version.key, now),
+                    unit=seats.case_unit(cached.declared, principal, data, unit, self.default_unit))
         self.session.add(case)
         self.session.flush()
         correlation.claim(self.session, case, self._keys(data, child_id, trusted or _declares_pupil(start_form)))
@@ -225,37 +230,6 @@ class CaseService:
         self.access.readable(principal, case_id, "participants")
         return self.access.participants(case_id)
 
-    def add_participant(self, principal: Principal, case_id: str, user: str, agency: str, role: str):
-        """A participant gives someone a role in the case (one of the process's roles)."""
-        case = self.access.member(principal, case_id, "add participant")
-        roles = self._spec_of(case).candidate_groups | {PARTICIPANT_ROLE}
-        if role_id(role) not in roles:
-            raise InvalidInput(f"{role!r} is not a role of {case.process_key}",
-                               [FieldError("/role", f"one of: {', '.join(sorted(roles))}")])
-        audit.record(self.session, self.clock, principal, [case_id], "write", f"participant {user} {role_id(role)}")
-        self.access.join(principal, case_id, role_id(role), "added", user=user, agency=agency)
-        return self.session.scalar(select(CaseParticipant).where(
-            CaseParticipant.case_id == case_id, CaseParticipant.user == user, CaseParticipant.role == role_id(role)))
-
-    def remove_participant(self, principal: Principal, case_id: str, user: str, role: str) -> None:
-        """Take a role in the case from someone: yourself, or someone you added. Their claims on open tasks go;
-        their access ends at their next request."""
-        self.access.member(principal, case_id, "remove participant")
-        row = self.session.scalar(select(CaseParticipant).where(
-            CaseParticipant.case_id == case_id, CaseParticipant.user == user, CaseParticipant.role == role_id(role)))
-        if row is None:
-            raise NotFound(f"{user} holds no role {role_id(role)} in case {case_id}")
-        if principal.user not in (user, row.added_by):
-            raise Refused("you can take a role from yourself or from someone you added")
-        self.session.delete(row)
-        for task in self.session.scalars(select(UserTask).where(UserTask.case_id == case_id, UserTask.state == "open",
-                                                               UserTask.assignee == user,
-                                                               UserTask.candidate_group == role_id(role))):
-            task.assignee = None
-        audit.record(self.session, self.clock, principal, [case_id], "write", f"removed participant {user}")
-        self.session.flush()
-        self.access.forget(case_id, user)
-
     def access_log(self, principal: Principal, case_id: str, cursor: str | None, limit: int) -> Page:
         """The case's access log, for a registrar (role registrator) of an agency that takes part in the case;
         reading it is logged too. Any other case answers as an unknown one."""
@@ -286,7 +260,8 @@ class CaseService:
             raise Refused(f"the access log is for the role {audit.REGISTRAR_ROLE}")
 
     def cancel(self, principal: Principal, case_id: str) -> Case:
-        case = self.access.member(principal, case_id, "cancel")
+        case = self.access.allowed(principal, case_id, self._declared(case_id).grants("cancel"), "cancel",
+                                   "cancel the case")
         if case.status != "open":
             raise InvalidTransition(f"case {case_id} is {case.status}; only open cases can be cancelled")
         workflow = self.runner.load(self._spec_of(case), case.state)
@@ -300,7 +275,15 @@ class CaseService:
             if not (authorized or has_scope(principal, "messages", case.process_key)):
                 raise Refused(f"messages to {case.process_key} cases need the scope messages:{case.process_key}")
         else:
-            case = self.access.member(principal, case_id, f"message {name}")
+            case = self.session.get(Case, case_id)
+            if case is not None and name not in self._spec_of(case).messages and self.access.may_read(principal, case_id):
+                raise NotFound(f"the process has no message {name}")
+            grants = self._declared(case_id).grants(f"message:{name}")
+            case = self.access.allowed(principal, case_id, grants, f"message {name}", f"send {name}")
+            if acts_in_cases(principal) and not self.access.roles_in(case_id, principal.key):
+                # reached by a grant @unit/@area: from now on in the case, in that role
+                role = next(g.role for g in grants if principal.has_role(g.role) and g.reach != "participant")
+                self.access.join(principal, case_id, role, "message")
         cached = self._spec_of(case)
         refuse_in_data(data, self.clock)
         if case.status != "open":
@@ -310,6 +293,11 @@ class CaseService:
             return case
         self.apply(case, self.runner.deliver(cached, self.runner.load(cached, case.state), name, data), principal)
         return case
+
+    def _declared(self, case_id: str):
+        """The seat and rights declarations of the case's process (none for a case that does not exist)."""
+        case = self.session.get(Case, case_id)
+        return self._spec_of(case).declared if case is not None else NONE
 
     def history(self, principal: Principal, case_id: str, cursor: str | None, limit: int) -> Page:
         """Every step of the case; what another agency recorded shows without its data unless consent covers it."""
@@ -413,11 +401,14 @@ class CaseService:
             if row is not None and row.element_id != task.element_id:  # migrated to a renamed element
                 row.element_id, row.name, row.form_key = task.element_id, task.name, task.form_key
                 row.candidate_group = task.candidate_group
+        declared = self._spec_of(case).declared
         for task in snapshot.open_tasks:
             if task.id not in rows:
                 created = UserTask(id=task.id, case_id=case.id, process_key=case.process_key,
                                    element_id=task.element_id, name=task.name, candidate_group=task.candidate_group,
-                                   form_key=task.form_key, state="open", due_at=due.get(task.id), created_at=now)
+                                   form_key=task.form_key,
+                                   seat=getattr(declared.seat(task.candidate_group), "kind", None),
+                                   state="open", due_at=due.get(task.id), created_at=now)
                 self.session.add(created)
                 snapshot.records.append(StepRecord("task_created", task.element_id, task.name, "UserTask", task.id))
                 rows[task.id] = created
@@ -428,8 +419,9 @@ class CaseService:
         Conflict or InvalidTransition otherwise (a racer got there first)."""
         taken = self.session.connection().execute(  # Core, not the ORM's bulk-update machinery
             update(UserTask.__table__).where(UserTask.id == task_id, UserTask.state == "open",
-                                             or_(UserTask.assignee.is_(None), UserTask.assignee == principal.user))
-            .values(state="completed", completed_at=now, completed_by=principal.user, assignee=principal.user))
+                                             or_(UserTask.assignee_id.is_(None), UserTask.assignee_id == principal.ref))
+            .values(state="completed", completed_at=now, completed_by=principal.user, assignee=principal.user,
+                    assignee_id=principal.ref))
         if taken.rowcount != 1:
             if row is None:
                 raise InvalidTransition(f"task {task_id} is no longer open")
@@ -439,7 +431,7 @@ class CaseService:
             raise Conflict(f"task {task_id} is claimed by {row.assignee}")
         if row is not None:  # what the UPDATE wrote, without writing it again
             for name, value in (("state", "completed"), ("completed_at", now), ("completed_by", principal.user),
-                                ("assignee", principal.user)):
+                                ("assignee", principal.user), ("assignee_id", principal.ref)):
                 set_committed_value(row, name, value)
 
     def _sync_timers(self, case, snapshot) -> None:

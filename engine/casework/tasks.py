@@ -11,9 +11,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 from engine.access import audit
 from engine.access.children import refuse_in_data
 from engine.access.identity import Principal
-from engine.access.policy import PARTICIPANT_ROLE, require_caseworker
+from engine.access.policy import PARTICIPANT_ROLE, is_system, require_caseworker
 from engine.bpmn.runner import StepRecord
-from engine.casework import forms
+from engine.casework import forms, seats
 from engine.casework.cases import CaseService
 from engine.casework.scoring import ScoringSettings
 from engine.casework.suspension import refuse_if_suspended
@@ -84,7 +84,7 @@ class TaskService:
 
     def _open_for(self, principal: Principal, task_id: str) -> UserTask:
         task = self._readable(principal, task_id)
-        if not self.cases.access.may_act(principal, task.case_id, task.candidate_group):
+        if not self.cases.access.may_act(principal, task.case_id, task.candidate_group, task.seat):
             audit.record_refused(self.session, self.cases.clock, principal, task.case_id, f"act on {task.element_id}")
             raise Refused(f"task {task_id} is for the role {task.candidate_group} in this case"
                           if task.candidate_group else f"task {task_id} is for the case's participants")
@@ -105,18 +105,19 @@ class TaskService:
         racer who read the task before this commits waits on its row and then finds it taken (a Conflict)."""
         taken = self.session.execute(
             update(UserTask).where(UserTask.id == task.id, UserTask.state == "open",
-                                   or_(UserTask.assignee.is_(None), UserTask.assignee == principal.user))
-            .values(assignee=principal.user).execution_options(synchronize_session=False))
+                                   or_(UserTask.assignee_id.is_(None), UserTask.assignee_id == principal.ref))
+            .values(assignee=principal.user, assignee_id=principal.ref).execution_options(synchronize_session=False))
         if taken.rowcount != 1:
             self.session.refresh(task)
             if task.state != "open":
                 raise InvalidTransition(f"task {task.id} is {task.state}")
             raise Conflict(f"task {task.id} is claimed by {task.assignee}")
         set_committed_value(task, "assignee", principal.user)  # what the UPDATE wrote, without writing it again
+        set_committed_value(task, "assignee_id", principal.ref)
 
     def claim(self, principal: Principal, task_id: str) -> UserTask:
         task = self._open_for(principal, task_id)
-        if task.assignee and task.assignee != principal.user:
+        if task.assignee_id and task.assignee_id != principal.ref:
             raise Conflict(f"task {task_id} is claimed by {task.assignee}")
         self._take(principal, task)
         self.cases.access.join(principal, task.case_id, task.candidate_group or PARTICIPANT_ROLE, "task")
@@ -125,9 +126,9 @@ class TaskService:
 
     def unclaim(self, principal: Principal, task_id: str) -> UserTask:
         task = self._open_for(principal, task_id)
-        if task.assignee != principal.user:
+        if task.assignee_id != principal.ref:
             raise Conflict(f"task {task_id} is not claimed by you")
-        task.assignee = None
+        task.assignee = task.assignee_id = None
         self._touch(task, principal, "task_unclaimed")
         return task
 
@@ -140,7 +141,7 @@ class TaskService:
             or_(UserTask.id == task_id, and_(UserTask.case_id == of_case, UserTask.state == "open")))).all()
         open_before = [row for row, _ in loaded if row.state == "open"]
         task = self._open_for(principal, task_id)
-        if task.assignee and task.assignee != principal.user:
+        if task.assignee_id and task.assignee_id != principal.ref:
             raise Conflict(f"task {task_id} is claimed by {task.assignee}")
         case = self.session.get(Case, task.case_id)
         refuse_if_suspended(case, "completing a task")
@@ -150,14 +151,19 @@ class TaskService:
         if errors:
             raise InvalidInput(f"the data does not match the form {task.form_key}", errors)
         data = {**data, **forms.scores(form_set, task.form_key, data, self.scoring)}
+        appointed = seats.Seats(self.cases).appointments(case, task.element_id, data,  # 422 before any change
+                                                         strict=not is_system(principal))
         workflow = self.cases.workflow_of(case)
         snapshot = self.cases.runner.complete(workflow, task_id, data)
         self.cases.access.join(principal, task.case_id, task.candidate_group or PARTICIPANT_ROLE, "task")
         # The task is taken in the step's own conditional UPDATE (engine.casework.cases): a claim that won the
         # race makes it a Conflict, and one that comes later waits on the row and then finds it completed.
         open_rows = self.cases.apply(case, snapshot, principal, completed_task=task_id, open_tasks=open_before)
+        if appointed:
+            seats.Seats(self.cases).appoint(principal, case, task.element_id, appointed)
         access = self.cases.access
-        return Completed(task, [row for row in open_rows if access.may_act(principal, case.id, row.candidate_group)])
+        return Completed(task, [row for row in open_rows
+                                if access.may_act(principal, case.id, row.candidate_group, row.seat)])
 
 
 @dataclass

@@ -25,7 +25,10 @@ class Settings(BaseSettings):
     oidc_jwks_url: str = ""
     oidc_audience: str = ""
     oidc_algorithms: list[str] = ["RS256", "ES256"]
+    # Claims may be nested paths: Keycloak's "realm_access.roles", Entra's "roles".
     oidc_roles_claim: str = "roles"
+    oidc_units_claim: str = "units"
+    oidc_user_name_claim: str = "preferred_username"  # shown in the directory; people are matched by iss + sub
     oidc_agency_claim: str = "agency"
     # Seconds an OIDC token's nbf or iat may lie in the future (the provider's clock running ahead); exp is strict.
     oidc_leeway_seconds: int = 30
@@ -38,6 +41,11 @@ class Settings(BaseSettings):
     # Counted per server process (see docs/operations.md). Empty = no limit.
     rate_limit: str = "600/minute"
     rate_limit_storage: str = "memory://"  # a `limits` storage URI; memory:// counts per process, redis://... across
+    # Units: the unit a case of a process declaring case_unit = setting belongs to, and which area each unit is
+    # in (an `area` seat or grant reaches people whose units include the case's unit or its area), e.g.
+    # SAMVERKA_UNIT_AREAS='{"Skolan i Höör": "Höör", "Vårdcentralen Höör": "Höör"}'.
+    default_unit: str = ""
+    unit_areas: dict[str, str] = {}
     max_upload_bytes: int = 2_000_000  # per deployed file
     max_request_bytes: int = 5_000_000  # any request body (a 10,000-row absence import is about 1 MB)
     forms_dir: Path = ROOT / "forms"
