@@ -14,16 +14,22 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,199}$"
 
 class ParticipantIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    user: str = Field(pattern=NAME_PATTERN, description="The user id the person signs in with")
-    agency: str = Field(pattern=AGENCY_PATTERN, description="skola, socialtjanst, halso_sjukvard, fritid, polis, ...")
+    person_id: str | None = Field(None, max_length=36, description="The person's directory id")
+    user: str | None = Field(None, pattern=NAME_PATTERN,
+                             description="Or: the person's user name in the directory, with their agency")
+    agency: str | None = Field(None, pattern=AGENCY_PATTERN,
+                               description="skola, socialtjanst, halso_sjukvard, fritid, polis, ...")
     role: str = Field(min_length=1, max_length=200, description="One of the process's roles (lanes)")
 
 
 class ParticipantOut(Out):
-    user: str
+    id: int
+    issuer: str = Field(description="Who vouches for the person: their identity provider")
+    subject: str = Field(description="The person's id at that identity provider")
+    user: str = Field(description="Their user name, for display (people are matched by issuer and subject)")
     agency: str
     role: str
-    source: Literal["started", "task", "added"] = Field(description="How they joined the case")
+    source: Literal["started", "task", "added", "appointed", "handed_over"] = Field(description="How they joined the case")
     added_at: datetime
     added_by: str
 

@@ -7,7 +7,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from engine.access import audit
+from engine.access import audit, directory
 from engine.access.apikeys import ApiKeyService, looks_like_key
 from engine.access.children import ChildRegistry
 from engine.access.identity import Principal, verify_token
@@ -44,14 +44,19 @@ SessionDep = Annotated[Session, Depends(_session, scope="function")]
 
 def _principal(request: Request, session: SessionDep,
                credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
-    """The caller, from a local or OIDC bearer token or an API key."""
+    """The caller, from a local or OIDC bearer token or an API key, as the directory knows them."""
     if credentials is None:
         raise Unauthenticated("a Bearer token or API key is required")
     state = request.app.state
     try:
         if looks_like_key(credentials.credentials):
             return ApiKeyService(session, state.clock).authenticate(credentials.credentials)
-        return verify_token(state.settings, state.clock, credentials.credentials)
+        # The one place every request's caller is resolved: deactivated or re-roled people change at the next request.
+        principal = directory.effective(session, verify_token(state.settings, state.clock, credentials.credentials),
+                                        state.clock)
+        if session.info.pop(directory.CHANGED, False):
+            session.commit()  # who signed in is remembered even if the request is then refused
+        return principal
     except Refused as exc:
         raise Unauthenticated(exc.detail) from None
 

@@ -188,16 +188,17 @@ class Server:
         return Deliverer(self.app.state.session_factory, self.clock, sealer_for(self.settings),
                          self.settings.webhook_allow_private, timeout=5).run_until_idle()
 
-    def token(self, user: str, *roles: str, agency: str | None = "skola", scopes: tuple[str, ...] | None = None) -> str:
+    def token(self, user: str, *roles: str, agency: str | None = "skola", scopes: tuple[str, ...] | None = None,
+              units: tuple[str, ...] = ()) -> str:
         """A long-lived token (scenario tests move the engine clock by months); integrators get every scope."""
         scopes = ("*",) if scopes is None and "integrator" in roles else scopes or ()
-        return mint_token(self.settings, self.clock, Principal(user, agency, frozenset(roles), scopes=frozenset(scopes)),
-                          timedelta(days=3650))
+        return mint_token(self.settings, self.clock, Principal(user, agency, frozenset(roles), scopes=frozenset(scopes),
+                                                               units=frozenset(units)), timedelta(days=3650))
 
     def client(self, user: str, *roles: str, agency: str | None = "skola",
-               scopes: tuple[str, ...] | None = None) -> httpx.Client:
-        """A real HTTP client acting as `user` with `roles` (and, for an integrator, `scopes`)."""
-        return self.bearer(self.token(user, *roles, agency=agency, scopes=scopes))
+               scopes: tuple[str, ...] | None = None, units: tuple[str, ...] = ()) -> httpx.Client:
+        """A real HTTP client acting as `user` with `roles` (and, for an integrator, `scopes`) at `units`."""
+        return self.bearer(self.token(user, *roles, agency=agency, scopes=scopes, units=units))
 
     def bearer(self, token: str) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, timeout=30, headers={"Authorization": f"Bearer {token}"})

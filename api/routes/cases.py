@@ -91,12 +91,13 @@ def list_participants(case_id: str, cases: CasesDep, principal: PrincipalDep):
 
 @router.post("/{case_id}/participants", response_model=ParticipantOut, status_code=201)
 def add_participant(case_id: str, body: ParticipantIn, cases: CasesDep, principal: PrincipalDep):
-    """Give someone a role in the case (participants only); they may then read it and act in that role."""
-    return cases.add_participant(principal, case_id, body.user, body.agency, body.role)
+    """Give a person of the directory (by `person_id`, or `user` with `agency`) a role in the case (participants
+    only); they may then read it and act in that role."""
+    return cases.add_participant(principal, case_id, body.role, body.person_id, body.user, body.agency)
 
 
-@router.delete("/{case_id}/participants/{user}/{role}", status_code=204, response_class=Response)
-def remove_participant(case_id: str, user: str, role: str, cases: CasesDep, principal: PrincipalDep):
+@router.delete("/{case_id}/participants/{participant_id}", status_code=204, response_class=Response)
+def remove_participant(case_id: str, participant_id: int, cases: CasesDep, principal: PrincipalDep):
     """Take a role in the case from yourself or from someone you added; their access ends at once."""
-    cases.remove_participant(principal, case_id, user, role)
+    cases.remove_participant(principal, case_id, participant_id)
     return Response(status_code=204)

@@ -27,6 +27,21 @@ class Principal:
     roles: frozenset[str] = field(default_factory=frozenset)
     client: str = "token"  # how they signed in, for the access log: token, oidc:<issuer>, api-key:<id>, worker
     scopes: frozenset[str] = field(default_factory=frozenset)  # what an integration client may do; see engine.access
+    # Who the person is, stably: the token's issuer and subject (a user name alone names nobody; see directory).
+    issuer: str | None = None
+    subject: str | None = None
+    units: frozenset[str] = field(default_factory=frozenset)  # the school, office or centre they act for
+    person_id: str | None = None  # their directory id, once the directory knows them
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The stable person key (issuer, subject); internal actors and API keys get one of their own."""
+        return (self.issuer or f"internal:{self.client}", self.subject or self.user)
+
+    @property
+    def ref(self) -> str:
+        """One string for the person (their directory id once known), e.g. for who claimed a task."""
+        return self.person_id or "|".join(self.key)[:200]
 
     def has_role(self, role: str) -> bool:
         return role_id(role) in self.role_ids
@@ -64,6 +79,7 @@ def mint_token(settings: Settings, clock: Clock, principal: Principal, ttl: time
         "sub": principal.user,
         "agency": principal.agency,
         "roles": sorted(principal.roles),
+        "units": sorted(principal.units),
         "scope": " ".join(sorted(principal.scopes)),
         "iat": int(now.timestamp()),
         "exp": int((now + (ttl or timedelta(hours=settings.token_ttl_hours))).timestamp()),
@@ -102,6 +118,26 @@ def _claims(settings: Settings, token: str) -> tuple[dict, str]:
         raise Refused(f"invalid token: {exc}") from None
 
 
+def claim_at(claims: dict, path: str):
+    """The claim named `path`, or nested by dots (Keycloak's `realm_access.roles`); None if absent."""
+    if path in claims:
+        return claims[path]
+    value = claims
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def _strings(value, what: str) -> frozenset[str]:
+    """A claim that is a list of strings (or one string), as a set; Refused otherwise."""
+    value = [value] if isinstance(value, str) else value or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise Refused(f"invalid token: {what} must be a list of strings")
+    return frozenset(value)
+
+
 def verify_token(settings: Settings, clock: Clock, token: str) -> Principal:
     """The principal a local or OIDC token names; Refused if it is invalid or expired (by the engine clock)."""
     claims, client = _claims(settings, token)
@@ -110,14 +146,19 @@ def verify_token(settings: Settings, clock: Clock, token: str) -> Principal:
     nbf = claims.get("nbf")
     if nbf is not None and (not isinstance(nbf, (int, float)) or nbf > clock.now().timestamp()):
         raise Refused("token not yet valid (nbf)")
-    roles = claims.get(settings.oidc_roles_claim if client != "token" else "roles") or []
-    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+    local = client == "token"
+    roles = claims.get("roles") if local else claim_at(claims, settings.oidc_roles_claim)
+    if isinstance(roles, str) or not isinstance(roles or [], list):
         raise Refused("invalid token: roles must be a list of strings")
+    roles = _strings(roles, "roles")
+    units = _strings(claims.get("units") if local else claim_at(claims, settings.oidc_units_claim), "units")
     if "system" in {role_id(r) for r in roles}:
         raise Refused("invalid token: the role system is internal")
     scope = claims.get("scope") or ""
     agency = claims.get(settings.oidc_agency_claim if client != "token" else "agency")
     if not isinstance(scope, str) or not (agency is None or isinstance(agency, str)):
         raise Refused("invalid token: scope and agency must be strings")
-    return Principal(user=str(claims["sub"])[:200], agency=agency, roles=frozenset(roles),
-                     scopes=frozenset(scope.split()), client=client)
+    subject = str(claims["sub"])[:200]
+    name = None if local else claim_at(claims, settings.oidc_user_name_claim)
+    return Principal(user=name[:200] if isinstance(name, str) and name else subject, agency=agency, roles=roles, scopes=frozenset(scope.split()), client=client,
+                     issuer=str(claims["iss"])[:500], subject=subject, units=units)

@@ -22,13 +22,18 @@ from engine.access.consent import sharing_agencies
 from engine.access.identity import Principal
 from engine.core.clock import Clock
 from engine.core.errors import NotFound, Refused
-from engine.core.models import Case, CaseParticipant, UserTask
+from engine.core.models import Case, CaseParticipant, Person, UserTask
 from engine.core.roles import role_id
 
 SYSTEM_ROLE = "system"
 INTEGRATOR_ROLE = "integrator"
 OWNER_ROLE = "processagare"
 PARTICIPANT_ROLE = "deltagare"  # the role recorded for the starter of a process without lanes
+
+
+def same_person(key: tuple[str, str]) -> tuple:
+    """The WHERE terms matching case participants who are the person with `key` (issuer, subject)."""
+    return CaseParticipant.issuer == key[0], CaseParticipant.subject == key[1]
 
 
 def is_system(principal: Principal) -> bool:
@@ -93,12 +98,12 @@ class CaseAccess:
         self.session, self.clock = session, clock
         self._roles: dict[tuple[str, str], set[str]] = {}  # per request: checked several times on one step
 
-    def roles_in(self, case_id: str, user: str) -> set[str]:
-        """The roles `user` holds in the case (empty if not a participant)."""
-        if (case_id, user) not in self._roles:
-            self._roles[case_id, user] = set(self.session.scalars(select(CaseParticipant.role).where(
-                CaseParticipant.case_id == case_id, CaseParticipant.user == user)))
-        return self._roles[case_id, user]
+    def roles_in(self, case_id: str, key: tuple[str, str]) -> set[str]:
+        """The roles the person with `key` (issuer, subject) holds in the case (empty if not a participant)."""
+        if (case_id, key) not in self._roles:
+            self._roles[case_id, key] = set(self.session.scalars(select(CaseParticipant.role).where(
+                CaseParticipant.case_id == case_id, *same_person(key))))
+        return self._roles[case_id, key]
 
     def seat_open(self, case_id: str, role: str) -> bool:
         return self.session.scalar(select(CaseParticipant.id).where(
@@ -110,7 +115,7 @@ class CaseAccess:
             return True
         if not acts_in_cases(principal):
             return False
-        member = bool(self.roles_in(case_id, principal.user))
+        member = bool(self.roles_in(case_id, principal.key))
         if role is None:
             return member
         return principal.has_role(role) and (member or self.seat_open(case_id, role))
@@ -120,7 +125,7 @@ class CaseAccess:
             return True
         if not acts_in_cases(principal):
             return False
-        if self.roles_in(case_id, principal.user):
+        if self.roles_in(case_id, principal.key):
             return True
         groups = self.session.scalars(select(UserTask.candidate_group).distinct().where(
             UserTask.case_id == case_id, UserTask.state == "open", UserTask.candidate_group.in_(principal.role_ids)))
@@ -138,7 +143,7 @@ class CaseAccess:
         """The case, if `principal` is one of its participants (or internal); NotFound otherwise."""
         case = self.session.get(Case, case_id)
         if case is None or not (is_system(principal) or
-                                (acts_in_cases(principal) and self.roles_in(case_id, principal.user))):
+                                (acts_in_cases(principal) and self.roles_in(case_id, principal.key))):
             raise self.refused(principal, case, case_id, what)
         return case
 
@@ -148,21 +153,24 @@ class CaseAccess:
             audit.record_refused(self.session, self.clock, principal, case.id, what)
         return NotFound(f"no case with id {case_id}")
 
-    def join(self, principal: Principal, case_id: str, role: str, source: str, added_by: str | None = None,
-             user: str | None = None, agency: str | None = None) -> None:
-        """Record a participant (the principal itself unless `user` is given); a no-op if already recorded."""
-        user, agency = user or principal.user, agency or principal.agency
-        if (user == principal.user and not acts_in_cases(principal)) or role in self.roles_in(case_id, user):
+    def join(self, principal: Principal, case_id: str, role: str, source: str, person: Person | None = None) -> None:
+        """Record a participant (the principal itself unless `person` is given); a no-op if already recorded."""
+        if person is None and not acts_in_cases(principal):
             return
-        participant = CaseParticipant(case_id=case_id, user=user, agency=agency, role=role, source=source,
-                                      added_at=self.clock.now(), added_by=added_by or principal.user)
+        key = (person.issuer, person.subject) if person else principal.key
+        if role in self.roles_in(case_id, key):
+            return
+        participant = CaseParticipant(case_id=case_id, issuer=key[0], subject=key[1],
+                                      user=person.user_name if person else principal.user,
+                                      agency=(person.agency if person else principal.agency) or "",
+                                      role=role, source=source, added_at=self.clock.now(), added_by=principal.user)
         self.session.add(participant)
         self.session.flush()
-        self._roles.pop((case_id, user), None)
+        self._roles.pop((case_id, key), None)
 
-    def forget(self, case_id: str, user: str) -> None:
-        """Drop what this request knows of `user`'s roles in the case (after a change)."""
-        self._roles.pop((case_id, user), None)
+    def forget(self, case_id: str, key: tuple[str, str]) -> None:
+        """Drop what this request knows of a person's roles in the case (after a change)."""
+        self._roles.pop((case_id, key), None)
 
     def participants(self, case_id: str) -> list[CaseParticipant]:
         return list(self.session.scalars(select(CaseParticipant).where(CaseParticipant.case_id == case_id)
@@ -191,7 +199,7 @@ class CaseAccess:
             return query
         if not acts_in_cases(principal):
             return query.where(false())
-        member = exists().where(CaseParticipant.case_id == UserTask.case_id, CaseParticipant.user == principal.user)
+        member = exists().where(CaseParticipant.case_id == UserTask.case_id, *same_person(principal.key))
         taken = exists().where(CaseParticipant.case_id == UserTask.case_id,
                                CaseParticipant.role == UserTask.candidate_group)
         return query.where((UserTask.candidate_group.in_(principal.role_ids) & (member | ~taken)) |
@@ -204,4 +212,4 @@ class CaseAccess:
             return query
         if not acts_in_cases(principal):
             return query.where(false())
-        return query.where(Case.id.in_(select(CaseParticipant.case_id).where(CaseParticipant.user == principal.user)))
+        return query.where(Case.id.in_(select(CaseParticipant.case_id).where(*same_person(principal.key))))

@@ -8,18 +8,19 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.access import audit, consent
+from engine.access import audit, consent, directory
 from engine.access.children import ChildRegistry, refuse_in_data
 from engine.access.identity import Principal
 from engine.access.policy import (PARTICIPANT_ROLE, CaseAccess, acts_in_cases, has_scope, is_client, is_system,
-                                  require_caseworker)
+                                  require_caseworker, same_person)
 from engine.bpmn.runner import Runner, Snapshot, StepRecord
 from engine.bpmn.serializer import SERIALIZER_VERSION
 from engine.bpmn.specs import CachedSpec, SpecCache
 from engine.casework import correlation, deployments, forms
 from engine.core.clock import Clock
 from engine.core.errors import FieldError, InvalidInput, InvalidTransition, NotFound, Refused
-from engine.core.models import Case, CaseLink, CaseParticipant, HistoryEntry, ProcessVersion, Timer, UserTask
+from engine.core.models import (Case, CaseLink, CaseParticipant, HistoryEntry, Person, ProcessVersion, Timer,
+                                UserTask)
 from engine.core.paging import Page, keyset_page
 from engine.core.roles import role_id
 from engine.integration import outbox
@@ -203,36 +204,55 @@ class CaseService:
         self.access.readable(principal, case_id, "participants")
         return self.access.participants(case_id)
 
-    def add_participant(self, principal: Principal, case_id: str, user: str, agency: str, role: str):
-        """A participant gives someone a role in the case (one of the process's roles)."""
+    def person_named(self, person_id: str | None, user: str | None, agency: str | None, where: str) -> Person:
+        """The directory person a request names, by directory id or by user name at an agency; 422 otherwise."""
+        if person_id:
+            person = self.session.get(Person, person_id)
+            if person is None or not person.active:
+                raise InvalidInput("no such person in the directory", [FieldError(where, f"unknown person {person_id}")])
+            return person
+        found = directory.named(self.session, user or "", agency)
+        if len(found) != 1:
+            reason = "nobody" if not found else "more than one person"
+            raise InvalidInput(f"{reason} in the directory is {user!r} of {agency!r}",
+                               [FieldError(where, f"{reason} in the directory matches; name them by person_id")])
+        return found[0]
+
+    def add_participant(self, principal: Principal, case_id: str, role: str, person_id: str | None = None,
+                        user: str | None = None, agency: str | None = None):
+        """A participant gives a person of the directory a role in the case (one of the process's roles)."""
         case = self.access.member(principal, case_id, "add participant")
         roles = self._spec_of(case).candidate_groups | {PARTICIPANT_ROLE}
         if role_id(role) not in roles:
             raise InvalidInput(f"{role!r} is not a role of {case.process_key}",
                                [FieldError("/role", f"one of: {', '.join(sorted(roles))}")])
-        audit.record(self.session, self.clock, principal, [case_id], "write", f"participant {user} {role_id(role)}")
-        self.access.join(principal, case_id, role_id(role), "added", user=user, agency=agency)
+        person = self.person_named(person_id, user, agency, "/person_id" if person_id else "/user")
+        audit.record(self.session, self.clock, principal, [case_id], "write",
+                     f"participant {person.user_name} {role_id(role)}")
+        self.access.join(principal, case_id, role_id(role), "added", person=person)
         return self.session.scalar(select(CaseParticipant).where(
-            CaseParticipant.case_id == case_id, CaseParticipant.user == user, CaseParticipant.role == role_id(role)))
+            CaseParticipant.case_id == case_id, *same_person((person.issuer, person.subject)),
+            CaseParticipant.role == role_id(role)))
 
-    def remove_participant(self, principal: Principal, case_id: str, user: str, role: str) -> None:
+    def remove_participant(self, principal: Principal, case_id: str, participant_id: int) -> None:
         """Take a role in the case from someone: yourself, or someone you added. Their claims on open tasks go;
         their access ends at their next request."""
         self.access.member(principal, case_id, "remove participant")
-        row = self.session.scalar(select(CaseParticipant).where(
-            CaseParticipant.case_id == case_id, CaseParticipant.user == user, CaseParticipant.role == role_id(role)))
-        if row is None:
-            raise NotFound(f"{user} holds no role {role_id(role)} in case {case_id}")
-        if principal.user not in (user, row.added_by):
+        row = self.session.get(CaseParticipant, participant_id)
+        if row is None or row.case_id != case_id:
+            raise NotFound(f"no participant {participant_id} in case {case_id}")
+        key = (row.issuer, row.subject)
+        if principal.key != key and row.added_by != principal.user:
             raise Refused("you can take a role from yourself or from someone you added")
         self.session.delete(row)
+        person = directory.find(self.session, *key)
         for task in self.session.scalars(select(UserTask).where(UserTask.case_id == case_id, UserTask.state == "open",
-                                                               UserTask.assignee == user,
-                                                               UserTask.candidate_group == role_id(role))):
-            task.assignee = None
-        audit.record(self.session, self.clock, principal, [case_id], "write", f"removed participant {user}")
+                                                               UserTask.assignee_id == (person.id if person else None),
+                                                               UserTask.candidate_group == row.role)):
+            task.assignee = task.assignee_id = None
+        audit.record(self.session, self.clock, principal, [case_id], "write", f"removed participant {row.user}")
         self.session.flush()
-        self.access.forget(case_id, user)
+        self.access.forget(case_id, key)
 
     def access_log(self, principal: Principal, case_id: str, cursor: str | None, limit: int) -> Page:
         """The case's access log, for the registrar (role registrator); reading it is logged too."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from engine.access.identity import Principal
-from engine.access.policy import has_scope, is_client
+from engine.access.policy import has_scope, is_client, same_person
 from engine.casework import correlation, idempotency
 from engine.core.errors import Conflict, InvalidTransition, NotFound, Refused
 from engine.core.models import Case, CaseParticipant, ProcessVersion
@@ -35,8 +35,7 @@ class MessageService:
                     to_all: bool) -> list[str]:
         query = correlation.matching(self.session, wanted, pnr_hash)
         if not is_client(principal):
-            query = query.where(Case.id.in_(select(CaseParticipant.case_id).where(
-                CaseParticipant.user == principal.user)))
+            query = query.where(Case.id.in_(select(CaseParticipant.case_id).where(*same_person(principal.key))))
         found = []
         for case_id, process_key in self.session.execute(query):
             reachable = has_scope(principal, ALL_SCOPE if to_all else "messages", process_key) \

@@ -104,18 +104,19 @@ class TaskService:
         racer who read the task before this commits waits on its row and then finds it taken (a Conflict)."""
         taken = self.session.execute(
             update(UserTask).where(UserTask.id == task.id, UserTask.state == "open",
-                                   or_(UserTask.assignee.is_(None), UserTask.assignee == principal.user))
-            .values(assignee=principal.user).execution_options(synchronize_session=False))
+                                   or_(UserTask.assignee_id.is_(None), UserTask.assignee_id == principal.ref))
+            .values(assignee=principal.user, assignee_id=principal.ref).execution_options(synchronize_session=False))
         if taken.rowcount != 1:
             self.session.refresh(task)
             if task.state != "open":
                 raise InvalidTransition(f"task {task.id} is {task.state}")
             raise Conflict(f"task {task.id} is claimed by {task.assignee}")
         set_committed_value(task, "assignee", principal.user)  # what the UPDATE wrote, without writing it again
+        set_committed_value(task, "assignee_id", principal.ref)
 
     def claim(self, principal: Principal, task_id: str) -> UserTask:
         task = self._open_for(principal, task_id)
-        if task.assignee and task.assignee != principal.user:
+        if task.assignee_id and task.assignee_id != principal.ref:
             raise Conflict(f"task {task_id} is claimed by {task.assignee}")
         self._take(principal, task)
         self.cases.access.join(principal, task.case_id, task.candidate_group or PARTICIPANT_ROLE, "task")
@@ -124,16 +125,16 @@ class TaskService:
 
     def unclaim(self, principal: Principal, task_id: str) -> UserTask:
         task = self._open_for(principal, task_id)
-        if task.assignee != principal.user:
+        if task.assignee_id != principal.ref:
             raise Conflict(f"task {task_id} is not claimed by you")
-        task.assignee = None
+        task.assignee = task.assignee_id = None
         self._touch(task, principal, "task_unclaimed")
         return task
 
     def complete(self, principal: Principal, task_id: str, data: dict) -> UserTask:
         """Validate `data` against the task's form, complete it and run the case to its next wait."""
         task = self._open_for(principal, task_id)
-        if task.assignee and task.assignee != principal.user:
+        if task.assignee_id and task.assignee_id != principal.ref:
             raise Conflict(f"task {task_id} is claimed by {task.assignee}")
         case = self.cases.load(task.case_id)
         refuse_in_data(data, self.cases.clock)

@@ -79,6 +79,8 @@ class Case(Base):
     data_origin: Mapped[dict] = mapped_column(JsonType, default=dict, server_default="{}")
     consent: Mapped[dict | None] = mapped_column(JsonType, nullable=True)  # see engine.consent
     culled_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)  # gallrad
+    # The unit the case belongs to (a school, a social-services office): open seats reach its role holders only.
+    unit: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
     # Optimistic concurrency: every UPDATE checks and bumps `version`; a stale writer gets a conflict.
     __mapper_args__ = {"version_id_col": version}
@@ -117,6 +119,8 @@ class UserTask(Base):
     form_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
     state: Mapped[str] = mapped_column(String(20))
     assignee: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Who claimed it, as a person key (directory id): `assignee` is their user name, for display only.
+    assignee_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     due_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp())
     completed_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
@@ -307,15 +311,40 @@ class Child(Base):
     created_at: Mapped[datetime] = mapped_column(Timestamp())
 
 
+class Person(Base):
+    """One person of the directory: who signed in (or was provisioned by SCIM), their agency, units and roles."""
+
+    __tablename__ = "person"
+    __table_args__ = (UniqueConstraint("issuer", "subject", name="uq_person_issuer_subject"),
+                      Index("ix_person_user_name", "user_name"))
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(500))
+    subject: Mapped[str] = mapped_column(String(200))
+    user_name: Mapped[str] = mapped_column(String(200))
+    display_name: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    agency: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    units: Mapped[list] = mapped_column(JsonType)
+    roles: Mapped[list] = mapped_column(JsonType)
+    active: Mapped[bool] = mapped_column(Boolean)
+    managed_by: Mapped[str] = mapped_column(String(20))  # sign-in | scim
+    external_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    attributes: Mapped[dict | None] = mapped_column(JsonType, nullable=True)  # other SCIM attributes, as provisioned
+    created_at: Mapped[datetime] = mapped_column(Timestamp())
+    updated_at: Mapped[datetime] = mapped_column(Timestamp())
+
+
 class CaseParticipant(Base):
-    """Who holds which role in one case, for which agency."""
+    """Who holds which role in one case, for which agency: a person by issuer + subject (`user` is for display)."""
 
     __tablename__ = "case_participant"
-    __table_args__ = (UniqueConstraint("case_id", "user", "role", name="uq_case_participant"),
-                      Index("ix_case_participant_user", "user", "case_id"))
+    __table_args__ = (UniqueConstraint("case_id", "issuer", "subject", "role", name="uq_case_participant"),
+                      Index("ix_case_participant_person", "issuer", "subject", "case_id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     case_id: Mapped[str] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"))
+    issuer: Mapped[str] = mapped_column(String(500))
+    subject: Mapped[str] = mapped_column(String(200))
     user: Mapped[str] = mapped_column(String(200))
     agency: Mapped[str] = mapped_column(String(100))
     role: Mapped[str] = mapped_column(String(200))

@@ -23,7 +23,10 @@ class Settings(BaseSettings):
     oidc_jwks_url: str = ""
     oidc_audience: str = ""
     oidc_algorithms: list[str] = ["RS256", "ES256"]
+    # Claims may be nested paths: Keycloak's "realm_access.roles", Entra's "roles".
     oidc_roles_claim: str = "roles"
+    oidc_units_claim: str = "units"
+    oidc_user_name_claim: str = "preferred_username"  # shown in the directory; people are matched by iss + sub
     oidc_agency_claim: str = "agency"
     max_upload_bytes: int = 2_000_000  # per deployed file
     max_request_bytes: int = 5_000_000  # any request body (a 10,000-row absence import is about 1 MB)
