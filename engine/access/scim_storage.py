@@ -13,8 +13,8 @@ import json
 import uuid
 from typing import Any
 
-from scim2_models import (Group, InvalidValueException, Meta, NotFoundException, NotImplementedException,
-                          PreconditionFailedException, Resource, ResourceType, ResponseParameters, ScimFilter,
+from scim2_models import (Group, InvalidValueException, Meta, NotFoundException,
+                          PreconditionFailedException, Resource, ResourceType, ResponseParameters, SCIMException, ScimFilter,
                           ScimProvider, SearchRequest, UniquenessException)
 from scim2_models.path import CompareOperator, Comparison
 from scim2_server.storage import ScimStorage, SearchPage
@@ -55,19 +55,25 @@ class DirectoryStorage(ScimStorage):
 
     def search(self, resource_types: list[ResourceType], search_request: SearchRequest[Any], *,
                position: Any = None) -> SearchPage:
-        if len(resource_types) != 1:
-            raise NotImplementedException(detail="search /Users or /Groups, one resource type at a time")
-        resource_type, scim_filter = resource_types[0], search_request.filter
-        query = select(ScimResource).where(ScimResource.kind == resource_type.name)
-        query = self._narrowed(query, scim_filter)
-        rows = list(self.session.scalars(query.order_by(ScimResource.created_at, ScimResource.id)))
-        models = [self._model(resource_type, row) for row in rows]
-        if scim_filter is not None and models and not scim_filter.models:
-            scim_filter = ScimFilter[type(models[0])](str(scim_filter))
-        found = [m for m in models if scim_filter is None or scim_filter.match(m)]
+        found = [model for resource_type in resource_types
+                 for model in self._matching(resource_type, search_request.filter)]
         start = search_request.start_index_0 or 0
         stop = None if search_request.count is None else start + search_request.count
         return SearchPage(len(found), found[start:stop])
+
+    def _matching(self, resource_type: ResourceType, scim_filter: ScimFilter[Any] | None) -> list[Resource[Any]]:
+        """The resources of one type the filter selects, oldest first."""
+        query = self._narrowed(select(ScimResource).where(ScimResource.kind == resource_type.name), scim_filter)
+        rows = self.session.scalars(query.order_by(ScimResource.created_at, ScimResource.id))
+        models = [self._model(resource_type, row) for row in rows]
+        if scim_filter is None or not models:
+            return models
+        if not scim_filter.models:  # a search at the root: the filter is read against each type in turn
+            try:
+                scim_filter = ScimFilter[type(models[0])](str(scim_filter))
+            except (SCIMException, ValueError):
+                return []  # an attribute this type does not declare matches none of its resources
+        return [model for model in models if scim_filter.match(model)]
 
     @staticmethod
     def _narrowed(query, scim_filter: ScimFilter[Any] | None):
