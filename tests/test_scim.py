@@ -169,3 +169,66 @@ def test_scim2_tester_compliance_checks_pass(provisioning):
     assert failed == LEFT_OUT, "\n".join(map(str, failed - LEFT_OUT))
     assert [r.title for r in results if r.status == Status.SKIPPED] == []
     assert sum(r.status == Status.SUCCESS for r in results) >= 140
+
+
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+USER_SCHEMA, GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:core:2.0:Group"
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
+
+def ops(*operations: dict) -> dict:
+    return {"schemas": [PATCH_OP], "Operations": list(operations)}
+
+
+def test_entra_id_and_keycloak_requests_as_they_send_them(server):
+    """The payloads of Entra ID's provisioning service (and its SCIM validator) and of the Keycloak SCIM
+    plugins, verbatim in shape: capitalised ops, string booleans, removes with a value, filtered paths that
+    match nothing yet, a Microsoft schema URN on groups, PUT with the whole member list."""
+    with server.bearer(scim_key(server)) as entra:
+        assert entra.get("/scim/v2/Users", params={"filter": 'userName eq "hanna@kommun.se"'}).json()["totalResults"] == 0
+        hanna = entra.post("/scim/v2/Users", json={
+            "schemas": [USER_SCHEMA, ENTERPRISE], "externalId": "hanna-oid", "userName": "hanna@kommun.se",
+            "active": True, "displayName": "Hanna H", "meta": {"resourceType": "User"}, "roles": [],
+            "emails": [{"primary": True, "type": "work", "value": "hanna@kommun.se"}],
+            "name": {"formatted": "Hanna H", "familyName": "H", "givenName": "Hanna"},
+            ENTERPRISE: {"organization": "halso_sjukvard", "department": "Vårdcentralen Höör"}})
+        assert hanna.status_code == 201, hanna.text
+        user = f"/scim/v2/Users/{hanna.json()['id']}"
+        response = entra.patch(user, json=ops(
+            {"op": "Replace", "path": 'emails[type eq "work"].value', "value": "hanna.h@kommun.se"},
+            {"op": "Add", "path": 'phoneNumbers[type eq "work"].value', "value": "+46 413 12345"},
+            {"op": "Replace", "path": f"{ENTERPRISE}:department", "value": "BUP Höör"},
+            {"op": "Replace", "path": "active", "value": "False"}))
+        assert response.status_code in (200, 204), response.text
+        got = entra.get(user).json()
+        assert (got["active"], got["emails"][0]["value"], got["phoneNumbers"]) == \
+            (False, "hanna.h@kommun.se", [{"type": "work", "value": "+46 413 12345"}])
+        assert entra.patch(user, json=ops({"op": "replace", "value": {"active": True}})).status_code in (200, 204)
+
+        group = entra.post("/scim/v2/Groups", json={
+            "schemas": [GROUP_SCHEMA, "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],
+            "externalId": "eht-oid", "displayName": "EHT", "meta": {"resourceType": "Group"}})
+        assert group.status_code == 201, group.text
+        team = f"/scim/v2/Groups/{group.json()['id']}"
+        member = [{"$ref": None, "value": hanna.json()["id"]}]
+        assert entra.patch(team, json=ops({"op": "Add", "path": "members", "value": member})).status_code in (200, 204)
+        found = entra.get("/scim/v2/Groups", params={"excludedAttributes": "members", "filter": 'displayName eq "EHT"'})
+        assert [(g["id"], "members" in g) for g in found.json()["Resources"]] == [(group.json()["id"], False)]
+        with server.client("hanna-oid", agency=None) as hanna_signs_in:
+            me = hanna_signs_in.get("/tasks")
+            assert me.status_code == 200, me.text
+        with server.app.state.session_factory() as session:
+            person = session.get(Person, hanna.json()["id"])
+            assert (person.agency, person.units, person.roles) == ("halso_sjukvard", ["BUP Höör"], ["eht"])
+        assert entra.patch(team, json=ops({"op": "Remove", "path": "members", "value": member})).status_code in (200, 204)
+        with server.app.state.session_factory() as session:
+            assert session.get(Person, hanna.json()["id"]).roles == []
+
+        # Keycloak's SCIM plugins replace a group with its whole member list.
+        put = entra.put(team, json={"schemas": [GROUP_SCHEMA], "displayName": "EHT", "members": member})
+        assert put.status_code == 200, put.text
+        with server.app.state.session_factory() as session:
+            assert session.get(Person, hanna.json()["id"]).roles == ["eht"]
+        assert entra.delete(team).status_code == 204
+        with server.app.state.session_factory() as session:
+            assert session.get(Person, hanna.json()["id"]).roles == []

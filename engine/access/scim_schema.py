@@ -60,8 +60,10 @@ def provider() -> ScimProvider:
             type=AuthenticationScheme.Type.oauthbearertoken, name="API key",
             description="An API key (svk_...) with the scope scim, sent as a Bearer token", primary=True)],
     )
-    # Entra ID sends `remove` operations with a value and expects a filtered path that matches nothing to add it.
-    policy = ScimPolicy(remove_value_as_filter=ScimPolicy.RemoveValue.apply,
+    # Entra ID sends `remove` operations with a value, expects a filtered path that matches nothing to add the
+    # entry, and names a Microsoft schema on groups that is not even a URN: unknown attributes and schemas are
+    # dropped rather than refused (what samverka acts on is declared, so nothing it needs can hide there).
+    policy = ScimPolicy(remove_value_as_filter=ScimPolicy.RemoveValue.apply, unknown=ScimPolicy.Unknown.ignore,
                         unmatched_path_filter=ScimPolicy.UnmatchedPathFilter.create)
     return ScimProvider(models=[User, EnterpriseUser, SamverkaUser, Group], resource_types=[user_type, group_type],
                         config=config, policy=policy)
@@ -87,9 +89,9 @@ def own_roles(user: Any) -> set[str]:
     return {r.value for r in user.roles or [] if r.value}
 
 
-def group_role(group: Any) -> str | None:
-    """The role a Group stands for."""
-    return role_id(group.display_name)
+def group_role(display_name: str | None) -> str | None:
+    """The role a Group of this displayName stands for."""
+    return role_id(display_name)
 
 
 def _has(user: Any, extension: type) -> bool:

@@ -13,7 +13,7 @@ import json
 import uuid
 from typing import Any
 
-from scim2_models import (Group, InvalidValueException, Meta, NotFoundException,
+from scim2_models import (InvalidValueException, Meta, NotFoundException,
                           PreconditionFailedException, Resource, ResourceType, ResponseParameters, SCIMException, ScimFilter,
                           ScimProvider, SearchRequest, UniquenessException)
 from scim2_models.path import CompareOperator, Comparison
@@ -34,6 +34,11 @@ from engine.core.walk import strings
 USER, GROUP = "User", "Group"
 _NOT_STORED = {"id", "meta", "password", "groups"}  # the server's own, never kept (password), or derived (groups)
 _COLUMNS = {"username": "name_key", "displayname": "name_key", "externalid": "external_id", "id": "id"}
+
+
+def _role(body: dict) -> str | None:
+    """The role the body of a stored Group stands for."""
+    return group_role(body.get("displayName"))
 
 
 def _digest(body: dict) -> str:
@@ -129,7 +134,7 @@ class DirectoryStorage(ScimStorage):
         row = self._row(resource_type, resource.id)
         self._check_version(row, expected_version)
         body = self._body(resource)
-        before = self._member_ids(row)
+        before, role_before = self._member_ids(row), _role(row.body)
         if resource_type.name == USER:
             self._check_user_name(resource, row.id)
             other = directory.find(self.session, self.issuer, subject_of(resource))
@@ -141,7 +146,7 @@ class DirectoryStorage(ScimStorage):
             self._write(row, resource, body)
             row.updated_at = self.clock.now()
             self.session.flush()
-        self._provision_affected(row, resource, before)
+        self._provision_affected(row, resource, before, role_before)
         self._log(row, "replaced")
         return self._model(resource_type, row)
 
@@ -164,35 +169,43 @@ class DirectoryStorage(ScimStorage):
 
     # -- the directory -----------------------------------------------------
 
-    def _provision_affected(self, row: ScimResource, resource: Resource[Any], before: set[str]) -> None:
-        """Bring the directory in line with a written resource: the person a User is, or the old and new members
-        of a Group (whose roles may have changed)."""
+    def _provision_affected(self, row: ScimResource, resource: Resource[Any], before: set[str],
+                            role_before: str | None = None) -> None:
+        """Bring the directory in line with a written resource: the person a User is, or those whose roles a
+        Group's change touches (members who came or went; all of them when the role itself changed)."""
         if row.kind == USER:
-            self._provision(row.id, resource)
+            self._provision(row.id, resource, self._group_roles().get(row.id, set()))
         else:
-            self._reprovision(before | self._member_ids(row))
+            after = self._member_ids(row)
+            self._reprovision(before | after if _role(row.body) != role_before else before ^ after)
 
-    def _provision(self, person_id: str, user: Resource[Any]) -> None:
+    def _provision(self, person_id: str, user: Resource[Any], group_roles: set[str]) -> None:
         agency, units = placement(user)
-        roles = own_roles(user) | {role for group in self._groups() if person_id in self._member_ids(group)
-                                   for role in [group_role(self._group(group))] if role}
         directory.provision(self.session, self.clock, issuer=self.issuer, subject=subject_of(user),
                             user_name=user.user_name, display_name=user.display_name, agency=agency, units=units,
-                            roles=sorted(roles), active=user.active is not False, external_id=user.external_id,
-                            person_id=person_id)
+                            roles=sorted(own_roles(user) | group_roles), active=user.active is not False,
+                            external_id=user.external_id, person_id=person_id)
 
     def _reprovision(self, person_ids: set[str]) -> None:
-        user_type = self.provider.model_for(USER)
-        for person_id in sorted(person_ids):
-            row = self.session.get(ScimResource, person_id)
-            if row is not None and row.kind == USER:
-                self._provision(person_id, user_type.model_validate(row.body))
+        if not person_ids:
+            return
+        user_type, roles = self.provider.model_for(USER), self._group_roles()
+        rows = self.session.scalars(select(ScimResource).where(ScimResource.kind == USER,
+                                                               ScimResource.id.in_(sorted(person_ids))))
+        for row in rows:
+            self._provision(row.id, user_type.model_validate(row.body), roles.get(row.id, set()))
 
     def _groups(self) -> list[ScimResource]:
         return list(self.session.scalars(select(ScimResource).where(ScimResource.kind == GROUP)))
 
-    def _group(self, row: ScimResource) -> Resource[Any]:
-        return Group.model_validate(row.body)
+    def _group_roles(self) -> dict[str, set[str]]:
+        """The roles each User holds through its groups (one read of the groups: roles are few)."""
+        roles: dict[str, set[str]] = {}
+        for group in self._groups():
+            role = _role(group.body)
+            for member in self._member_ids(group) if role else ():
+                roles.setdefault(member, set()).add(role)
+        return roles
 
     @staticmethod
     def _member_ids(row: ScimResource) -> set[str]:
