@@ -22,6 +22,14 @@ class ParticipantIn(BaseModel):
     role: str = Field(min_length=1, max_length=200, description="One of the process's roles (lanes)")
 
 
+class HandoverIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    participant_id: int = Field(description="The participant (row of GET /cases/{id}/participants) who hands over")
+    person_id: str | None = Field(None, max_length=36, description="The new holder's directory id")
+    user: str | None = Field(None, pattern=NAME_PATTERN, description="Or: their user name, with their agency")
+    agency: str | None = Field(None, pattern=AGENCY_PATTERN)
+
+
 class ParticipantOut(Out):
     id: int
     issuer: str = Field(description="Who vouches for the person: their identity provider")
@@ -29,9 +37,21 @@ class ParticipantOut(Out):
     user: str = Field(description="Their user name, for display (people are matched by issuer and subject)")
     agency: str
     role: str
-    source: Literal["started", "task", "added", "appointed", "handed_over"] = Field(description="How they joined the case")
+    source: Literal["started", "task", "added", "appointed", "handed_over", "message"] = Field(
+        description="How they joined the case")
     added_at: datetime
     added_by: str
+
+
+class MeOut(BaseModel):
+    person_id: str | None = Field(description="Your directory id; none for integration clients")
+    issuer: str
+    subject: str
+    user: str
+    agency: str | None
+    units: list[str]
+    roles: list[str]
+    managed_by: Literal["sign-in", "scim"] | None = Field(description="Who keeps your directory entry")
 
 
 class AccessLogOut(Out):

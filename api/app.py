@@ -23,7 +23,7 @@ from .feed_watch import FeedWatch
 from .limits import RequestLimits
 from .request_log import RequestLog
 from .routes import (absence, access_log, api_keys, cases, documents, engine_rest, events, health, messages,
-                     process_definitions, scim, tasks, timers, webhooks)
+                     participants, people, process_definitions, scim, tasks, timers, webhooks)
 from .schemas import Problem
 
 _PROBLEMS = {status: {"model": Problem, "content": {"application/problem+json": {}}}
@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     problems.install(app)
     app.add_middleware(RequestLimits, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestLog)  # outermost: it sees the path as RequestLimits left it
-    for module in (health, process_definitions, cases, access_log, tasks, timers, documents, webhooks, events,
-                   messages, absence, api_keys, engine_rest, scim):
+    for module in (health, process_definitions, cases, participants, access_log, tasks, timers, documents, webhooks,
+                   events, messages, absence, api_keys, engine_rest, people, scim):
         app.include_router(module.router)
     return app

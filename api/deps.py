@@ -67,7 +67,8 @@ PrincipalDep = Annotated[Principal, Depends(_principal)]
 def _cases(request: Request, session: SessionDep) -> CaseService:
     state = request.app.state
     return CaseService(session, state.clock, state.runner, state.specs,
-                       ChildRegistry(session, state.clock, state.settings), state.settings.forms_dir)
+                       ChildRegistry(session, state.clock, state.settings), state.settings.forms_dir,
+                       state.settings.unit_areas, state.settings.default_unit)
 
 
 CasesDep = Annotated[CaseService, Depends(_cases)]

@@ -90,6 +90,8 @@ class CaseCreate(BaseModel):
     barn_personnummer: str | None = Field(None, max_length=20, description=(
         "The child's personnummer or samordningsnummer (date and check digit are validated). Kept encrypted; "
         "the case's `barn` becomes the child's reference unless given. The only field that may hold one."))
+    unit: str | None = Field(None, max_length=200, description=(
+        "The unit the case belongs to (one of yours; needed if you work at several and the process does not say)"))
 
 
 class MessageIn(BaseModel):
@@ -157,6 +159,7 @@ class CaseSummary(Out):
     updated_at: datetime
     closed_at: datetime | None
     created_by: str
+    unit: str | None = Field(None, description="The unit the case belongs to: open seats reach its role holders")
 
 
 class LinkOut(Out):

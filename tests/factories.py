@@ -33,8 +33,18 @@ def start_case(client: httpx.Client, process_key: str, **data) -> dict:
     return response.json()
 
 
+def sign_in(*clients: httpx.Client) -> list[str]:
+    """Make each client's person known to the directory (as any request would); their person ids."""
+    ids = []
+    for client in clients:
+        response = client.get("/me")
+        assert response.status_code == 200, response.text
+        ids.append(response.json()["person_id"])
+    return ids
+
+
 def join(client: httpx.Client, case_id: str, user: str, agency: str, role: str) -> None:
-    """As a participant of the case, give `user` of `agency` the role `role` in it."""
+    """As a participant of the case, give `user` of `agency` (known to the directory) the role `role` in it."""
     response = client.post(f"/cases/{case_id}/participants", json={"user": user, "agency": agency, "role": role})
     assert response.status_code == 201, response.text
 

@@ -5,7 +5,7 @@ import re
 
 from fastapi.routing import APIRoute
 
-from factories import FIXTURES, do, join, open_elements, start_case
+from factories import FIXTURES, do, join, open_elements, sign_in, start_case
 from forms_data import person, samtycke, sip
 from test_hlt import HLT_MOTET, SAMORDNARE
 
@@ -20,6 +20,7 @@ def _a_case_with_everything(product) -> dict:
         do(hugo, case["id"], "aktualisering", {"aktualiserad_av": person("lisa"), "akut": False, "behov": MARKER,
                                                "tas_upp": True})
         ids["case_id"] = case["id"]
+        ids["participant_id"] = hugo.get(f"/cases/{case['id']}/participants").json()[0]["id"]
         ids["task_id"] = open_elements(hugo, case["id"]) and hugo.get(f"/cases/{case['id']}").json()["open_tasks"][0]["id"]
     with product.client("ivar", "integrator") as ivar:
         ids["webhook_id"] = ivar.post("/webhooks", json={"url": "https://mottagare.example/hook"}).json()["id"]
@@ -39,6 +40,8 @@ def _bodies(ids: dict) -> dict:
         ("post", "/cases/{case_id}/participants"): {"json": {"user": "inkraktare", "agency": "polis",
                                                              "role": "samordnare"}},
         ("post", "/tasks/{task_id}/complete"): {"json": {"data": samtycke()}},
+        ("post", "/cases/{case_id}/seats/{role}/handover"): {"json": {"participant_id": ids["participant_id"],
+                                                                       "user": "inkraktare", "agency": "skola"}},
         ("post", "/webhooks"): {"json": {"url": "https://annan.example/hook"}},
         ("post", "/messages"): {"json": {"name": "samtycke_aterkallat", "correlation": {"case_id": ids["case_id"]}}},
         ("post", "/absence-reports"): {"json": report},
@@ -58,25 +61,28 @@ def _bodies(ids: dict) -> dict:
 # Each principal that should be refused, and the routes it may use: these answer a success that shows nothing
 # of the case. (POST /messages is open to caseworkers, but a message to a case they are not in is a 404.)
 # The Modeler's /engine-rest calls are allowed like the process definitions they stand for.
+CASEWORKER = {"GET /process-definitions", "GET /process-definitions/{key}",
+              "GET /process-definitions/{key}/versions/{version}/bpmn", "GET /cases", "GET /tasks", "GET /deadlines",
+              "GET /engine-rest/deployment", "GET /engine-rest/version", "GET /me"}
 REFUSED = {
-    "no roles, no agency": (("nobody",), {"agency": None}, set()),
-    "a caseworker outside the case": (("olle", "fritidsledare"), {"agency": "polis"},
-                                      {"GET /process-definitions", "GET /process-definitions/{key}",
-                                       "GET /process-definitions/{key}/versions/{version}/bpmn", "GET /cases",
-                                       "GET /tasks", "GET /deadlines", "GET /engine-rest/deployment",
-                                       "GET /engine-rest/version"}),
-    "the same role, seat taken": (("hilda", "hlt_motet"), {"agency": "skola"},
-                                  {"GET /process-definitions", "GET /process-definitions/{key}",
-                                   "GET /process-definitions/{key}/versions/{version}/bpmn", "GET /cases",
-                                   "GET /tasks", "GET /deadlines", "POST /cases", "GET /engine-rest/deployment",
-                                   "GET /engine-rest/version"}),
+    "no roles, no agency": (("nobody",), {"agency": None}, {"GET /me"}),
+    "a caseworker outside the case": (("olle", "fritidsledare"), {"agency": "polis"}, CASEWORKER),
+    "the same role, seat taken": (("hilda", "hlt_motet"), {"agency": "skola"}, CASEWORKER | {"POST /cases"}),
+    # The case is at hugo's unit (the deployment's one, ""): the role's holders elsewhere are not reached.
+    "the role at another unit of the same agency": (("hedvig", "hlt_motet"),
+                                                     {"agency": "skola", "units": ("Tyrings skola",)},
+                                                     CASEWORKER | {"POST /cases"}),
+    "the role at another agency's unit": (("henrik", "hlt_motet"), {"agency": "socialtjanst", "units": ("IFO Hörby",)},
+                                           CASEWORKER | {"POST /cases"}),
+    "a socialsekreterare of another area": (("sonja", "socialsekreterare"),
+                                             {"agency": "socialtjanst", "units": ("IFO Hörby",)}, CASEWORKER),
     "a process owner": (("agda", "processagare"), {"agency": None},
                         {"GET /process-definitions", "GET /process-definitions/{key}",
                          "GET /process-definitions/{key}/versions/{version}/bpmn", "POST /process-definitions",
                          "GET /process-definitions/{key}/figures", "GET /engine-rest/version",
-                         "GET /engine-rest/deployment", "POST /engine-rest/deployment/create"}),
+                         "GET /engine-rest/deployment", "POST /engine-rest/deployment/create", "GET /me"}),
     "an integrator": (("nils", "integrator"), {"scopes": ("events", "webhooks", "absence:*")},
-                      {"GET /events", "GET /webhooks", "POST /webhooks", "POST /absence-reports"}),
+                      {"GET /events", "GET /webhooks", "POST /webhooks", "POST /absence-reports", "GET /me"}),
 }
 
 
@@ -133,6 +139,7 @@ def test_every_route_refuses_whoever_should_be_refused_and_never_shows_case_data
 
 
 def _shared_case(hugo, sara, omfattning: list[str]) -> str:
+    sign_in(sara)
     case = start_case(hugo, "hlt")
     do(hugo, case["id"], "aktualisering", {"aktualiserad_av": person("lisa"), "akut": False, "behov": MARKER,
                                            "tas_upp": True})
@@ -176,28 +183,38 @@ def test_consent_that_does_not_name_an_agency_shares_nothing_with_it(product):
 
 def test_a_task_is_for_its_role_in_its_case(product):
     with product.client("hugo", *HLT_MOTET) as hugo, product.client("hilda", *HLT_MOTET) as hilda, \
-            product.client("sam", *SAMORDNARE) as sam:
+            product.client("sam", *SAMORDNARE) as sam, product.client("cia", "chef") as cia:
+        sign_in(sam, cia, hilda)
         case = start_case(hugo, "hlt")
         task = case["open_tasks"][0]
-        assert [t["id"] for t in hilda.get("/tasks").json()["items"]] == [], "hugo holds the seat"
+        assert [t["id"] for t in hilda.get("/tasks").json()["items"]] == [], "hugo holds the school's seat"
         assert hilda.post(f"/tasks/{task['id']}/claim").status_code == 404
         assert sam.post(f"/tasks/{task['id']}/claim").status_code == 404, "not a samordnare task, not his case"
-        join(hugo, case["id"], "sam", "skola", "samordnare")
-        assert sam.post(f"/tasks/{task['id']}/claim").status_code == 403, "in the case, but not in that role"
-        join(hugo, case["id"], "hilda", "skola", "hlt_motet")
-        assert hilda.post(f"/tasks/{task['id']}/claim").json()["assignee"] == "hilda"
-        again = hugo.post(f"/cases/{case['id']}/participants", json={"user": "hilda", "agency": "skola",
+        appointed = hugo.post(f"/cases/{case['id']}/participants", json={"user": "sam", "agency": "skola",
+                                                                         "role": "samordnare"})
+        assert appointed.status_code == 422 and "appointed" in appointed.json()["detail"], "the meeting appoints him"
+        taken = hugo.post(f"/cases/{case['id']}/participants", json={"user": "hilda", "agency": "skola",
                                                                      "role": "HLT-mötet"})
+        assert taken.status_code == 409, "one key person per agency"
+        join(hugo, case["id"], "cia", "skola", "chef")
+        assert cia.post(f"/tasks/{task['id']}/claim").status_code == 403, "in the case, but not in that role"
+        again = hugo.post(f"/cases/{case['id']}/participants", json={"user": "cia", "agency": "skola", "role": "Chef"})
         assert again.status_code == 201 and again.json()["source"] == "added", "already there: the same row"
-        assert len(hugo.get(f"/cases/{case['id']}/participants").json()) == 3
-        assert hilda.get(f"/cases/{case['id']}").status_code == 200
-        assert sam.delete(f"/cases/{case['id']}/participants/hilda/hlt_motet").status_code == 403, "not his to take"
-        assert hugo.delete(f"/cases/{case['id']}/participants/hilda/hlt_motet").status_code == 204
-        assert hilda.get(f"/cases/{case['id']}").status_code == 404, "her access ended at the next request"
-        assert hugo.get(f"/tasks/{task['id']}").json()["assignee"] is None, "and her claim went with it"
-        assert hugo.delete(f"/cases/{case['id']}/participants/hilda/hlt_motet").status_code == 404
+        rows = hugo.get(f"/cases/{case['id']}/participants").json()
+        assert [(p["user"], p["role"]) for p in rows] == [("hugo", "hlt_motet"), ("cia", "chef")]
+        cia_row = rows[1]["id"]
+        assert cia.get(f"/cases/{case['id']}").status_code == 200
+        assert sam.delete(f"/cases/{case['id']}/participants/{cia_row}").status_code == 404, "not his case"
+        assert hugo.delete(f"/cases/{case['id']}/participants/{cia_row}").status_code == 204
+        assert cia.get(f"/cases/{case['id']}").status_code == 404, "her access ended at the next request"
+        assert hugo.delete(f"/cases/{case['id']}/participants/{cia_row}").status_code == 404
         bad_role = hugo.post(f"/cases/{case['id']}/participants", json={"user": "x", "agency": "skola", "role": "kung"})
         assert bad_role.status_code == 422 and bad_role.json()["errors"][0]["location"] == "/role"
+        unknown = hugo.post(f"/cases/{case['id']}/participants", json={"user": "x", "agency": "skola", "role": "chef"})
+        assert unknown.status_code == 422 and "directory" in unknown.json()["detail"], "a made-up user fills no seat"
+        not_chef = hugo.post(f"/cases/{case['id']}/participants", json={"user": "sam", "agency": "skola",
+                                                                        "role": "chef"})
+        assert not_chef.status_code == 422 and "does not hold the role chef" in not_chef.json()["detail"]
 
 
 def test_integrators_send_messages_only_to_the_processes_their_scopes_name(product):

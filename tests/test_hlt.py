@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from conftest import START
-from factories import do, events, open_elements, open_task, start_case
+from factories import do, events, open_elements, open_task, sign_in, start_case
 from forms_data import eskalering, person, samtycke, sdq, sip, skattning
 
 HLT_MOTET, SAMORDNARE, CHEF = ("hlt_motet",), ("samordnare",), ("chef",)
@@ -21,10 +21,11 @@ def aktualisera(motet, akut: bool = False, tas_upp: bool = True) -> str:
 
 
 def to_follow_up(motet, samordnare) -> str:
+    """A case at its first follow-up: the HLT meeting appointed the samordnare's person (known to the directory)."""
+    sign_in(samordnare)
     case_id = aktualisera(motet)
     do(motet, case_id, "samtycke", samtycke())
-    do(motet, case_id, "sammankallande", {"traffar_familjen": [person("sam", "socialtjanst", "socialsekreterare")],
-                                          "samordnare": person("sam", "socialtjanst", "socialsekreterare")})
+    do(motet, case_id, "sammankallande", {"traffar_familjen": [person("sam")], "samordnare": person("sam")})
     do(samordnare, case_id, "upprata_sip", sip())
     do(samordnare, case_id, "bedomning", {"sdq": sdq(), "svarigheter_och_behov": "Ångest inför skolan",
                                           "risk_och_skyddsbedomning_gjord": True})
@@ -139,6 +140,7 @@ def test_missed_sip_deadline_escalates_to_the_chef_without_stopping_the_sip_work
         assert any(t["element_id"] == "eskalera_sip" for t in chef.get("/tasks", params={"candidate_group": "chef"})
                    .json()["items"])
         do(chef, case_id, "eskalera_sip", eskalering())
+        sign_in(product.client("sam", *SAMORDNARE))
         do(motet, case_id, "sammankallande", {"traffar_familjen": [person("sam")], "samordnare": person("sam")})
         assert open_elements(motet, case_id) == ["upprata_sip"]
 

@@ -41,8 +41,8 @@ def climb_to_rektor(mentor, eht, rektor, case_id: str) -> None:
 
 
 def test_the_ladder_climbs_to_rektors_utredning_and_orosanmalan_then_steps_down_and_closes(product):
-    with product.client("mats", *MENTOR) as mentor, product.client("eva", *EHT) as eht, \
-            product.client("rut", *REKTOR) as rektor:
+    with product.client("mats", *MENTOR, units=(SKOLA,)) as mentor, product.client("eva", *EHT, units=(SKOLA,)) as eht, \
+            product.client("rut", *REKTOR, units=(SKOLA,)) as rektor:
         case_id = start_case(mentor, "skolfranvaro", skola=SKOLA, elev="elev-ref-3")["id"]
         assert steg(mentor, case_id) == 0
         climb_to_rektor(mentor, eht, rektor, case_id)
@@ -67,7 +67,7 @@ def test_the_ladder_climbs_to_rektors_utredning_and_orosanmalan_then_steps_down_
 
 
 def test_orosanmalan_is_possible_from_any_rung_without_stopping_the_ladder(product):
-    with product.client("mats", *MENTOR) as mentor, product.client("rut", *REKTOR) as rektor:
+    with product.client("mats", *MENTOR, units=(SKOLA,)) as mentor, product.client("rut", *REKTOR, units=(SKOLA,)) as rektor:
         case_id = start_case(mentor, "skolfranvaro", skola=SKOLA, elev="elev-ref-4")["id"]
         response = mentor.post(f"/cases/{case_id}/messages", json={"name": "orosanmalan", "data": {}})
         assert response.status_code == 200, response.text
@@ -78,7 +78,7 @@ def test_orosanmalan_is_possible_from_any_rung_without_stopping_the_ladder(produ
 
 
 def test_no_report_for_two_weeks_asks_the_mentor_and_same_day_contact_is_a_deadline(product):
-    with product.client("mats", *MENTOR) as mentor, product.client("rut", *REKTOR) as rektor:
+    with product.client("mats", *MENTOR, units=(SKOLA,)) as mentor, product.client("rut", *REKTOR, units=(SKOLA,)) as rektor:
         case_id = start_case(mentor, "skolfranvaro", skola=SKOLA, elev="elev-ref-5")["id"]
         [periodic] = mentor.get(f"/cases/{case_id}/timers").json()
         assert periodic["element_id"] == "ingen_rapport" and periodic["expression"] == "P14D"
@@ -108,8 +108,8 @@ def at_samverkan(mentor, eht, rektor, elev: str) -> str:
 
 
 def test_escalation_to_samverkan_starts_a_linked_hlt_case(product):
-    with product.client("mats", *MENTOR) as mentor, product.client("eva", *EHT) as eht, \
-            product.client("rut", *REKTOR) as rektor:
+    with product.client("mats", *MENTOR, units=(SKOLA,)) as mentor, product.client("eva", *EHT, units=(SKOLA,)) as eht, \
+            product.client("rut", *REKTOR, units=(SKOLA,)) as rektor:
         case_id = at_samverkan(mentor, eht, rektor, "elev-ref-6")
         do(rektor, case_id, "samverkan_beslut", {"samverkan": {"vag": "hlt", "motivering": "Behov hos flera"}})
         ladder = rektor.get(f"/cases/{case_id}").json()
@@ -124,8 +124,8 @@ def test_escalation_to_samverkan_starts_a_linked_hlt_case(product):
 
 
 def test_consent_withdrawn_during_samverkan_stops_it_but_not_the_schools_duty(product):
-    with product.client("mats", *MENTOR) as mentor, product.client("eva", *EHT) as eht, \
-            product.client("rut", *REKTOR) as rektor:
+    with product.client("mats", *MENTOR, units=(SKOLA,)) as mentor, product.client("eva", *EHT, units=(SKOLA,)) as eht, \
+            product.client("rut", *REKTOR, units=(SKOLA,)) as rektor:
         case_id = at_samverkan(mentor, eht, rektor, "elev-ref-7")
         response = rektor.post(f"/cases/{case_id}/messages", json={"name": "samtycke_aterkallat", "data": {}})
         assert response.status_code == 200, response.text

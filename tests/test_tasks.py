@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 
 import httpx
-from factories import complete, deployed, open_task, start_case
+from factories import SKOLA, complete, deployed, open_task, sign_in, start_case
 
 
 def test_list_filters(server):
@@ -23,11 +23,13 @@ def test_list_filters(server):
 
 def test_claim_unclaim_and_roles(server):
     deployed(server, "loop.bpmn")
-    with server.client("kim", "kontaktperson") as kim, server.client("kalle", "kontaktperson") as kalle, \
-            server.client("rut", "rektor") as rut:
+    with server.client("kim", "kontaktperson", units=(SKOLA,)) as kim, \
+            server.client("kalle", "kontaktperson", units=("Tyrings skola",)) as kalle, \
+            server.client("rut", "rektor", units=(SKOLA,)) as rut:
+        sign_in(kalle)
         task = start_case(kim, "uppfoljning")["open_tasks"][0]
         assert rut.post(f"/tasks/{task['id']}/claim").status_code == 404, "not in the case: it does not exist for her"
-        assert kalle.post(f"/tasks/{task['id']}/claim").status_code == 404, "kim holds the kontaktperson seat"
+        assert kalle.post(f"/tasks/{task['id']}/claim").status_code == 404, "the case is another unit's"
         added = kim.post(f"/cases/{task['case_id']}/participants",
                          json={"user": "kalle", "agency": "skola", "role": "kontaktperson"})
         assert added.status_code == 201, added.text

@@ -3,12 +3,24 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from factories import do, events, join, open_elements, start_case
+from factories import do, events, open_elements, sign_in, start_case
 from forms_data import eskalering, person, samtycke
 
 SAMORDNARE, KOORDINATOR, SPRAKROR = ("samordnare",), ("koordinator",), ("sprakror",)
 KONTAKTPERSON, EHT, SOCIALSEKRETERARE = ("kontaktperson",), ("eht",), ("socialsekreterare",)
 MOTE = {"datum": "2026-02-02", "tid": "15:00", "plats": "Skolans konferensrum"}
+# The people of the scenarios, as the directory knows them (user, roles, agency).
+CAST = [("siv", SAMORDNARE, "skola"), ("kim", KOORDINATOR, "skola"), ("klara", KOORDINATOR, "skola"),
+        ("karin", KONTAKTPERSON, "skola"), ("maja", SPRAKROR, "fritid"), ("eva", EHT, "skola"),
+        ("rut", ("rektor", "kontaktperson"), "skola"), ("hans", ("socialsekreterare", "koordinator"), "socialtjanst"),
+        ("sara", SOCIALSEKRETERARE, "socialtjanst")]
+
+
+def known(product) -> None:
+    """Everyone of the cast has signed in once, so the directory knows them."""
+    for user, roles, agency in CAST:
+        with product.client(user, *roles, agency=agency) as client:
+            sign_in(client)
 
 
 def registered(samordnare, personnummer: str | None = None) -> str:
@@ -31,6 +43,7 @@ def assessed(samordnare, personnummer: str | None = None) -> str:
 
 def offered(product, samordnare, koordinator, personnummer: str | None = None) -> str:
     """A case through steps 1-4: assessed, offered, förmöte held and the child's voice heard."""
+    known(product)
     case_id = assessed(samordnare, personnummer)
     do(koordinator, case_id, "erbjudande", {"familjen_tackar_ja": True, "barnets_rost": "Vill ha lugn i skolan"})
     do(koordinator, case_id, "formote", {
@@ -38,7 +51,7 @@ def offered(product, samordnare, koordinator, personnummer: str | None = None) -
         "natverkskarta": [{"namn": "Moster Maja", "relation": "släkt"}],
         "sprakror": {"namn": "Moster Maja", "relation": "släkt", "anvandare": "maja"},
         "gastlista": [{"namn": "Lärare Lisa", "roll": "mentor", "verksamhet": "skola"}], "natverksmote_1": MOTE})
-    with product.client("maja", *SPRAKROR) as sprakror:
+    with product.client("maja", *SPRAKROR, agency="fritid") as sprakror:
         do(sprakror, case_id, "barnets_rost", {"barnets_rost": "Vill ha en vuxen att prata med"})
     return case_id
 
@@ -107,6 +120,7 @@ def test_not_a_vastbas_case_ends_with_the_alternative_measure_recorded(product):
 
 
 def test_koordinatorer_are_two_people_and_not_the_cases_handlaggare(product):
+    known(product)
     with product.client("siv", *SAMORDNARE) as samordnare:
         case_id = registered(samordnare)
         same = do(samordnare, case_id, "bedomning", {"vastbasarende": True, "koordinator1": person("kim"),
@@ -139,7 +153,6 @@ def test_myndighetsutovning_in_the_middle_interrupts_every_step(product):
         case_id = planned(product, samordnare, koordinator)
         do(kontaktperson, case_id, "insatser_paborjas", {"paborjade": "2026-02-17"})
         assert open_elements(kontaktperson, case_id) == ["eht_genomgang", "uppfoljning"]
-        join(samordnare, case_id, "sara", "socialtjanst", "socialsekreterare")
         response = sara.post(f"/cases/{case_id}/messages", json={"name": "myndighetsutovning", "data": {}})
         assert response.status_code == 200, response.text
         assert [t["element_id"] for t in response.json()["open_tasks"]] == ["registrera_myndighetsbeslut"]
@@ -158,10 +171,12 @@ def test_myndighetsutovning_can_come_at_the_very_first_step(product):
     with product.client("siv", *SAMORDNARE) as samordnare, \
             product.client("sara", *SOCIALSEKRETERARE, agency="socialtjanst") as sara:
         case = start_case(samordnare, "vastbas")
-        assert sara.post(f"/cases/{case['id']}/messages", json={"name": "myndighetsutovning"}).status_code == 404
-        join(samordnare, case["id"], "sara", "socialtjanst", "socialsekreterare")
-        sara.post(f"/cases/{case['id']}/messages", json={"name": "myndighetsutovning", "data": {}})
+        assert sara.get(f"/cases/{case['id']}").status_code == 404, "not in the case: she cannot read it"
+        started = sara.post(f"/cases/{case['id']}/messages", json={"name": "myndighetsutovning", "data": {}})
+        assert started.status_code == 200, "a socialsekreterare of the case's area, participant or not"
         assert open_elements(sara, case["id"]) == ["registrera_myndighetsbeslut"]
+        assert [(p["user"], p["role"], p["source"]) for p in sara.get(f"/cases/{case['id']}/participants").json()
+                if p["user"] == "sara"] == [("sara", "socialsekreterare", "message")]
 
 
 def test_eht_review_within_two_months_and_network_meeting_target(product):

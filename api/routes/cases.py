@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query
 
 from engine.core.models import HistoryEntry
 
-from ..access_schemas import ParticipantIn, ParticipantOut
 from ..deps import CasesDep, PrincipalDep
 from ..schemas import Actor, CaseCreate, CaseOut, CaseSummary, HistoryOut, LinkOut, MessageIn, Page, TaskOut, TimerOut
 
@@ -27,7 +26,7 @@ def _case_out(cases, principal, case_id: str, what: str = "case") -> CaseOut:
 @router.post("", response_model=CaseOut, status_code=201)
 def start_case(body: CaseCreate, cases: CasesDep, principal: PrincipalDep):
     """Start a case on the newest version of a process; it runs to its first wait state."""
-    case = cases.start(principal, body.process_key, body.data, personnummer=body.barn_personnummer)
+    case = cases.start(principal, body.process_key, body.data, personnummer=body.barn_personnummer, unit=body.unit)
     return _case_out(cases, principal, case.id)
 
 
@@ -83,21 +82,3 @@ def case_history(case_id: str, cases: CasesDep, principal: PrincipalDep, cursor:
     return Page[HistoryOut](items=[_history_out(e) for e in page.items], next_cursor=page.next_cursor)
 
 
-@router.get("/{case_id}/participants", response_model=list[ParticipantOut])
-def list_participants(case_id: str, cases: CasesDep, principal: PrincipalDep):
-    """Who takes part in the case, in which role and for which agency."""
-    return cases.participants(principal, case_id)
-
-
-@router.post("/{case_id}/participants", response_model=ParticipantOut, status_code=201)
-def add_participant(case_id: str, body: ParticipantIn, cases: CasesDep, principal: PrincipalDep):
-    """Give a person of the directory (by `person_id`, or `user` with `agency`) a role in the case (participants
-    only); they may then read it and act in that role."""
-    return cases.add_participant(principal, case_id, body.role, body.person_id, body.user, body.agency)
-
-
-@router.delete("/{case_id}/participants/{participant_id}", status_code=204, response_class=Response)
-def remove_participant(case_id: str, participant_id: int, cases: CasesDep, principal: PrincipalDep):
-    """Take a role in the case from yourself or from someone you added; their access ends at once."""
-    cases.remove_participant(principal, case_id, participant_id)
-    return Response(status_code=204)

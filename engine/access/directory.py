@@ -24,8 +24,9 @@ Interface (used by api/deps.py for every request, and by the SCIM routes):
   (remembering them first): a deactivated person is refused with `Deactivated` (a Refused, answered 401 by
   api/deps); a SCIM-managed person's roles, agency and units come from the directory; `person_id` is set.
   Internal actors and API keys are not people and come back unchanged.
-- `named(session, user_name, agency) -> list[Person]`: the active people a form's (anvandare, verksamhet) may
-  mean; callers refuse none or several (a bare user name never identifies anyone on its own).
+- `named(session, user_name, agency, role=None) -> list[Person]`: the active people a form's (anvandare,
+  verksamhet) may mean (no verksamhet: those holding `role`); callers refuse none or several (a bare user
+  name never identifies anyone on its own).
 - `holds(person, role)`: whether the directory gives the person the role (the rules about a person, such as
   "a rektor may not be kontaktperson", ask this, not what a form says about them).
 """
@@ -142,7 +143,10 @@ def effective(session: Session, principal: Principal, clock: Clock | None = None
     return replace(principal, person_id=person.id)
 
 
-def named(session: Session, user_name: str, agency: str | None) -> list[Person]:
-    """The active people with this user name at this agency (a form names people so; more than one is ambiguous)."""
-    return list(session.scalars(select(Person).where(Person.user_name == user_name, Person.agency == agency,
-                                                     Person.active.is_(True)).limit(2)))
+def named(session: Session, user_name: str, agency: str | None, role: str | None = None) -> list[Person]:
+    """The active people with this user name at this agency — or, with no agency (a språkrör may be outside
+    every agency), those holding `role`; callers refuse none or several (a user name alone identifies nobody)."""
+    query = select(Person).where(Person.user_name == user_name, Person.active.is_(True))
+    if agency is not None or role is None:
+        return list(session.scalars(query.where(Person.agency == agency).limit(2)))
+    return [p for p in session.scalars(query.limit(50)) if holds(p, role)][:2]

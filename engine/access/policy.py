@@ -1,20 +1,28 @@
 """Who may see and do what in a case (the authorization model the README describes).
 
-- A case's participants are recorded per case: who holds which role in it, for which agency.
-  Starting a case, or claiming or completing one of its tasks, makes you one; a participant
-  can add others.
-- A task is acted on by a holder of its lane's role who is a participant of the case, or, while
-  no participant holds that role yet, by any holder of it (the seat is open; acting takes it).
-- Case data is read by participants (and by whoever may take an open seat, to do the task).
-  Each data key remembers the agency that wrote it: another agency sees it only while consent
-  naming both agencies is in force (engine.consent), checked on every request.
+- People are matched by issuer and subject (engine.access.directory), never by a bare user name.
+- A case's participants are recorded per case: who holds which seat (role) in it, for which agency.
+  Starting a case, acting on one of its tasks, being appointed by a step's form, or being added or handed a
+  seat makes you one.
+- Every case has a unit (a school, an office; engine.casework.seats says where it comes from) and every person
+  one or more (from the directory; none given means the deployment's one unit, "").
+- A task is acted on per the seat its lane declares (engine.core.seats): an appointed seat by its appointed
+  holders only; a `unit` seat by the role's holders at the case's unit; an `area` seat also by those at the
+  unit's area (SAMVERKA_UNIT_AREAS); an `agency` seat by one holder per agency, the first to act. A
+  participant in the role acts too (added people must hold the role in the directory).
+- Case-wide actions (cancel, each message, adding participants, handing over seats) are taken by the roles
+  the model grants them to; a process that grants none lets every participant take them.
+- Case data is read by participants and by whoever may act on one of its open tasks. Each data key remembers
+  the agency that wrote it: another agency sees it only while consent naming both agencies is in force
+  (engine.consent), checked on every request.
 - Integration clients (role integrator, or an API key) and process owners see no case data;
   internal actors (the timer worker, simulations) hold the role `system`, which no token can carry.
-- A case the caller may not read is answered as if it did not exist (404), so ids reveal nothing.
+- A case the caller may not read is answered as if it did not exist (404), so ids reveal nothing; someone
+  who may read it and may not do a thing is told why (403).
 """
 from __future__ import annotations
 
-from sqlalchemy import exists, false, select
+from sqlalchemy import exists, false, func, select
 from sqlalchemy.orm import Session
 
 from engine.access import audit
@@ -91,12 +99,19 @@ def require_definition_reader(principal: Principal) -> None:
         raise Refused(f"process definitions are read by the role {OWNER_ROLE} and by caseworkers")
 
 
-class CaseAccess:
-    """The rules above, over the caller's session."""
+NO_UNIT = ""  # the unit of a person or case for which none is known: a deployment without units is one unit
 
-    def __init__(self, session: Session, clock: Clock):
-        self.session, self.clock = session, clock
-        self._roles: dict[tuple[str, str], set[str]] = {}  # per request: checked several times on one step
+
+def units_of(principal: Principal) -> frozenset[str]:
+    return principal.units or frozenset({NO_UNIT})
+
+
+class CaseAccess:
+    """The rules above, over the caller's session; `areas` maps a unit to the area it belongs to."""
+
+    def __init__(self, session: Session, clock: Clock, areas: dict[str, str] | None = None):
+        self.session, self.clock, self.areas = session, clock, areas or {}
+        self._roles: dict[tuple[str, tuple[str, str]], set[str]] = {}  # per request: checked several times a step
 
     def roles_in(self, case_id: str, key: tuple[str, str]) -> set[str]:
         """The roles the person with `key` (issuer, subject) holds in the case (empty if not a participant)."""
@@ -105,20 +120,38 @@ class CaseAccess:
                 CaseParticipant.case_id == case_id, *same_person(key))))
         return self._roles[case_id, key]
 
-    def seat_open(self, case_id: str, role: str) -> bool:
-        return self.session.scalar(select(CaseParticipant.id).where(
-            CaseParticipant.case_id == case_id, CaseParticipant.role == role).limit(1)) is None
+    def reach_units(self, principal: Principal, reach: str) -> frozenset[str]:
+        """The case units `principal` reaches: theirs (`unit`), and those of the areas they work in (`area`)."""
+        units = units_of(principal)
+        if reach == "area":
+            units |= {unit for unit, area in self.areas.items() if area in units}
+        return units
 
-    def may_act(self, principal: Principal, case_id: str, role: str | None) -> bool:
-        """Whether `principal` may claim or complete a task of `role` in the case."""
+    def reaches(self, principal: Principal, case: Case, reach: str) -> bool:
+        return (case.unit or NO_UNIT) in self.reach_units(principal, reach)
+
+    def agency_seat_taken(self, case_id: str, role: str, agency: str | None) -> bool:
+        return self.session.scalar(select(CaseParticipant.id).where(
+            CaseParticipant.case_id == case_id, CaseParticipant.role == role,
+            CaseParticipant.agency == (agency or "")).limit(1)) is not None
+
+    def may_act(self, principal: Principal, case_id: str, role: str | None, seat: str | None) -> bool:
+        """Whether `principal` may claim or complete a task of `role`, whose lane declares `seat`, in the case."""
         if is_system(principal):
             return True
         if not acts_in_cases(principal):
             return False
-        member = bool(self.roles_in(case_id, principal.key))
+        held = self.roles_in(case_id, principal.key)
         if role is None:
-            return member
-        return principal.has_role(role) and (member or self.seat_open(case_id, role))
+            return bool(held)
+        if role in held and (seat == "appointed" or principal.has_role(role)):
+            return True
+        if seat == "appointed" or not principal.has_role(role):
+            return False
+        case = self.session.get(Case, case_id)
+        if seat == "agency":
+            return self.reaches(principal, case, "area") and not self.agency_seat_taken(case_id, role, principal.agency)
+        return self.reaches(principal, case, "area" if seat == "area" else "unit")
 
     def may_read(self, principal: Principal, case_id: str) -> bool:
         if is_system(principal):
@@ -127,9 +160,32 @@ class CaseAccess:
             return False
         if self.roles_in(case_id, principal.key):
             return True
-        groups = self.session.scalars(select(UserTask.candidate_group).distinct().where(
+        tasks = self.session.execute(select(UserTask.candidate_group, UserTask.seat).distinct().where(
             UserTask.case_id == case_id, UserTask.state == "open", UserTask.candidate_group.in_(principal.role_ids)))
-        return any(self.seat_open(case_id, group) for group in groups)
+        return any(self.may_act(principal, case_id, group, seat) for group, seat in tasks)
+
+    def may(self, principal: Principal, case: Case, grants) -> bool:
+        """Whether `principal` is given a case-wide action by `grants` (engine.core.seats; None: participants)."""
+        if is_system(principal):
+            return True
+        if not acts_in_cases(principal):
+            return False
+        held = self.roles_in(case.id, principal.key)
+        if grants is None:
+            return bool(held)
+        return any(grant.role in held or (grant.reach != "participant" and principal.has_role(grant.role)
+                                          and self.reaches(principal, case, grant.reach)) for grant in grants)
+
+    def allowed(self, principal: Principal, case_id: str, grants, what: str, doing: str) -> Case:
+        """The case, if `grants` give `principal` the action; 403 saying so to someone who may read it, 404 to others."""
+        case = self.session.get(Case, case_id)
+        if case is not None and self.may(principal, case, grants):
+            return case
+        if case is not None and self.may_read(principal, case_id):
+            audit.record_refused(self.session, self.clock, principal, case.id, what)
+            roles = ", ".join(sorted(g.role for g in grants or ())) or "no role"
+            raise Refused(f"your role may not {doing} in this case (the process gives it to: {roles})")
+        raise self.refused(principal, case, case_id, what)
 
     def readable(self, principal: Principal, case_id: str, what: str) -> Case:
         """The case, logged as read by `principal`; NotFound if it does not exist or they may not read it."""
@@ -192,18 +248,27 @@ class CaseAccess:
         origin = case.data_origin or {}
         return {k: v for k, v in case.data.items() if origin.get(k) is None or origin[k] in agencies}
 
-    @staticmethod
-    def actionable_tasks(query, principal: Principal):
-        """`query` over UserTask narrowed to the tasks `principal` may act on."""
+    def actionable_tasks(self, query, principal: Principal):
+        """`query` over UserTask narrowed to the tasks `principal` may act on (the rule of may_act, in SQL)."""
         if is_system(principal):
             return query
         if not acts_in_cases(principal):
             return query.where(false())
-        member = exists().where(CaseParticipant.case_id == UserTask.case_id, *same_person(principal.key))
-        taken = exists().where(CaseParticipant.case_id == UserTask.case_id,
-                               CaseParticipant.role == UserTask.candidate_group)
-        return query.where((UserTask.candidate_group.in_(principal.role_ids) & (member | ~taken)) |
-                           (UserTask.candidate_group.is_(None) & member))
+        mine = exists().where(CaseParticipant.case_id == UserTask.case_id, *same_person(principal.key))
+        in_role = exists().where(CaseParticipant.case_id == UserTask.case_id, *same_person(principal.key),
+                                 CaseParticipant.role == UserTask.candidate_group)
+        agency_taken = exists().where(CaseParticipant.case_id == UserTask.case_id,
+                                      CaseParticipant.role == UserTask.candidate_group,
+                                      CaseParticipant.agency == (principal.agency or ""))
+
+        def at(reach):
+            units = self.reach_units(principal, reach)
+            return UserTask.case_id.in_(select(Case.id).where(func.coalesce(Case.unit, NO_UNIT).in_(units)))
+        seat = func.coalesce(UserTask.seat, "unit")
+        by_role = UserTask.candidate_group.in_(principal.role_ids) & (
+            in_role | ((seat == "unit") & at("unit")) | ((seat == "area") & at("area")) |
+            ((seat == "agency") & at("area") & ~agency_taken))
+        return query.where(by_role | ((seat == "appointed") & in_role) | (UserTask.candidate_group.is_(None) & mine))
 
     @staticmethod
     def member_cases(query, principal: Principal):

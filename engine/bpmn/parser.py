@@ -19,7 +19,7 @@ from SpiffWorkflow.bpmn.parser.ProcessParser import ProcessParser
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
-from engine.bpmn import dataflow, dmn
+from engine.bpmn import dataflow, dmn, lanes
 from engine.bpmn.expressions import LANGUAGE, LANGUAGE_ALIASES, validate_expression, validate_script
 from engine.bpmn.references import BPMN_NS, CAMUNDA_NS, FORM_KEY, NS, element_id, form_keys_of, reference_errors
 from engine.bpmn.timer_events import check_iso_literal, iso_literal, timer_event_definition
@@ -247,6 +247,7 @@ def parse_bundle(files: dict[str, bytes], forms: dict[str, set[str]] | None = No
     for name, root in trees.items():
         if name.endswith(".bpmn"):
             errors.extend(reference_errors(name, root, form_keys, decisions))
+            errors.extend(lanes.declaration_errors(name, root))
     if errors:
         raise InvalidInput("deployment refused", errors)
     try:

@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 
+from engine.bpmn.lanes import declarations
 from engine.bpmn.parser import load_spec, start_form_key
 from engine.core.roles import role_id
+from engine.core.seats import NONE, Declarations
 
 
 def candidate_group(lane: str | None) -> str | None:
@@ -26,6 +28,7 @@ class CachedSpec:
     interrupting: frozenset[str] = frozenset()  # ids of interrupting event subprocesses
     start_form: str | None = None  # the form start data must match; None: a case starts with no data
     form_keys: dict = field(default_factory=dict)  # user task id -> its formKey
+    declared: Declarations = NONE  # the lanes' seats and the roles' rights (engine.core.seats)
 
 
 class SpecCache:
@@ -53,7 +56,7 @@ class SpecCache:
                                  if any(getattr(t, "interrupting", False) for t in sub.task_specs.values()))
         form_keys = {t.bpmn_id: t.form.key for t in task_specs if getattr(getattr(t, "form", None), "key", None)}
         cached = CachedSpec(spec, subprocess_specs, groups, messages, interrupting, start_form_key(key, files),
-                            form_keys)
+                            form_keys, declarations(key, files))
         with self._lock:
             self._items[version_id] = cached
             while len(self._items) > self._size:

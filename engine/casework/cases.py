@@ -8,21 +8,21 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.access import audit, consent, directory
+from engine.access import audit, consent
 from engine.access.children import ChildRegistry, refuse_in_data
 from engine.access.identity import Principal
 from engine.access.policy import (PARTICIPANT_ROLE, CaseAccess, acts_in_cases, has_scope, is_client, is_system,
-                                  require_caseworker, same_person)
+                                  require_caseworker)
 from engine.bpmn.runner import Runner, Snapshot, StepRecord
 from engine.bpmn.serializer import SERIALIZER_VERSION
 from engine.bpmn.specs import CachedSpec, SpecCache
-from engine.casework import correlation, deployments, forms
+from engine.casework import correlation, deployments, forms, seats
 from engine.core.clock import Clock
 from engine.core.errors import FieldError, InvalidInput, InvalidTransition, NotFound, Refused
-from engine.core.models import (Case, CaseLink, CaseParticipant, HistoryEntry, Person, ProcessVersion, Timer,
-                                UserTask)
+from engine.core.models import Case, CaseLink, CaseParticipant, HistoryEntry, ProcessVersion, Timer, UserTask
 from engine.core.paging import Page, keyset_page
 from engine.core.roles import role_id
+from engine.core.seats import NONE
 from engine.integration import outbox
 
 # A step that fails at run time is refused with nothing of it applied (timers are put off and retried), so a
@@ -76,9 +76,11 @@ class CaseService:
     """Domain operations on cases; the caller owns the transaction."""
 
     def __init__(self, session: Session, clock: Clock, runner: Runner, specs: SpecCache,
-                 children: ChildRegistry | None = None, forms_dir: Path = forms.FORMS_DIR):
+                 children: ChildRegistry | None = None, forms_dir: Path = forms.FORMS_DIR,
+                 areas: dict[str, str] | None = None, default_unit: str = ""):
         self.session, self.clock, self.runner, self.specs = session, clock, runner, specs
-        self.access = CaseAccess(session, clock)
+        self.access = CaseAccess(session, clock, areas)
+        self.default_unit = default_unit  # the unit of cases of processes that declare case_unit = setting
         self.children = children  # None where no personnummer comes in (workers, simulations)
         self.forms_dir = forms_dir  # start forms
 
@@ -92,7 +94,8 @@ class CaseService:
         return self.specs.get(version.id, version.key, version.files, "python" if legacy else "feel")
 
     def start(self, principal: Principal, process_key: str, data: dict, authorized: bool = False,
-              personnummer: str | None = None, child_id: str | None = None, trusted: bool = False) -> Case:
+              personnummer: str | None = None, child_id: str | None = None, trusted: bool = False,
+              unit: str | None = None) -> Case:
         """Start a case on the newest version of `process_key`, as one of its roles (or `authorized` by the caller),
         about the child with `personnummer` (or the registered child `child_id`).
 
@@ -121,7 +124,8 @@ class CaseService:
         now = self.clock.now()
         case = Case(id=str(uuid.uuid4()), process_key=version.key, process_version_id=version.id, status="open",
                     data={}, state="", serializer_version=SERIALIZER_VERSION, created_at=now, updated_at=now,
-                    created_by=principal.user, child_id=child_id)
+                    created_by=principal.user, child_id=child_id,
+                    unit=seats.case_unit(cached.declared, principal, data, unit, self.default_unit))
         self.session.add(case)
         self.session.flush()
         correlation.claim(self.session, case, self._keys(data, child_id, trusted or _declares_pupil(start_form)))
@@ -204,56 +208,6 @@ class CaseService:
         self.access.readable(principal, case_id, "participants")
         return self.access.participants(case_id)
 
-    def person_named(self, person_id: str | None, user: str | None, agency: str | None, where: str) -> Person:
-        """The directory person a request names, by directory id or by user name at an agency; 422 otherwise."""
-        if person_id:
-            person = self.session.get(Person, person_id)
-            if person is None or not person.active:
-                raise InvalidInput("no such person in the directory", [FieldError(where, f"unknown person {person_id}")])
-            return person
-        found = directory.named(self.session, user or "", agency)
-        if len(found) != 1:
-            reason = "nobody" if not found else "more than one person"
-            raise InvalidInput(f"{reason} in the directory is {user!r} of {agency!r}",
-                               [FieldError(where, f"{reason} in the directory matches; name them by person_id")])
-        return found[0]
-
-    def add_participant(self, principal: Principal, case_id: str, role: str, person_id: str | None = None,
-                        user: str | None = None, agency: str | None = None):
-        """A participant gives a person of the directory a role in the case (one of the process's roles)."""
-        case = self.access.member(principal, case_id, "add participant")
-        roles = self._spec_of(case).candidate_groups | {PARTICIPANT_ROLE}
-        if role_id(role) not in roles:
-            raise InvalidInput(f"{role!r} is not a role of {case.process_key}",
-                               [FieldError("/role", f"one of: {', '.join(sorted(roles))}")])
-        person = self.person_named(person_id, user, agency, "/person_id" if person_id else "/user")
-        audit.record(self.session, self.clock, principal, [case_id], "write",
-                     f"participant {person.user_name} {role_id(role)}")
-        self.access.join(principal, case_id, role_id(role), "added", person=person)
-        return self.session.scalar(select(CaseParticipant).where(
-            CaseParticipant.case_id == case_id, *same_person((person.issuer, person.subject)),
-            CaseParticipant.role == role_id(role)))
-
-    def remove_participant(self, principal: Principal, case_id: str, participant_id: int) -> None:
-        """Take a role in the case from someone: yourself, or someone you added. Their claims on open tasks go;
-        their access ends at their next request."""
-        self.access.member(principal, case_id, "remove participant")
-        row = self.session.get(CaseParticipant, participant_id)
-        if row is None or row.case_id != case_id:
-            raise NotFound(f"no participant {participant_id} in case {case_id}")
-        key = (row.issuer, row.subject)
-        if principal.key != key and row.added_by != principal.user:
-            raise Refused("you can take a role from yourself or from someone you added")
-        self.session.delete(row)
-        person = directory.find(self.session, *key)
-        for task in self.session.scalars(select(UserTask).where(UserTask.case_id == case_id, UserTask.state == "open",
-                                                               UserTask.assignee_id == (person.id if person else None),
-                                                               UserTask.candidate_group == row.role)):
-            task.assignee = task.assignee_id = None
-        audit.record(self.session, self.clock, principal, [case_id], "write", f"removed participant {row.user}")
-        self.session.flush()
-        self.access.forget(case_id, key)
-
     def access_log(self, principal: Principal, case_id: str, cursor: str | None, limit: int) -> Page:
         """The case's access log, for the registrar (role registrator); reading it is logged too."""
         self._require_registrar(principal)
@@ -278,7 +232,8 @@ class CaseService:
             raise Refused(f"the access log is for the role {audit.REGISTRAR_ROLE}")
 
     def cancel(self, principal: Principal, case_id: str) -> Case:
-        case = self.access.member(principal, case_id, "cancel")
+        case = self.access.allowed(principal, case_id, self._declared(case_id).grants("cancel"), "cancel",
+                                   "cancel the case")
         if case.status != "open":
             raise InvalidTransition(f"case {case_id} is {case.status}; only open cases can be cancelled")
         workflow = self.runner.load(self._spec_of(case), case.state)
@@ -292,13 +247,25 @@ class CaseService:
             if not (authorized or has_scope(principal, "messages", case.process_key)):
                 raise Refused(f"messages to {case.process_key} cases need the scope messages:{case.process_key}")
         else:
-            case = self.access.member(principal, case_id, f"message {name}")
+            case = self.session.get(Case, case_id)
+            if case is not None and name not in self._spec_of(case).messages and self.access.may_read(principal, case_id):
+                raise NotFound(f"the process has no message {name}")
+            grants = self._declared(case_id).grants(f"message:{name}")
+            case = self.access.allowed(principal, case_id, grants, f"message {name}", f"send {name}")
+            if not self.access.roles_in(case_id, principal.key):  # reached by a grant @unit/@area: now in the case
+                role = next(g.role for g in grants if principal.has_role(g.role) and g.reach != "participant")
+                self.access.join(principal, case_id, role, "message")
         cached = self._spec_of(case)
         refuse_in_data(data, self.clock)
         if case.status != "open":
             raise InvalidTransition(f"case {case_id} is {case.status}")
         self.apply(case, self.runner.deliver(cached, self.runner.load(cached, case.state), name, data), principal)
         return case
+
+    def _declared(self, case_id: str):
+        """The seat and rights declarations of the case's process (none for a case that does not exist)."""
+        case = self.session.get(Case, case_id)
+        return self._spec_of(case).declared if case is not None else NONE
 
     def history(self, principal: Principal, case_id: str, cursor: str | None, limit: int) -> Page:
         """Every step of the case; what another agency recorded shows without its data unless consent covers it."""
@@ -378,11 +345,13 @@ class CaseService:
             else:
                 # A fired non-interrupting deadline leaves its task open and still due when it was.
                 row.due_at = due.get(task_id, row.due_at)
+        declared = self._spec_of(case).declared
         for task in snapshot.open_tasks:
             if task.id not in rows:
                 self.session.add(UserTask(id=task.id, case_id=case.id, process_key=case.process_key,
                                           element_id=task.element_id, name=task.name,
                                           candidate_group=task.candidate_group, form_key=task.form_key,
+                                          seat=getattr(declared.seat(task.candidate_group), "kind", None),
                                           state="open", due_at=due.get(task.id), created_at=now))
                 snapshot.records.append(StepRecord("task_created", task.element_id, task.name, "UserTask", task.id))
 

@@ -12,7 +12,7 @@ from engine.access.children import refuse_in_data
 from engine.access.identity import Principal
 from engine.access.policy import PARTICIPANT_ROLE, require_caseworker
 from engine.bpmn.runner import StepRecord
-from engine.casework import forms
+from engine.casework import forms, seats
 from engine.casework.cases import CaseService
 from engine.casework.scoring import ScoringSettings
 from engine.core.errors import Conflict, InvalidInput, InvalidTransition, NotFound, Refused
@@ -83,7 +83,7 @@ class TaskService:
 
     def _open_for(self, principal: Principal, task_id: str) -> UserTask:
         task = self._readable(principal, task_id)
-        if not self.cases.access.may_act(principal, task.case_id, task.candidate_group):
+        if not self.cases.access.may_act(principal, task.case_id, task.candidate_group, task.seat):
             audit.record_refused(self.session, self.cases.clock, principal, task.case_id, f"act on {task.element_id}")
             raise Refused(f"task {task_id} is for the role {task.candidate_group} in this case"
                           if task.candidate_group else f"task {task_id} is for the case's participants")
@@ -143,9 +143,12 @@ class TaskService:
         if errors:
             raise InvalidInput(f"the data does not match the form {task.form_key}", errors)
         data = {**data, **forms.scores(form_set, task.form_key, data, self.scoring)}
+        appointed = seats.Seats(self.cases).appointments(case, task.element_id, data)  # 422 before any change
         self._take(principal, task)  # before the work: a claim racing this completion waits, then is refused
         workflow = self.cases.workflow_of(case)
         snapshot = self.cases.runner.complete(workflow, task_id, data)
         self.cases.access.join(principal, task.case_id, task.candidate_group or PARTICIPANT_ROLE, "task")
         self.cases.apply(case, snapshot, principal, completed_task=task_id)
+        if appointed:
+            seats.Seats(self.cases).appoint(principal, case, task.element_id, appointed)
         return task

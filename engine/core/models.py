@@ -116,6 +116,7 @@ class UserTask(Base):
     element_id: Mapped[str] = mapped_column(String(200))
     name: Mapped[str] = mapped_column(String(500))
     candidate_group: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    seat: Mapped[str | None] = mapped_column(String(20), nullable=True)  # what its lane declares (engine.core.seats)
     form_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
     state: Mapped[str] = mapped_column(String(20))
     assignee: Mapped[str | None] = mapped_column(String(200), nullable=True)

@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     oidc_units_claim: str = "units"
     oidc_user_name_claim: str = "preferred_username"  # shown in the directory; people are matched by iss + sub
     oidc_agency_claim: str = "agency"
+    # Units: the unit a case of a process declaring case_unit = setting belongs to, and which area each unit is
+    # in (an `area` seat or grant reaches people whose units include the case's unit or its area), e.g.
+    # SAMVERKA_UNIT_AREAS='{"Skolan i Höör": "Höör", "Vårdcentralen Höör": "Höör"}'.
+    default_unit: str = ""
+    unit_areas: dict[str, str] = {}
     max_upload_bytes: int = 2_000_000  # per deployed file
     max_request_bytes: int = 5_000_000  # any request body (a 10,000-row absence import is about 1 MB)
     forms_dir: Path = ROOT / "forms"

@@ -43,6 +43,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("unit", sa.String(200), nullable=True))
     with op.batch_alter_table("user_task") as batch:
         batch.add_column(sa.Column("assignee_id", sa.String(200), nullable=True))
+        batch.add_column(sa.Column("seat", sa.String(20), nullable=True))
     # Claims made before people had keys are not anyone's: the next one who may act takes the task again.
     with op.batch_alter_table("case_participant") as batch:
         batch.add_column(sa.Column("issuer", sa.String(500), nullable=False, server_default=LOCAL_ISSUER))
@@ -66,6 +67,7 @@ def downgrade() -> None:
         batch.drop_column("subject")
         batch.drop_column("issuer")
     with op.batch_alter_table("user_task") as batch:
+        batch.drop_column("seat")
         batch.drop_column("assignee_id")
     with op.batch_alter_table("case") as batch:
         batch.drop_column("unit")
