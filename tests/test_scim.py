@@ -55,13 +55,15 @@ def test_a_person_created_given_a_role_and_deactivated_over_scim_gains_and_loses
         provisioning):
     server, scim = provisioning
     deployed(server, "parallell.bpmn")
-    with server.client("eva", "eht") as eva:
-        case = start_case(eva, "parallell", varv=0, skola=0, soc=0)
+    with server.client("eva", "eht", units=("Höör",)) as eva:
+        case = start_case(eva, "parallell", varv=0, skola=0, soc=0)  # a case of the unit Höör
     # Sara signs in with her identity provider's token (issuer + subject "sara"); her roles come from SCIM.
-    with server.client("sara", "socialsekreterare", agency="socialtjanst") as sara:
-        sara_id = scim.create(a_user("sara.s", "sara", "socialtjanst", "IFO Höör")).id
+    with server.client("sara", "socialsekreterare", agency="socialtjanst", units=("Höör",)) as sara:
+        sara_id = scim.create(a_user("sara.s", "sara", "socialtjanst", "IFO Lund")).id
         assert sara.get(f"/cases/{case['id']}").status_code == 404, "a token's role claim gives a SCIM person nothing"
         team = scim.create(Group(display_name="Socialsekreterare", members=[GroupMember(value=sara_id)]))
+        assert sara.get(f"/cases/{case['id']}").status_code == 404, "the role, but at another unit (as SCIM says)"
+        scim.modify(UserModel, sara_id, patch(("replace", f"{SAMVERKA_USER}:units", ["Höör"])))
         assert sara.get(f"/cases/{case['id']}").status_code == 200, "the group's role reaches the open seat"
         assert [t["element_id"] for t in sara.get("/tasks").json()["items"]] == ["socialtjanstens_bedomning"]
 
@@ -81,7 +83,7 @@ def test_a_person_created_given_a_role_and_deactivated_over_scim_gains_and_loses
         person = session.get(Person, sara_id)
         assert (person.issuer, person.subject, person.managed_by, person.active) == ("samverka", "sara", "scim", False)
         log = list(session.scalars(select(AccessLogEntry).where(AccessLogEntry.action == "directory")))
-    assert [e.what.split()[1] for e in log] == ["User", "Group", "User", "User", "Group", "User"]
+    assert [e.what.split()[1] for e in log] == ["User", "Group", "User", "User", "User", "Group", "User"]
     assert all(e.client.startswith("api-key:") and e.case_id is None and "sara" not in e.what for e in log)
 
 
