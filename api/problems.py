@@ -93,7 +93,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StaleDataError)
     async def stale(request: Request, exc: StaleDataError):
-        return problem(request, 409, "Conflict", "the case was changed by someone else at the same time; reload and retry")
+        what = "resource" if request.url.path.startswith(SCIM_PREFIX) else "case"
+        return problem(request, 409, "Conflict", f"the {what} was changed by someone else at the same time; reload and retry")
 
     @app.exception_handler(IntegrityError)
     async def integrity(request: Request, exc: IntegrityError):

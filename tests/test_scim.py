@@ -234,3 +234,25 @@ def test_entra_id_and_keycloak_requests_as_they_send_them(server):
         assert entra.delete(team).status_code == 204
         with server.app.state.session_factory() as session:
             assert session.get(Person, hanna.json()["id"]).roles == []
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_two_changes_to_one_group_at_once_lose_no_member(server, db_url):
+    """Raced on a row lock: one PATCH wins, the other gets a SCIM 409 (never a lost member), and a retry works."""
+    from test_races import race  # the lock-holding race of tests/test_races.py
+
+    with server.bearer(scim_key(server)) as entra:
+        ids = [entra.post("/scim/v2/Users", json={"schemas": [USER_SCHEMA], "userName": name}).json()["id"]
+               for name in ("a", "b")]
+        group = entra.post("/scim/v2/Groups", json={"schemas": [GROUP_SCHEMA], "displayName": "EHT"}).json()["id"]
+        add = lambda user: lambda: entra.patch(f"/scim/v2/Groups/{group}", json=ops(  # noqa: E731
+            {"op": "add", "path": "members", "value": [{"value": user}]}))
+        answers = race(db_url, "SELECT id FROM scim_resource WHERE id = :id FOR UPDATE", {"id": group},
+                       add(ids[0]), add(ids[1]))
+        assert sorted(a.status_code for a in answers) in ([204, 204], [204, 409]), [a.text for a in answers]
+        for user, answer in zip(ids, answers):
+            if answer.status_code == 409:
+                assert answer.json()["schemas"] == [ERROR]
+                assert add(user)().status_code == 204
+        members = entra.get(f"/scim/v2/Groups/{group}").json()["members"]
+        assert sorted(m["value"] for m in members) == sorted(ids)

@@ -240,11 +240,12 @@ class DirectoryStorage(ScimStorage):
             raise UniquenessException(detail="another User has this userName")
 
     def _check_members(self, group: Resource[Any]) -> None:
-        for member in group.members or []:
-            row = self.session.get(ScimResource, member.value) if member.value else None
-            if row is None or row.kind != USER:
-                raise InvalidValueException(detail=f"member {member.value!r} is no User of this service "
-                                                   "(members are Users; nested groups are not supported)")
+        wanted = {member.value for member in group.members or []}
+        users = set(self.session.scalars(select(ScimResource.id).where(
+            ScimResource.kind == USER, ScimResource.id.in_(sorted(v for v in wanted if v))))) if wanted else set()
+        for value in sorted(wanted - users, key=str):
+            raise InvalidValueException(detail=f"member {value!r} is no User of this service "
+                                               "(members are Users; nested groups are not supported)")
 
     @staticmethod
     def _check_version(row: ScimResource, expected_version: str | None) -> None:

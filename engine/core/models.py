@@ -406,3 +406,7 @@ class ScimResource(Base):
     version: Mapped[str] = mapped_column(String(64))  # the ETag: a digest of the body
     created_at: Mapped[datetime] = mapped_column(Timestamp())
     updated_at: Mapped[datetime] = mapped_column(Timestamp())
+
+    # Optimistic concurrency: an UPDATE checks the version it read (the storage sets the next one), so of two
+    # writes to one group at once the second gets a conflict instead of losing the first's members.
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
