@@ -78,7 +78,8 @@ class ApiKeyIn(BaseModel):
     name: str = Field(min_length=1, max_length=200, description="What the client is, e.g. the school's attendance system")
     agency: str | None = Field(None, pattern=AGENCY_PATTERN)
     scopes: list[str] = Field(min_length=1, max_length=50,
-                              description="events, webhooks, messages:PROCESS, absence:SCHOOL (or :* for all)")
+                              description="events, webhooks, messages:PROCESS, absence:SCHOOL (or :* for all); "
+                                          "scim for SCIM provisioning (not included in *)")
     expires_in_days: int | None = Field(365, ge=1, le=3650)
 
 

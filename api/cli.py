@@ -154,7 +154,7 @@ def token(user: Annotated[str, typer.Option(help="User id")],
 
 @app.command("api-key")
 def api_key(name: Annotated[str, typer.Option(help="What the client is, e.g. the attendance system")],
-            scope: Annotated[list[str], typer.Option(help="events, webhooks, messages:PROCESS, absence:SCHOOL")],
+            scope: Annotated[list[str], typer.Option(help="events, webhooks, messages:PROCESS, absence:SCHOOL, scim")],
             agency: Annotated[Optional[str], typer.Option(help="The agency the client acts for")] = None,
             days: Annotated[int, typer.Option(help="Days until it expires")] = 365):
     """Issue an API key for an integration client and print it (shown once; only its hash is kept)."""
