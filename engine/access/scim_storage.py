@@ -142,12 +142,12 @@ class DirectoryStorage(ScimStorage):
                 raise UniquenessException(detail="another person already signs in with this externalId")
         else:
             self._check_members(resource)
-        if body != row.body:
+        if body != row.body:  # a PUT or PATCH that changes nothing writes nothing and is no directory change
             self._write(row, resource, body)
             row.updated_at = self.clock.now()
             self.session.flush()
-        self._provision_affected(row, resource, before, role_before)
-        self._log(row, "replaced")
+            self._provision_affected(row, resource, before, role_before)
+            self._log(row, "replaced")
         return self._model(resource_type, row)
 
     def delete(self, resource_type: ResourceType, resource_id: str, *, expected_version: str | None = None) -> None:
