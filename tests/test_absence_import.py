@@ -16,7 +16,7 @@ def row(elev: str, procent: float, ogiltig: bool = False) -> dict:
 
 def ladder_cases(product) -> set[str]:
     """The ladder cases with work for the school's staff (the ones the import started have no participants yet)."""
-    with product.client("tove", "mentor", "eht", "rektor") as staff:
+    with product.client("tove", "mentor", "eht", "rektor", units=(SKOLA,)) as staff:
         tasks = staff.get("/tasks", params={"process_key": "skolfranvaro", "limit": 100}).json()["items"]
     return {t["case_id"] for t in tasks}
 

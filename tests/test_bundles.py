@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from factories import FIXTURES, OWNER, SKOLA, do, open_task, start_case
+from factories import FIXTURES, OWNER, SKOLA, do, open_task, sign_in, start_case
 from forms_data import person, samtycke, sip
 from test_hlt import HLT_MOTET, SAMORDNARE, aktualisera
 
@@ -60,6 +60,7 @@ def test_a_broken_form_or_template_in_the_bundle_is_refused_naming_the_file(serv
 
 def test_a_case_prints_with_the_templates_of_its_version(product):
     with product.client("hugo", *HLT_MOTET) as motet, product.client("sam", *SAMORDNARE) as samordnare:
+        sign_in(samordnare)
         case_id = aktualisera(motet)
         do(motet, case_id, "samtycke", samtycke())
         do(motet, case_id, "sammankallande", {"traffar_familjen": [person("sam")], "samordnare": person("sam")})
@@ -106,7 +107,7 @@ def _legacy_ladder(server, db_url) -> None:
         files = {"skolfranvaro.bpmn": ladder.decode(), "skolfranvaro_trappa.dmn": old_table.decode()}
         conn.execute(update(ProcessVersion).values(resources=None, files=files))
     engine.dispose()
-    with server.client("mats", "mentor") as mentor:
+    with server.client("mats", "mentor", units=(SKOLA,)) as mentor:
         case_id = start_case(mentor, "skolfranvaro", skola=SKOLA, elev="elev-ref-1")["id"]
         report(mentor, case_id, 12, ogiltig=True)
         assert steg(mentor, case_id) == 2, "the old table's Python cells (True, max(steg, 2)) still decide"

@@ -1,7 +1,7 @@
 """Facts reach only the case they are about: one case per correlation, keys nobody can forge, no oracle."""
 from __future__ import annotations
 
-from factories import SKOLA, do, start_case
+from factories import SKOLA, do, sign_in, start_case
 from forms_data import person, samtycke
 
 from test_hlt import HLT_MOTET
@@ -82,6 +82,7 @@ def test_keys_come_from_a_trusted_source_and_two_open_cases_never_share_one(prod
 def test_consent_comes_only_from_the_consent_step(product):
     with product.client("hugo", *HLT_MOTET) as motet, \
             product.client("sara", "samordnare", agency="socialtjanst") as sara:
+        sign_in(sara)
         given = {"samtycke": {"lamnat": True, "omfattning": ["skola", "socialtjanst"]}}
         refused = motet.post("/cases", json={"process_key": "hlt", "data": given})
         assert refused.status_code == 422 and refused.json()["errors"][0]["location"] == "/data/samtycke"
@@ -99,13 +100,15 @@ def test_consent_comes_only_from_the_consent_step(product):
 
 def test_the_childs_number_is_shown_like_the_data_of_the_agency_that_registered_it(product):
     with product.client("hugo", *HLT_MOTET) as motet, \
-            product.client("sara", "samordnare", agency="socialtjanst") as sara:
+            product.client("sara", "hlt_motet", agency="socialtjanst") as sara:
+        sign_in(sara)
         case_id = motet.post("/cases", json={"process_key": "hlt", "barn_personnummer": PNR}).json()["id"]
         assert motet.get(f"/cases/{case_id}").json()["barn_personnummer"] == PNR
         do(motet, case_id, "aktualisering", {"aktualiserad_av": person("lisa"), "akut": False, "behov": "Oro",
                                              "tas_upp": True})
-        motet.post(f"/cases/{case_id}/participants", json={"user": "sara", "agency": "socialtjanst",
-                                                            "role": "samordnare"})
+        added = motet.post(f"/cases/{case_id}/participants", json={"user": "sara", "agency": "socialtjanst",
+                                                                    "role": "hlt_motet"})
+        assert added.status_code == 201, added.text  # social services' key person
         before = sara.get(f"/cases/{case_id}").json()
         assert before["barn_personnummer"] is None and "barn" not in before["data"]  # no consent yet
         do(motet, case_id, "samtycke", samtycke())

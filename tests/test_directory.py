@@ -1,0 +1,67 @@
+"""The directory of people: a person is their issuer and subject, kept from sign-in claims (a nested roles claim
+too) or provisioned (SCIM-managed: the directory's roles and `active` win, at the next request)."""
+from __future__ import annotations
+
+import pytest
+from conftest import Server
+from factories import deployed, sign_in, start_case
+from test_authentication import ISSUER, IdentityProvider
+
+from engine.access import directory
+
+
+@pytest.fixture
+def keycloak(db_url, tmp_path):
+    """The server behind an identity provider that puts roles where Keycloak does (realm_access.roles)."""
+    provider = IdentityProvider()
+    with Server(db_url, tmp_path / "var", oidc_issuer=ISSUER, oidc_jwks_url=provider.jwks_url,
+                oidc_audience="samverka", oidc_roles_claim="realm_access.roles") as running:
+        yield running, provider
+    provider.server.shutdown()
+
+
+def test_anna_of_one_identity_provider_is_not_anna_of_another(keycloak):
+    server, idp = keycloak
+    deployed(server, "loop.bpmn")
+    with server.client("kim", "kontaktperson") as kim, \
+            server.client("anna", "kontaktperson", agency="socialtjanst") as anna_soc, \
+            server.bearer(idp.token(server.clock, sub="anna", agency="fritid", realm_access={"roles": []})) as anna:
+        sign_in(anna_soc, anna)
+        case = start_case(kim, "uppfoljning")
+        added = kim.post(f"/cases/{case['id']}/participants", json={"user": "anna", "agency": "socialtjanst",
+                                                                     "role": "kontaktperson"})
+        assert added.status_code == 201 and added.json()["issuer"] == "samverka", added.text
+        assert anna_soc.get(f"/cases/{case['id']}").status_code == 200
+        assert anna.get(f"/cases/{case['id']}").status_code == 404, "the same user name, another person"
+        assert anna.post(f"/cases/{case['id']}/cancel").status_code == 404
+        assert kim.get(f"/cases/{case['id']}").json()["status"] == "open"
+
+
+def test_the_roles_claim_may_be_a_nested_path(keycloak):
+    server, idp = keycloak
+    deployed(server, "loop.bpmn")
+    token = idp.token(server.clock, sub="f3a1-kc", preferred_username="karin.k", units=["Skolan i Höör"],
+                      roles=["rektor"], realm_access={"roles": ["kontaktperson"]})
+    with server.bearer(token) as karin:
+        me = karin.get("/me").json()
+        assert me["roles"] == ["kontaktperson"] and me["units"] == ["Skolan i Höör"] and me["user"] == "karin.k"
+        assert (me["issuer"], me["subject"], me["managed_by"]) == (ISSUER, "f3a1-kc", "sign-in")
+        assert start_case(karin, "uppfoljning")["unit"] == "Skolan i Höör", "a case belongs to its starter's unit"
+
+
+def test_a_provisioned_persons_roles_and_deactivation_win_at_the_next_request(server):
+    deployed(server, "loop.bpmn")
+    with server.client("kim", "kontaktperson") as kim:
+        [kim_id] = sign_in(kim)
+        case = start_case(kim, "uppfoljning")
+        with server.app.state.session_factory() as session, session.begin():
+            directory.provision(session, server.clock, person_id=kim_id, issuer="samverka", subject="kim",
+                                user_name="kim", agency="skola", roles=["rektor"])
+        me = kim.get("/me").json()
+        assert me["roles"] == ["rektor"] and me["managed_by"] == "scim", "the directory's roles, not the token's"
+        assert kim.post("/cases", json={"process_key": "uppfoljning"}).status_code == 403
+        with server.app.state.session_factory() as session, session.begin():
+            directory.provision(session, server.clock, person_id=kim_id, issuer="samverka", subject="kim",
+                                user_name="kim", agency="skola", roles=["kontaktperson"], active=False)
+        refused = kim.get(f"/cases/{case['id']}")
+        assert refused.status_code == 401 and "deactivated" in refused.json()["detail"]

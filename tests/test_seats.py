@@ -1,0 +1,137 @@
+"""Who is in a case: appointed people hold their seats, several people share a role, units bound what an open
+seat reaches, and each role's case-wide rights are the model's — walked through HTTP as the seeds' roles would."""
+from __future__ import annotations
+
+from factories import SKOLA, do, events, open_elements, sign_in, start_case
+from forms_data import person, samtycke, sip
+from test_hlt import HLT_MOTET, aktualisera
+from test_vastbas import (KONTAKTPERSON, KOORDINATOR, MOTE, SAMORDNARE, SOCIALSEKRETERARE, SPRAKROR, handlingsplan,
+                          known, offered, planned_until_plan, registered)
+
+
+def _tasks(client) -> list[str]:
+    return sorted(t["element_id"] for t in client.get("/tasks").json()["items"])
+
+
+def test_appointed_koordinatorer_hold_the_seat_and_koordinator_2_documents_the_meetings(product):
+    with product.client("siv", *SAMORDNARE) as samordnare, product.client("kim", *KOORDINATOR) as kim, \
+            product.client("klara", *KOORDINATOR) as klara, \
+            product.client("kurt", *KOORDINATOR, agency="polis") as polis, \
+            product.client("hans", "socialsekreterare", "koordinator", agency="socialtjanst") as hans:
+        known(product)
+        [hans_id] = sign_in(hans)
+        sign_in(polis)
+        case_id = registered(samordnare)
+        own = do(samordnare, case_id, "bedomning", {"vastbasarende": True, "koordinator2": person("klara"),
+                                                    "koordinator1": {**person("h.hansson", "socialtjanst"),
+                                                                     "person_id": hans_id}}, status=422)
+        assert own["errors"][0]["location"] == "/data/koordinator1"
+        assert "may not be the case's handlaggare" in own["errors"][0]["message"], "the directory knows it is him"
+        do(samordnare, case_id, "bedomning", {"vastbasarende": True, "koordinator1": person("kim"),
+                                             "koordinator2": person("klara")})
+        assert polis.get(f"/cases/{case_id}").status_code == 404, "a koordinator, but not appointed"
+        assert hans.get(f"/cases/{case_id}").status_code == 404 and _tasks(hans) == [], "nor the handläggare"
+        do(kim, case_id, "erbjudande", {"familjen_tackar_ja": True, "barnets_rost": "Vill ha lugn"})
+        assert klara.get(f"/cases/{case_id}").status_code == 200, "koordinator 2 keeps the case after k1 acted"
+        do(klara, case_id, "formote", {
+            "problemanalys": "Frånvaro", "syfte": "Tillbaka till skolan", "natverkskarta": [{"namn": "Maja",
+                                                                                           "relation": "släkt"}],
+            "sprakror": {"namn": "Moster Maja", "relation": "släkt", "anvandare": "maja"},
+            "gastlista": [{"namn": "Lisa", "roll": "mentor"}], "natverksmote_1": MOTE})
+        with product.client("maja", *SPRAKROR, agency="fritid") as sprakror:  # appointed at förmöte
+            do(sprakror, case_id, "barnets_rost", {"barnets_rost": "Vill ha en vuxen att prata med"})
+        do(klara, case_id, "natverksmote_1", {"behovsanalys": "Trygghet", "hemuppgifter": [],
+                                              "natverksmote_2": MOTE})
+        seats = {(p["user"], p["role"], p["source"]) for p in kim.get(f"/cases/{case_id}/participants").json()}
+        assert {("kim", "koordinator", "appointed"), ("klara", "koordinator", "appointed"),
+                ("maja", "sprakror", "appointed")} <= seats
+        assert ("seat_appointed", "bedomning") in events(kim, case_id)
+
+
+def test_the_kontaktperson_the_rektor_appoints_follows_up_and_nobody_else_can(product):
+    with product.client("siv", *SAMORDNARE) as samordnare, product.client("kim", *KOORDINATOR) as koordinator, \
+            product.client("karin", *KONTAKTPERSON) as karin, \
+            product.client("rut", "rektor", "kontaktperson") as rut, product.client("kia", *KONTAKTPERSON) as kia:
+        case_id = planned_until_plan(product, samordnare, koordinator)
+        sign_in(kia)
+        plan = handlingsplan()
+        refused = do(koordinator, case_id, "natverksmote_2", {**plan, "kontaktperson": person("rut", "skola")},
+                     status=422)
+        assert refused["errors"][0]["location"] == "/data/kontaktperson"
+        assert "holds the role rektor in the directory" in refused["errors"][0]["message"]
+        assert "may not be rektor or socialsekreterare" in refused["errors"][0]["message"], "the rule, named"
+        do(koordinator, case_id, "natverksmote_2", plan)  # karin
+        assert rut.get(f"/cases/{case_id}").status_code == 404, "holding kontaktperson is not being appointed"
+        assert _tasks(rut) == [] and _tasks(karin) == ["insatser_paborjas"]
+        do(karin, case_id, "insatser_paborjas", {"paborjade": "2026-02-17"})
+        [row] = [p for p in karin.get(f"/cases/{case_id}/participants").json() if p["role"] == "kontaktperson"]
+        by_rut = rut.post(f"/cases/{case_id}/seats/kontaktperson/handover", json={"participant_id": row["id"],
+                                                                                  "user": "kia", "agency": "skola"})
+        assert by_rut.status_code == 404, "not in the case"
+        handed = karin.post(f"/cases/{case_id}/seats/kontaktperson/handover",
+                            json={"participant_id": row["id"], "user": "kia", "agency": "skola"})
+        assert handed.status_code == 200, handed.text
+        assert karin.get(f"/cases/{case_id}").status_code == 404, "she handed it over"
+        do(kia, case_id, "uppfoljning", {"resultat": "utvardering", "uppfoljning": "Bättre närvaro"})
+        [handover] = [e for e in kia.get(f"/cases/{case_id}/history").json()["items"]
+                      if e["event"] == "seat_handed_over"]
+        assert handover["actor"]["user"] == "karin"
+
+
+def test_myndighetsutovning_is_for_a_socialsekreterare_of_the_area_not_for_a_sprakror(product):
+    with product.client("siv", *SAMORDNARE) as samordnare, product.client("kim", *KOORDINATOR) as koordinator, \
+            product.client("maja", *SPRAKROR, agency="fritid") as sprakror, \
+            product.client("sara", *SOCIALSEKRETERARE, agency="socialtjanst") as sara:
+        case_id = offered(product, samordnare, koordinator)
+        refused = sprakror.post(f"/cases/{case_id}/messages", json={"name": "myndighetsutovning", "data": {}})
+        assert refused.status_code == 403, "in the case, so she is told why"
+        assert "your role may not send myndighetsutovning" in refused.json()["detail"]
+        assert sprakror.post(f"/cases/{case_id}/cancel").status_code == 403
+        assert sprakror.get(f"/cases/{case_id}").json()["status"] == "open"
+        started = sara.post("/messages", json={"name": "myndighetsutovning", "correlation": {"case_id": case_id}})
+        assert started.status_code == 200 and started.json()["delivered_to"] == [case_id], started.text
+        assert open_elements(sara, case_id) == ["registrera_myndighetsbeslut"]
+
+
+def test_the_hlt_meetings_three_key_persons_each_do_their_agencys_part(product):
+    with product.client("hugo", *HLT_MOTET) as skolan, product.client("hilda", *HLT_MOTET) as hilda, \
+            product.client("sonja", *HLT_MOTET, agency="socialtjanst") as soc, \
+            product.client("hedda", *HLT_MOTET, agency="halso_sjukvard") as halsa, \
+            product.client("sam", "samordnare", agency="socialtjanst") as sam, \
+            product.client("hanna", "sjukskoterska", agency="halso_sjukvard") as hanna, \
+            product.client("sten", "samordnare") as sten:
+        sign_in(sam, hanna, sten)
+        case_id = aktualisera(skolan)  # the school's key person takes the school's seat
+        assert _tasks(hilda) == [] and hilda.get(f"/cases/{case_id}").status_code == 404, "the school's seat is taken"
+        assert _tasks(soc) == ["samtycke"] and _tasks(halsa) == ["samtycke"]
+        do(soc, case_id, "samtycke", samtycke())
+        assert _tasks(halsa) == ["sammankallande"], "health's seat is still free"
+        do(halsa, case_id, "sammankallande", {
+            "traffar_familjen": [person("sam", "socialtjanst"), person("hanna", "halso_sjukvard")],
+            "samordnare": person("sam", "socialtjanst")})
+        seats = {(p["user"], p["agency"], p["role"]) for p in skolan.get(f"/cases/{case_id}/participants").json()}
+        assert {("hugo", "skola", "hlt_motet"), ("sonja", "socialtjanst", "hlt_motet"),
+                ("hedda", "halso_sjukvard", "hlt_motet")} <= seats
+        assert sten.get(f"/cases/{case_id}").status_code == 404, "a samordnare the meeting did not appoint"
+        do(sam, case_id, "upprata_sip", sip())
+        do(hanna, case_id, "bedomning", {"sdq": {"informant": "foralder", "datum": "2026-01-20", "svar": [1] * 25},
+                                         "svarigheter_och_behov": "Oro", "risk_och_skyddsbedomning_gjord": True})
+        assert _tasks(sam) == ["planering"] and _tasks(hanna) == ["planering"], "both who meet the family plan"
+
+
+def test_a_ladder_case_is_its_schools_mentors_and_eht_only(product):
+    with product.client("mats", "mentor", units=(SKOLA,)) as mentor, \
+            product.client("eva", "eht", units=(SKOLA,)) as eht, \
+            product.client("tove", "mentor", "eht", units=("Tyrings skola",)) as elsewhere:
+        case_id = start_case(mentor, "skolfranvaro", skola=SKOLA, elev="elev-ref-9")["id"]
+        assert mentor.get(f"/cases/{case_id}").json()["unit"] == SKOLA, "the pupil's school is the case's unit"
+        mentor.post(f"/cases/{case_id}/messages", json={"name": "franvarorapport", "data": {
+            "period_start": "2026-01-12", "period_slut": "2026-01-18", "franvaro_procent": 16,
+            "ogiltig_franvaro": False}})
+        assert open_elements(mentor, case_id) == ["eht_kartlaggning"]
+        assert _tasks(eht) == ["eht_kartlaggning"], "the school's EHT, participant or not"
+        assert _tasks(elsewhere) == [] and elsewhere.get(f"/cases/{case_id}").status_code == 404
+        [task] = mentor.get(f"/cases/{case_id}").json()["open_tasks"]
+        assert elsewhere.post(f"/tasks/{task['id']}/claim").status_code == 404
+        refused = elsewhere.post(f"/cases/{case_id}/messages", json={"name": "orosanmalan", "data": {}})
+        assert refused.status_code == 404, "another school's staff learn nothing of the pupil"
