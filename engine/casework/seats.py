@@ -129,13 +129,20 @@ class Seats:
         return [p.id for p in directory.named(self.session, named.get("anvandare") or "", named.get("verksamhet"))] \
             == [person.id]
 
-    def appointments(self, case: Case, step: str, data: dict) -> dict[str, list[tuple[Person, str]]]:
-        """role -> the people `data` (a completed step's form) appoints to it, each checked; 422 otherwise."""
+    def appointments(self, case: Case, step: str, data: dict, strict: bool = True) -> dict[str, list]:
+        """role -> the people `data` (a completed step's form) appoints to it, each checked; 422 otherwise.
+        Not `strict` (a simulation, whose people are nobody's), people the directory does not know are left out."""
         declared, found = self.declared(case), {}
         for role, fields in declared.appointments(step).items():
-            people = [(self.person(named, where, role), where) for name in fields
-                      for i, named in enumerate(_named_people(data.get(name)))
-                      for where in [f"/data/{name}/{i}" if isinstance(data.get(name), list) else f"/data/{name}"]]
+            people = []
+            for name in fields:
+                for i, named in enumerate(_named_people(data.get(name))):
+                    where = f"/data/{name}/{i}" if isinstance(data.get(name), list) else f"/data/{name}"
+                    try:
+                        people.append((self.person(named, where, role), where))
+                    except InvalidInput:
+                        if strict:
+                            raise
             people = list({p.id: (p, where) for p, where in reversed(people)}.values())[::-1]  # once each
             if people:
                 self.check_rules(case, declared.seats[role], people)

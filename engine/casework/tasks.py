@@ -10,7 +10,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from engine.access import audit
 from engine.access.children import refuse_in_data
 from engine.access.identity import Principal
-from engine.access.policy import PARTICIPANT_ROLE, require_caseworker
+from engine.access.policy import PARTICIPANT_ROLE, is_system, require_caseworker
 from engine.bpmn.runner import StepRecord
 from engine.casework import forms, seats
 from engine.casework.cases import CaseService
@@ -143,7 +143,8 @@ class TaskService:
         if errors:
             raise InvalidInput(f"the data does not match the form {task.form_key}", errors)
         data = {**data, **forms.scores(form_set, task.form_key, data, self.scoring)}
-        appointed = seats.Seats(self.cases).appointments(case, task.element_id, data)  # 422 before any change
+        appointed = seats.Seats(self.cases).appointments(case, task.element_id, data,  # 422 before any change
+                                                         strict=not is_system(principal))
         self._take(principal, task)  # before the work: a claim racing this completion waits, then is refused
         workflow = self.cases.workflow_of(case)
         snapshot = self.cases.runner.complete(workflow, task_id, data)
