@@ -83,7 +83,8 @@ class ApiKeyIn(BaseModel):
                       description="What the client is, e.g. the school's attendance system (no control characters)")
     agency: str | None = Field(None, pattern=AGENCY_PATTERN)
     scopes: list[Annotated[str, Field(pattern=SCOPE_PATTERN)]] = Field(min_length=1, max_length=50,
-                              description="events, webhooks, messages:PROCESS, absence:SCHOOL (or :* for all)")
+                              description="events, webhooks, messages:PROCESS, absence:SCHOOL (or :* for all); "
+                                          "scim for SCIM provisioning (not included in *)")
     expires_in_days: int = Field(365, ge=1, le=36500, description="Days until the key expires (not null: every "
                                  "key expires); at most the server's SAMVERKA_API_KEY_MAX_DAYS, the maximum "
                                  "shown here. Left out: 365, or that maximum if it is shorter")

@@ -154,7 +154,7 @@ def token(user: Annotated[str, typer.Option(help="User id")],
 
 @app.command("api-key")
 def api_key(name: Annotated[str, typer.Option(help="What the client is, e.g. the attendance system")],
-            scope: Annotated[list[str], typer.Option(help="events, webhooks, messages:PROCESS, absence:SCHOOL")],
+            scope: Annotated[list[str], typer.Option(help="events, webhooks, messages:PROCESS, absence:SCHOOL, scim")],
             agency: Annotated[Optional[str], typer.Option(help="The agency the client acts for")] = None,
             days: Annotated[Optional[int], typer.Option(help="Days until it expires (default 365, or "
                                                           "SAMVERKA_API_KEY_MAX_DAYS if shorter)")] = None):

@@ -20,6 +20,17 @@ _SLUG = {400: "bad-request", 404: "not-found", 409: "conflict", 403: "forbidden"
          413: "payload-too-large", 405: "method-not-allowed", 429: "too-many-requests", 500: "internal-error"}
 
 
+SCIM_PREFIX, SCIM_MEDIA_TYPE = "/scim/v2", "application/scim+json"
+SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+
+
+class ScimAnswer(Exception):
+    """A SCIM error response (RFC 7644 §3.12), raised so that the request's transaction is rolled back."""
+
+    def __init__(self, status: int, body: dict, headers: dict):
+        self.status, self.body, self.headers = status, body, headers
+
+
 class Unauthenticated(Exception):
     """No or bad credentials: 401 with a Bearer challenge."""
 
@@ -29,6 +40,9 @@ class Unauthenticated(Exception):
 
 def problem(request: Request, status: int, title: str, detail: str, errors: list | None = None,
             headers: dict | None = None) -> JSONResponse:
+    if request.url.path.startswith(SCIM_PREFIX + "/") or request.url.path == SCIM_PREFIX:
+        return JSONResponse({"schemas": [SCIM_ERROR], "status": str(status), "detail": detail}, status_code=status,
+                            media_type=SCIM_MEDIA_TYPE, headers=headers)  # SCIM clients read SCIM errors only
     body = {"type": f"urn:samverka:problem:{_SLUG.get(status, 'error')}", "title": title, "status": status,
             "detail": detail, "instance": request.url.path}
     if errors:
@@ -65,6 +79,10 @@ def install(app: FastAPI) -> None:
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooMany) else None
         return problem(request, status, exc.title, exc.detail, [e.as_dict() for e in exc.errors], headers=headers)
 
+    @app.exception_handler(ScimAnswer)
+    async def scim_answer(request: Request, exc: ScimAnswer):
+        return JSONResponse(exc.body, status_code=exc.status, media_type=SCIM_MEDIA_TYPE, headers=exc.headers)
+
     @app.exception_handler(Unauthenticated)
     async def unauthenticated(request: Request, exc: Unauthenticated):
         return problem(request, 401, "Unauthorized", exc.detail, headers={"WWW-Authenticate": "Bearer"})
@@ -75,7 +93,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StaleDataError)
     async def stale(request: Request, exc: StaleDataError):
-        return problem(request, 409, "Conflict", "the case was changed by someone else at the same time; reload and retry")
+        what = "resource" if request.url.path.startswith(SCIM_PREFIX) else "case"
+        return problem(request, 409, "Conflict", f"the {what} was changed by someone else at the same time; reload and retry")
 
     @app.exception_handler(IntegrityError)
     async def integrity(request: Request, exc: IntegrityError):

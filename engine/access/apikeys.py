@@ -26,7 +26,7 @@ ADMIN_ROLE = "systemforvaltare"
 PREFIX = "svk_"
 DEFAULT_DAYS = 365
 _KEY = re.compile(r"^svk_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$")
-SCOPE_PATTERN = r"^(\*|events|webhooks|(events|messages|absence):(\*|[a-z0-9_]{1,100}))$"
+SCOPE_PATTERN = r"^(\*|events|webhooks|scim|(events|messages|absence):(\*|[a-z0-9_]{1,100}))$"
 _SCOPE = re.compile(SCOPE_PATTERN)
 
 
@@ -62,7 +62,7 @@ class ApiKeyService:
         bad = [(i, s) for i, s in enumerate(scopes) if not _SCOPE.match(s)]
         if bad:
             raise InvalidInput("unknown scopes", [FieldError(f"/scopes/{i}", f"{s[:50]!r} is not events, events:PROCESS, "
-                                                             "webhooks, messages:PROCESS or absence:SCHOOL (a slug)") for i, s in bad])
+                                                             "webhooks, scim, messages:PROCESS or absence:SCHOOL (a slug)") for i, s in bad])
         key_id, secret = uuid.uuid4().hex, secrets.token_urlsafe(32)
         now = self.clock.now()
         row = ApiKey(id=key_id, secret_hash=_digest(secret), name=name, agency=agency, roles=[INTEGRATOR_ROLE],

@@ -469,3 +469,27 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(Timestamp())
     expires_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
+
+
+class ScimResource(Base):
+    """A User or Group as the identity provider provisioned it over SCIM (engine.access.scim_storage).
+
+    A User has the id of its directory person, which holds what samverka acts on (agency, units, roles,
+    active); the body keeps the rest of the resource as sent, so the provider reads back what it wrote."""
+
+    __tablename__ = "scim_resource"
+    __table_args__ = (Index("ix_scim_resource_name", "kind", "name_key"),
+                      Index("ix_scim_resource_external_id", "kind", "external_id"))
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # User | Group
+    name_key: Mapped[str] = mapped_column(String(500))  # userName or displayName, case-folded (filters, uniqueness)
+    external_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    body: Mapped[dict] = mapped_column(JsonType)
+    version: Mapped[str] = mapped_column(String(64))  # the ETag: a digest of the body
+    created_at: Mapped[datetime] = mapped_column(Timestamp())
+    updated_at: Mapped[datetime] = mapped_column(Timestamp())
+
+    # Optimistic concurrency: an UPDATE checks the version it read (the storage sets the next one), so of two
+    # writes to one group at once the second gets a conflict instead of losing the first's members.
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
