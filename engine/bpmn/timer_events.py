@@ -12,6 +12,10 @@ from datetime import datetime, timedelta
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (CycleTimerEventDefinition, DurationTimerEventDefinition,
                                                               TimeDateEventDefinition, TimerEventDefinition)
 
+from engine.bpmn.budget import BudgetExceeded
+from engine.bpmn.timer_limits import TimerRuleBroken, check_timer
+from engine.core.errors import FieldError, InvalidInput
+
 
 _DURATION = r"P(?!T?$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?!$)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?"
 _DATE_TIME = r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?"
@@ -55,13 +59,32 @@ def _now(my_task) -> datetime:
     return my_task.workflow.top_workflow.script_engine.clock.now()
 
 
+def _evaluate(my_task, expression: str):
+    return my_task.workflow.script_engine.evaluate(my_task, expression)
+
+
+def _checked(my_task, kind: str, value):
+    """A value a timer expression computed, held to the timer rules; a broken rule fails this case's step."""
+    engine = my_task.workflow.top_workflow.script_engine
+    element = my_task.task_spec.bpmn_id
+    try:
+        check_timer(kind, value, engine.budget.timers, engine.clock.now())
+    except TimerRuleBroken as exc:
+        raise BudgetExceeded(exc.rule, f"the timer's value breaks a rule: {exc}", element) from None
+    except (ValueError, TypeError, OverflowError, AttributeError):
+        raise InvalidInput(f"the process could not continue at {element}: {str(value)[:80]!r} is not an ISO 8601 "
+                           f"{kind}", [FieldError(f"process/{element}", f"{str(value)[:80]!r} is not an ISO 8601 "
+                                                  f"{kind}", element=element)]) from None
+    return value
+
+
 class ClockTimeDate(TimeDateEventDefinition):
     """A timer firing at a given date/time, judged by the engine clock."""
 
     def has_fired(self, my_task):
         event_value = my_task._get_internal_data("event_value")
         if event_value is None:
-            event_value = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+            event_value = _checked(my_task, "timeDate", _evaluate(my_task, self.expression))
             my_task._set_internal_data(event_value=event_value)
         if TimerEventDefinition.parse_time_or_duration(event_value) <= _now(my_task):
             my_task._set_internal_data(event_fired=True)
@@ -75,7 +98,7 @@ class ClockDuration(DurationTimerEventDefinition):
         event_value = my_task._get_internal_data("event_value")
         now = _now(my_task)
         if event_value is None:
-            expression = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+            expression = _checked(my_task, "timeDuration", _evaluate(my_task, self.expression))
             parsed = TimerEventDefinition.parse_iso_duration(expression)
             event_value = (now + TimerEventDefinition.get_timedelta_from_start(parsed, now)).isoformat()
             my_task._set_internal_data(event_value=event_value)
@@ -91,7 +114,7 @@ class ClockCycle(CycleTimerEventDefinition):
         now = _now(my_task)
         event_value = my_task._get_internal_data("event_value")
         if event_value is None:
-            expression = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+            expression = _checked(my_task, "timeCycle", _evaluate(my_task, self.expression))
             cycles, start, duration, period = _recurring_interval(expression, now)
             event_value = {"cycles": cycles, "next": start.isoformat(), "duration": duration.total_seconds()}
             if period:
@@ -115,8 +138,13 @@ def next_period(previous: datetime, event_value: dict) -> datetime:
     period = event_value.get("period")
     if period:
         parsed = TimerEventDefinition.parse_iso_duration(period)
-        return previous + TimerEventDefinition.get_timedelta_from_start(parsed, previous)
-    return previous + timedelta(seconds=event_value["duration"])
+        following = previous + TimerEventDefinition.get_timedelta_from_start(parsed, previous)
+    else:
+        following = previous + timedelta(seconds=event_value["duration"])
+    if following <= previous:  # checked at deploy and when computed; never loop on a period of zero
+        raise BudgetExceeded("cycles longer than zero", f"the cycle's period {period or event_value['duration']!r} "
+                             "is not longer than zero")
+    return following
 
 
 def _recurring_interval(expression: str, now: datetime):
