@@ -33,7 +33,7 @@ class Budget:
     int_bits: int = 4096  # the largest integer any step may make (about 1,230 digits)
     value_bytes: int = 1_000_000  # the largest value any step may make (strings, lists, dicts, measured deep)
     output_bytes: int = 256_000  # what one evaluation returns, or one script writes, in all
-    engine_steps: int = 1000  # elements one request or one timer firing may run before it waits
+    engine_steps: int = 500  # elements one request or one timer firing may run before it waits
     engine_seconds: float = 10.0  # wall time of one request's or firing's engine run
     timers: TimerLimits = field(default_factory=TimerLimits)
 

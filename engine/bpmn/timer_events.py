@@ -71,7 +71,7 @@ def _checked(my_task, kind: str, value):
         check_timer(kind, value, engine.budget.timers, engine.clock.now())
     except TimerRuleBroken as exc:
         raise BudgetExceeded(exc.rule, f"the timer's value breaks a rule: {exc}", element) from None
-    except (ValueError, TypeError, OverflowError, AttributeError):
+    except Exception:  # noqa: BLE001 - the library raises several types for a bad value
         raise InvalidInput(f"the process could not continue at {element}: {str(value)[:80]!r} is not an ISO 8601 "
                            f"{kind}", [FieldError(f"process/{element}", f"{str(value)[:80]!r} is not an ISO 8601 "
                                                   f"{kind}", element=element)]) from None

@@ -26,8 +26,18 @@ class TimerRuleBroken(ValueError):
         self.rule = rule
 
 
+def _library(parse, text: str, *args):
+    """A library parse; it raises bare Exceptions for bad values, which are ValueErrors here."""
+    try:
+        return parse(text, *args)
+    except OverflowError:
+        raise
+    except Exception:  # noqa: BLE001 - Exception('Invalid duration') and friends
+        raise ValueError(f"{text[:80]!r} is not an ISO 8601 value") from None
+
+
 def _span(text: str, start: datetime) -> timedelta:
-    parsed = TimerEventDefinition.parse_iso_duration(text)
+    parsed = _library(TimerEventDefinition.parse_iso_duration, text)
     return TimerEventDefinition.get_timedelta_from_start(parsed, start)
 
 
@@ -69,7 +79,7 @@ def check_timer(kind: str, value, limits: TimerLimits, now: datetime | None = No
         _positive_span(text, now, limits, "the duration")
     elif kind == "timeDate":
         try:
-            when = _as_utc(TimerEventDefinition.parse_time_or_duration(text))
+            when = _as_utc(_library(TimerEventDefinition.parse_time_or_duration, text))
         except OverflowError:
             raise TimerRuleBroken(f"no timer beyond {limits.horizon_days} days", f"{text!r} is too far away") from None
         _within_horizon(when, now, limits, f"the date {text!r}")
@@ -90,15 +100,15 @@ def _check_cycle(text: str, now: datetime, limits: TimerLimits) -> None:
     dates = [p for p in parts[1:] if not p.startswith("P")]
     start = now
     for part in dates:
-        when = _as_utc(TimerEventDefinition.get_datetime(part))
+        when = _as_utc(_library(TimerEventDefinition.get_datetime, part))
         _within_horizon(when, now, limits, f"the date {part!r} of the cycle")
     if dates:
-        start = _as_utc(TimerEventDefinition.get_datetime(dates[0]))
+        start = _as_utc(_library(TimerEventDefinition.get_datetime, dates[0]))
     periods = [p for p in parts[1:] if p.startswith("P")]
     if periods:
         period = _positive_span(periods[0], start, limits, "the period")
     elif len(dates) == 2:
-        period = _as_utc(TimerEventDefinition.get_datetime(dates[1])) - start
+        period = _as_utc(_library(TimerEventDefinition.get_datetime, dates[1])) - start
     else:
         raise ValueError(f"{text!r} has no period")
     if period < timedelta(seconds=limits.min_cycle_seconds):

@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     expression_max_int_bits: int = 4096
     expression_max_value_bytes: int = 1_000_000
     expression_max_output_bytes: int = 256_000
-    engine_max_steps: int = 1000
+    engine_max_steps: int = 500
     engine_max_seconds: float = 10.0
     # Timer definitions, checked at deploy (and at run time when an expression computes them).
     timer_min_cycle_seconds: float = 60.0

@@ -1,0 +1,68 @@
+"""Every evaluation runs on a budget: a model that costs too much fails its own case's step, and nothing else.
+
+The models are valid by every deploy-time rule; what they would cost shows only when they
+run (a number squared thirty times, a string doubled forty times, a list nested sixty deep,
+a loop with nothing to wait for). The budget stops each while it runs.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from conftest import FIXTURES, START
+from hostile_models import HOSTILE, SQUARES, script_model
+
+from engine.bpmn.budget import Budget, BudgetExceeded
+from engine.bpmn.expressions import Evaluator
+from engine.core.clock import ManualClock
+
+RULES = {"kvadrat": "numbers of at most 4096 bits", "dubbla": "1000000 bytes per value",
+         "nasta": "1000000 bytes per value", "snurra": "500 elements per step of a case"}
+ELEMENTS = {"kvadrat": {"berakna"}, "dubbla": {"berakna"}, "nasta": {"berakna"}, "snurra": {"igen", "rakna", "klar"}}
+
+
+def deploy(server, files: dict[str, bytes]) -> None:
+    with server.client("agda", "processagare") as owner:
+        answer = owner.post("/process-definitions", files=[("files", (name, content, "application/xml"))
+                                                           for name, content in files.items()])
+        assert answer.status_code == 201, answer.text
+
+
+@pytest.mark.parametrize("key", sorted(HOSTILE))
+def test_a_model_beyond_its_budget_fails_the_case_start_naming_the_element_and_the_limit(server, key):
+    deploy(server, {f"{key}.bpmn": HOSTILE[key]})
+    with server.client("kim", "skolpersonal") as kim:
+        answer = kim.post("/cases", json={"process_key": key, "data": {}})
+        assert answer.status_code == 422, answer.text
+        problem = answer.json()
+        assert problem["title"] == "Budget exceeded", problem
+        [error] = problem["errors"]
+        assert error["element"] in ELEMENTS[key] and RULES[key] in error["message"], error
+        assert kim.get("/cases", params={"process_key": key}).json()["items"] == [], "no case was left behind"
+        assert kim.get("/health").status_code == 200
+
+
+def test_a_timer_firing_beyond_the_budget_fails_that_case_alone_and_the_others_fire(server):
+    deploy(server, {"kvadrat_senare.bpmn": script_model("kvadrat_senare", SQUARES, timer="PT1H"),
+                    "vanta.bpmn": (FIXTURES / "vanta.bpmn").read_bytes()})
+    with server.client("kim", "skolpersonal") as kim:
+        hostile = kim.post("/cases", json={"process_key": "kvadrat_senare", "data": {}}).json()
+        other = kim.post("/cases", json={"process_key": "vanta", "data": {}}).json()
+        server.clock.set(START + timedelta(days=30))
+        fired = server.fire_timers()
+        assert [f.case_id for f in fired] == [other["id"]]
+        assert kim.get(f"/cases/{other['id']}").json()["status"] == "completed"
+        failed = [e for e in kim.get(f"/cases/{hostile['id']}/history").json()["items"] if e["event"] == "timer_failed"]
+        assert len(failed) == 1 and "numbers of at most 4096 bits" in failed[0]["details"]["error"], failed
+        assert "berakna" in failed[0]["details"]["error"]
+        assert kim.get(f"/cases/{hostile['id']}").json()["status"] == "open", "put off, never dropped"
+
+
+def test_the_budget_is_a_setting():
+    """A tighter budget refuses what the default allows (the operator sets SAMVERKA_EXPRESSION_*)."""
+    evaluator = Evaluator(ManualClock(START), Budget(int_bits=64, steps=50))
+    assert evaluator.evaluate("2 * 3", {}) == 6
+    with pytest.raises(BudgetExceeded, match="64 bits"):
+        evaluator.evaluate("x * x", {"x": 2 ** 40})
+    with pytest.raises(BudgetExceeded, match="50 evaluation steps"):
+        evaluator.evaluate(" + ".join(["1"] * 60), {})
