@@ -64,7 +64,7 @@ COMPUTED = """<?xml version="1.0" encoding="UTF-8"?>
       <bpmn:outgoing>f2</bpmn:outgoing></bpmn:userTask>
     <bpmn:intermediateCatchEvent id="vanta" name="Vänta"><bpmn:incoming>f2</bpmn:incoming>
       <bpmn:outgoing>f3</bpmn:outgoing>
-      <bpmn:timerEventDefinition id="vanta_timer"><bpmn:timeDuration>frist</bpmn:timeDuration></bpmn:timerEventDefinition>
+      <bpmn:timerEventDefinition id="vanta_timer"><bpmn:{kind}>frist</bpmn:{kind}></bpmn:timerEventDefinition>
     </bpmn:intermediateCatchEvent>
     <bpmn:endEvent id="slut"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="ange" />
@@ -76,13 +76,15 @@ COMPUTED = """<?xml version="1.0" encoding="UTF-8"?>
 FORM = b'{"type": "object", "properties": {"frist": {"type": "string"}}}'
 
 
-@pytest.mark.parametrize("value, status, words", [
-    ("PT0S", 422, "durations longer than zero"), ("-P1D", 422, "durations longer than zero"),
-    ("R/PT0S", 422, "longer than zero"), ("garbage", 422, "not an ISO 8601 timeDuration"),
-    ("P200Y", 422, "no timer beyond 36525 days"), ("P14D", 200, None)])
-def test_a_timer_computed_at_run_time_is_held_to_the_same_rules(server, value, status, words):
+@pytest.mark.parametrize("kind, value, status, words", [
+    ("timeDuration", "PT0S", 422, "durations longer than zero"), ("timeDuration", "-P1D", 422, "longer than zero"),
+    ("timeDuration", "garbage", 422, "not an ISO 8601 timeDuration"),
+    ("timeDuration", "P200Y", 422, "no timer beyond 36525 days"), ("timeDuration", "P14D", 200, None),
+    ("timeCycle", "R/PT0S", 422, "durations longer than zero"), ("timeCycle", "R/PT5S", 422, "at least 60 s"),
+    ("timeCycle", "R/P1D", 200, None), ("timeDate", "3026-01-01", 422, "no timer beyond 36525 days")])
+def test_a_timer_computed_at_run_time_is_held_to_the_same_rules(server, kind, value, status, words):
     with server.client("agda", "processagare") as owner:
-        files = [("files", ("beraknad.bpmn", COMPUTED.encode(), "application/xml")),
+        files = [("files", ("beraknad.bpmn", COMPUTED.replace("{kind}", kind).encode(), "application/xml")),
                  ("files", ("frist.schema.json", FORM, "application/json"))]
         assert owner.post("/process-definitions", files=files).status_code == 201
     with server.client("kim", "skolpersonal") as kim:
