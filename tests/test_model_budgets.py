@@ -7,13 +7,18 @@ a loop with nothing to wait for). The budget stops each while it runs.
 from __future__ import annotations
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
-from conftest import FIXTURES, START
+from conftest import FIXTURES, ROOT, START
 from hostile_models import HOSTILE, SQUARES, script_model
+from lxml import etree
 
-from engine.bpmn.budget import Budget, BudgetExceeded
+from engine.bpmn import dmn
+from engine.bpmn.budget import Budget, BudgetExceeded, find_budget_error
 from engine.bpmn.expressions import Evaluator
+from engine.bpmn.parser import _new_parser
+from engine.bpmn.script_engine import SafeScriptEngine
 from engine.core.clock import ManualClock
 
 RULES = {"kvadrat": "numbers of at most 4096 bits", "dubbla": "1000000 bytes per value",
@@ -66,3 +71,18 @@ def test_the_budget_is_a_setting():
         evaluator.evaluate("x * x", {"x": 2 ** 40})
     with pytest.raises(BudgetExceeded, match="50 evaluation steps"):
         evaluator.evaluate(" + ".join(["1"] * 60), {})
+
+
+def test_a_decision_cell_beyond_the_budget_is_stopped_and_named_as_such():
+    """DMN cells run through the same evaluator: a FEEL input expression squaring a huge number is stopped."""
+    table = (ROOT / "processes" / "skolfranvaro_trappa.dmn").read_bytes().replace(
+        b"<text>franvaro_procent</text>", b"<text>franvaro_procent * franvaro_procent</text>")
+    root = etree.fromstring(table)
+    assert dmn.check("t.dmn", root) == [], "valid by every deploy-time rule"
+    decision = _new_parser({"t.dmn": root}, validate=False).get_engine("trappsteg", None)
+    workflow = SimpleNamespace(script_engine=SafeScriptEngine(ManualClock(START)))
+    data = {"franvaro_procent": 2 ** 3000, "ogiltig_franvaro": True, "steg": 0, "perioder_over": 0, "perioder_under": 0}
+    with pytest.raises(Exception) as raised:
+        decision.result(SimpleNamespace(workflow=workflow, data=data))
+    over = find_budget_error(raised.value)
+    assert over is not None and over.rule == "numbers of at most 4096 bits", raised.value
