@@ -194,7 +194,18 @@ def _budgeted_operators(meter: Meter) -> dict:
                 meter.check_size((len(seq) if isinstance(seq, str) else size_of(seq, limit)) * times)
         return a * b
 
-    return {**simpleeval.DEFAULT_OPERATORS, ast.Add: add, ast.Sub: sub, ast.Mult: mult}
+    def mod(a, b):
+        if isinstance(a, str):  # "%0999999999d" % 1 would make the string before any check
+            _check_format(a)
+        return a % b
+
+    return {**simpleeval.DEFAULT_OPERATORS, ast.Add: add, ast.Sub: sub, ast.Mult: mult, ast.Mod: mod}
+
+
+def _check_format(spec: str) -> None:
+    if any(int(n) > _MAX_FORMAT_WIDTH for n in _FORMAT_NUMBER.findall(spec)):
+        raise BudgetExceeded(f"format widths of at most {_MAX_FORMAT_WIDTH}",
+                             f"the format {spec[:40]!r} asks for too wide a value")
 
 
 class _BudgetedEval(simpleeval.EvalWithCompoundTypes):
@@ -213,10 +224,7 @@ class _BudgetedEval(simpleeval.EvalWithCompoundTypes):
 
     def _eval_formattedvalue(self, node):
         if node.format_spec is not None:  # f"{x:>999999999}" would make the string before any check
-            spec = str(self._eval(node.format_spec))
-            if any(int(n) > _MAX_FORMAT_WIDTH for n in _FORMAT_NUMBER.findall(spec)):
-                raise BudgetExceeded(f"format widths of at most {_MAX_FORMAT_WIDTH}",
-                                     f"the format {spec[:40]!r} asks for too wide a value")
+            _check_format(str(self._eval(node.format_spec)))
         return super()._eval_formattedvalue(node)
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 
 import defusedxml.ElementTree as safe_et
@@ -20,11 +19,10 @@ from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from engine.bpmn import dataflow, dmn
+from engine.bpmn.budget import Budget, TimerLimits
 from engine.bpmn.expressions import LANGUAGE, LANGUAGE_ALIASES, validate_expression, validate_script
 from engine.bpmn.references import BPMN_NS, CAMUNDA_NS, FORM_KEY, NS, element_id, form_keys_of, reference_errors
-from engine.bpmn.budget import Budget, TimerLimits
-from engine.bpmn.timer_events import check_iso_literal, iso_literal, timer_event_definition
-from engine.bpmn.timer_limits import SIGNED, TimerRuleBroken, check_timer, iso_constants
+from engine.bpmn.timer_events import timer_event_definition, timer_validator
 from engine.core.errors import ExpressionError, FieldError, InvalidInput
 
 UNSUPPORTED = {"serviceTask": "service tasks would call out of the engine; use a user task or a message",
@@ -113,41 +111,6 @@ def _safe_tree(name: str, content: bytes) -> etree._Element:
         raise InvalidInput("XML syntax error", [FieldError(name, f"XML syntax error: {exc.msg}", file=name, line=exc.lineno)]) from None
 
 
-_ALMOST_ISO = re.compile(r"^[-+]?(P|R[0-9]*/|[0-9]{4}-)[0-9A-Z.:/+-]*$")
-
-
-def _timer_validator(kind: str, limits: TimerLimits):
-    """A timer holds an ISO 8601 literal or, failing that, an expression of the engine's language.
-
-    Either way every ISO value it holds (the literal, or each ISO string in the expression) must keep
-    the timer rules: longer than zero, cycles no shorter than the floor, nothing beyond the horizon."""
-    def keeps_rules(value: str) -> None:
-        try:
-            check_timer(kind, value, limits)
-        except TimerRuleBroken as exc:
-            raise ExpressionError(f"{exc} (rule: {exc.rule})", value, {"timer": True}) from None
-        except (ValueError, OverflowError):
-            raise ExpressionError(f"{value.strip()[:80]!r} is not a valid ISO 8601 {kind}", value) from None
-
-    def validate(text):
-        if not iso_literal(kind, text):
-            if SIGNED.match(text):
-                keeps_rules(text)
-            if _ALMOST_ISO.match(text):  # P14X, a typo, would otherwise be read as a variable's name
-                raise ExpressionError(f"{text[:80]!r} looks like an ISO 8601 {kind} but is not one "
-                                      "(e.g. P30D, PT8H, R/P6M, 2026-01-01T00:00:00Z)", text)
-            validate_expression(text)
-            for value in iso_constants(text, lambda v: iso_literal(kind, v)):
-                keeps_rules(value)
-            return
-        try:
-            check_iso_literal(kind, text)
-        except ValueError as exc:
-            raise ExpressionError(str(exc), text) from None
-        keeps_rules(text)
-    return validate
-
-
 def _expression_checks(root, limits: TimerLimits) -> list[tuple[object, str, callable]]:
     """(node, text, validator) for every expression-bearing node in a BPMN document."""
     checks = []
@@ -157,7 +120,7 @@ def _expression_checks(root, limits: TimerLimits) -> list[tuple[object, str, cal
         checks.append((node, node.text, validate_expression))
     for kind in ("timeDate", "timeDuration", "timeCycle"):
         for node in xpath(f".//bpmn:{kind}"):
-            checks.append((node, node.text, _timer_validator(kind, limits)))
+            checks.append((node, node.text, timer_validator(kind, limits)))
     for node in xpath(".//bpmn:messageEventDefinition[@camunda:expression]"):  # a thrown message's payload
         checks.append((node, node.get(f"{{{CAMUNDA_NS}}}expression"), validate_expression))
     for node in xpath(".//bpmn:scriptTask/bpmn:script"):

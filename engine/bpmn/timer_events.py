@@ -3,6 +3,8 @@
 SpiffWorkflow's timer definitions call datetime.now() directly; these subclasses take
 the time from the clock carried by the workflow's script engine, and are registered
 with the parser (`timer_event_definition`) and the serializer (engine.serializer).
+`timer_validator` is the deploy-time check of a timer's text; the values the timers compute
+at run time are held to the same rules (engine.bpmn.timer_limits) before they wait.
 """
 from __future__ import annotations
 
@@ -12,9 +14,10 @@ from datetime import datetime, timedelta
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (CycleTimerEventDefinition, DurationTimerEventDefinition,
                                                               TimeDateEventDefinition, TimerEventDefinition)
 
-from engine.bpmn.budget import BudgetExceeded
-from engine.bpmn.timer_limits import TimerRuleBroken, check_timer
-from engine.core.errors import FieldError, InvalidInput
+from engine.bpmn.budget import BudgetExceeded, TimerLimits
+from engine.bpmn.expressions import validate_expression
+from engine.bpmn.timer_limits import SIGNED, TimerRuleBroken, check_timer, iso_constants
+from engine.core.errors import ExpressionError, FieldError, InvalidInput
 
 
 _DURATION = r"P(?!T?$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?!$)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?"
@@ -45,6 +48,41 @@ def check_iso_literal(kind: str, text: str) -> None:
             _recurring_interval(text, datetime.now().astimezone())
     except Exception:  # noqa: BLE001 - the library raises several types for a bad value
         raise ValueError(f"{text!r} is not a valid ISO 8601 {kind}") from None
+
+
+_ALMOST_ISO = re.compile(r"^[-+]?(P|R[0-9]*/|[0-9]{4}-)[0-9A-Z.:/+-]*$")
+
+
+def timer_validator(kind: str, limits: TimerLimits):
+    """A timer holds an ISO 8601 literal or, failing that, an expression of the engine's language.
+
+    Either way every ISO value it holds (the literal, or each ISO string in the expression) must keep
+    the timer rules: longer than zero, cycles no shorter than the floor, nothing beyond the horizon."""
+    def keeps_rules(value: str) -> None:
+        try:
+            check_timer(kind, value, limits)
+        except TimerRuleBroken as exc:
+            raise ExpressionError(f"{exc} (rule: {exc.rule})", value, {"timer": True}) from None
+        except (ValueError, OverflowError):
+            raise ExpressionError(f"{value.strip()[:80]!r} is not a valid ISO 8601 {kind}", value) from None
+
+    def validate(text):
+        if not iso_literal(kind, text):
+            if SIGNED.match(text):
+                keeps_rules(text)
+            if _ALMOST_ISO.match(text):  # P14X, a typo, would otherwise be read as a variable's name
+                raise ExpressionError(f"{text[:80]!r} looks like an ISO 8601 {kind} but is not one "
+                                      "(e.g. P30D, PT8H, R/P6M, 2026-01-01T00:00:00Z)", text)
+            validate_expression(text)
+            for value in iso_constants(text, lambda v: iso_literal(kind, v)):
+                keeps_rules(value)
+            return
+        try:
+            check_iso_literal(kind, text)
+        except ValueError as exc:
+            raise ExpressionError(str(exc), text) from None
+        keeps_rules(text)
+    return validate
 
 
 def duration_from(value: str, start: datetime) -> timedelta:
