@@ -86,3 +86,34 @@ def test_a_decision_cell_beyond_the_budget_is_stopped_and_named_as_such():
         decision.result(SimpleNamespace(workflow=workflow, data=data))
     over = find_budget_error(raised.value)
     assert over is not None and over.rule == "numbers of at most 4096 bits", raised.value
+
+
+EVALUATOR = Evaluator(ManualClock(START))
+
+
+@pytest.mark.parametrize("expression, names, limit", [
+    ("x - 1", {"x": -(2 ** 4096)}, "4096 bits"),
+    ("x + x", {"x": 2 ** 4096}, "4096 bits"),
+    ("[s] * 5", {"s": "a" * 300_000}, "1000000 bytes per value"),
+    ("{'a': s, 'b': s, 'c': s, 'd': s}", {"s": "a" * 300_000}, "1000000 bytes per value"),
+    ("s + s", {"s": "a" * 600_000}, "1000000 bytes per value"),
+    ("s", {"s": "a" * 300_000}, "256000 bytes of output"),
+    ('"%0999999d" % 1', {}, "format widths of at most 1000"),
+    ('f"{1:>{w}}"', {"w": 10 ** 8}, "format widths of at most 1000"),
+])
+def test_each_value_an_expression_makes_is_held_to_the_budget(expression, names, limit):
+    with pytest.raises(BudgetExceeded) as raised:
+        EVALUATOR.evaluate(expression, names)
+    assert limit in raised.value.rule and raised.value.element is None
+    named = raised.value.at("berakna")
+    assert named.element == "berakna" and "at berakna" in named.detail and named.rule == raised.value.rule
+
+
+def test_what_a_script_writes_is_held_to_the_output_budget_and_plain_scripts_run():
+    data = {"n": 1}
+    EVALUATOR.execute("n += 1\nnamn = f'{n:>3}'\nlista = [n] * 3", data)
+    assert data == {"n": 2, "namn": "  2", "lista": [2, 2, 2]}
+    with pytest.raises(BudgetExceeded, match="256000 bytes of output"):
+        EVALUATOR.execute("a = 'x' * 200000\nb = a", {})
+    with pytest.raises(BudgetExceeded, match="4096 bits"):
+        EVALUATOR.execute("x = 1\nx += y * y", {"y": 2 ** 3000})

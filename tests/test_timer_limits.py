@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import pytest
 from conftest import FIXTURES
-from factories import deploy_files, deployed, open_task
+from factories import deploy_files, open_task
+
+from engine.bpmn.budget import TimerLimits
+from engine.bpmn.timer_limits import TimerRuleBroken, check_timer
 
 VANTA = (FIXTURES / "vanta.bpmn").read_text()
 
@@ -99,3 +102,23 @@ def test_a_timer_computed_at_run_time_is_held_to_the_same_rules(server, kind, va
         else:
             [timer] = kim.get(f"/cases/{case['id']}/timers").json()
             assert timer["element_id"] == "vanta"
+
+
+@pytest.mark.parametrize("kind, value, rule", [
+    ("timeCycle", "R3/2026-01-01T00:00:00Z/2026-01-01T00:00:30Z", "cycles of at least 60 s"),
+    ("timeCycle", "R/3026-01-01T00:00:00Z/P1D", "no timer beyond 36525 days"),
+    ("timeDuration", "P99999999Y", "no timer beyond 36525 days"),
+    ("timeDuration", 30, "an ISO 8601 text"),
+])
+def test_the_timer_rules_read_every_part_of_a_value(kind, value, rule):
+    with pytest.raises(TimerRuleBroken) as raised:
+        check_timer(kind, value, TimerLimits())
+    assert raised.value.rule == rule
+
+
+def test_a_value_that_is_no_timer_at_all_is_a_value_error():
+    for kind, value in [("timeCycle", "R/2026-01-01T00:00:00Z"), ("timeCycle", "P1D"), ("timeDuration", "P1X")]:
+        with pytest.raises(ValueError):
+            check_timer(kind, value, TimerLimits())
+    check_timer("timeCycle", "R2/2026-02-02T08:00:00+00:00/P1D", TimerLimits())
+    check_timer("timeDate", "2026-03-02T09:00:00+01:00", TimerLimits())
