@@ -10,6 +10,7 @@ from prometheus_client import start_http_server
 
 from engine.access.identity import token_secret
 from engine.access.sealing import sealer_for
+from engine.bpmn.budget import Budget
 from engine.bpmn.runner import Runner
 from engine.bpmn.specs import SpecCache
 from engine.casework.retention import Culler
@@ -78,7 +79,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.clock = clock or (TrainingClock() if settings.training_clock else SystemClock())
     app.state.db = engine
     app.state.session_factory = make_session_factory(engine)
-    app.state.runner = Runner(app.state.clock)
+    app.state.runner = Runner(app.state.clock, budget=Budget.from_settings(settings))
     app.state.specs = SpecCache()
     app.state.feed_waits = Counter()  # open long-polls per client (api.routes.events)
     app.state.feed_watch = FeedWatch(app.state.session_factory)

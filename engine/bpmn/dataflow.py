@@ -1,4 +1,4 @@
-"""Which data a gateway tests that nothing upstream is known to set: warnings, never refusals.
+"""Which data a gateway tests that nothing upstream is known to set (warnings), and timers reading only unset data.
 
 A name counts as set upstream when an element that can run before the gateway sets it: a
 user task's or start event's form (its top-level properties), a script's assignment, a
@@ -12,6 +12,8 @@ import ast
 from collections import defaultdict
 
 from engine.bpmn.expressions import FUNCTION_NAMES, parse_expression, parse_script
+from engine.bpmn.references import element_id
+from engine.bpmn.timer_events import iso_literal
 from engine.core.errors import ExpressionError, FieldError
 
 BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
@@ -104,4 +106,47 @@ def warnings(name: str, processes, forms: dict[str, set[str]], decisions: dict[s
                                         "set (a form, script or decision), nor a declared input "
                                         f"(<camunda:property name=\"input\" value=\"{missing}\"/>)",
                                         file=name, line=condition.sourceline, element=flow.get("id")))
+    return found
+
+
+_TIMERS = ("timeDate", "timeDuration", "timeCycle")
+
+
+def _settable(trees: dict, forms: dict[str, set[str]]) -> set[str]:
+    """Every data name something in a deployment could set: forms, scripts, decisions, messages, inputs."""
+    names = set().union(*forms.values()) if forms else set()
+    for file, root in trees.items():
+        if file.endswith(".dmn"):
+            names |= set(root.xpath(".//*[local-name()='output']/@name"))
+            continue
+        for node in root.iter():
+            if not isinstance(node.tag, str):
+                continue
+            names |= _sets(node, forms, {})
+            names |= {node.get(f"{CAMUNDA}{a}") for a in ("elementVariable", "resultVariable")} - {None}
+            if _local(node) == "message":
+                names |= {node.get("name"), node.get("id")} - {None}
+            if _local(node) == "process":
+                names |= _inputs(node)
+    return names
+
+
+def unset_timer_names(trees: dict, forms: dict[str, set[str]]) -> list[FieldError]:
+    """A refusal for each timer expression that reads only data nothing in the deployment could set.
+
+    (`garbage` in a timeDuration is a name, not a duration: no case could ever start past it.)"""
+    settable = _settable(trees, forms)
+    found = []
+    for file, root in trees.items():
+        if not file.endswith(".bpmn"):
+            continue
+        for kind in _TIMERS:
+            for node in root.iter(f"{BPMN}{kind}"):
+                text = (node.text or "").strip()
+                read = tested_names(text) if text and not iso_literal(kind, text) else set()
+                if read and not read & settable:
+                    found.append(FieldError(file, f"the {kind} {text[:80]!r} is neither an ISO 8601 value nor an "
+                                            f"expression over data anything in the deployment sets (it reads "
+                                            f"{', '.join(sorted(read))}; rule: a timer must say when it fires)",
+                                            file=file, line=node.sourceline, element=element_id(node)))
     return found

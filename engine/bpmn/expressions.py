@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 import simpleeval
 
+from engine.bpmn.budget import Budget, BudgetExceeded, Meter, size_of
 from engine.core.calendar import calendar_from, end_of_day
 from engine.core.clock import Clock
 from engine.core.settings import get_settings
@@ -175,25 +176,97 @@ def validate_dmn_entry(entry: str) -> None:
         validate_expression(f"dmninputexpr {text}")
 
 
+_MAKES = (ast.BinOp, ast.List, ast.Tuple, ast.Dict, ast.Set, ast.Call, ast.JoinedStr, ast.FormattedValue)
+_FORMAT_NUMBER = re.compile(r"\d+")
+_MAX_FORMAT_WIDTH = 1000
+
+
+def _budgeted_operators(meter: Meter) -> dict:
+    """simpleeval's operators, each refusing a result beyond the budget before it computes it."""
+    limit = meter.budget.value_bytes
+
+    def add(a, b):
+        if isinstance(a, int) and isinstance(b, int):
+            meter.check_int(max(a.bit_length(), b.bit_length()) + 1)
+        elif hasattr(a, "__len__") and hasattr(b, "__len__"):
+            meter.check_size(size_of(a, limit) + size_of(b, limit))
+        return a + b
+
+    def sub(a, b):
+        if isinstance(a, int) and isinstance(b, int):
+            meter.check_int(max(a.bit_length(), b.bit_length()) + 1)
+        return a - b
+
+    def mult(a, b):
+        if isinstance(a, int) and isinstance(b, int):
+            meter.check_int(a.bit_length() + b.bit_length())
+        for seq, times in ((a, b), (b, a)):
+            if hasattr(seq, "__len__") and isinstance(times, int) and times > 0:
+                meter.check_size((len(seq) if isinstance(seq, str) else size_of(seq, limit)) * times)
+        return a * b
+
+    def mod(a, b):
+        if isinstance(a, str):  # "%0999999999d" % 1 would make the string before any check
+            _check_format(a)
+        return a % b
+
+    return {**simpleeval.DEFAULT_OPERATORS, ast.Add: add, ast.Sub: sub, ast.Mult: mult, ast.Mod: mod}
+
+
+def _check_format(spec: str) -> None:
+    if any(int(n) > _MAX_FORMAT_WIDTH for n in _FORMAT_NUMBER.findall(spec)):
+        raise BudgetExceeded(f"format widths of at most {_MAX_FORMAT_WIDTH}",
+                             f"the format {spec[:40]!r} asks for too wide a value")
+
+
+class _BudgetedEval(simpleeval.EvalWithCompoundTypes):
+    """simpleeval's interpreter with a meter on every step and on every value a step makes."""
+
+    def __init__(self, functions: dict, names, meter: Meter):
+        super().__init__(operators=_budgeted_operators(meter), functions=functions, names=names)
+        self.meter = meter
+
+    def _eval(self, node):
+        self.meter.tick()
+        result = super()._eval(node)
+        if isinstance(node, _MAKES):
+            self.meter.check_value(result)
+        return result
+
+    def _eval_formattedvalue(self, node):
+        if node.format_spec is not None:  # f"{x:>999999999}" would make the string before any check
+            _check_format(str(self._eval(node.format_spec)))
+        return super()._eval_formattedvalue(node)
+
+
 class Evaluator:
-    """Evaluates checked expressions against plain data, with the whitelisted functions."""
+    """Evaluates checked expressions against plain data, with the whitelisted functions, within a budget."""
 
-    def __init__(self, clock: Clock):
+    def __init__(self, clock: Clock, budget: Budget | None = None):
         self.functions = make_functions(clock)
+        self.budget = budget or Budget.from_settings()
 
-    def _interpreter(self, names: dict) -> simpleeval.EvalWithCompoundTypes:
-        return simpleeval.EvalWithCompoundTypes(functions=self.functions, names=names)
+    def _interpreter(self, names) -> _BudgetedEval:
+        return _BudgetedEval(self.functions, names, Meter(self.budget))
 
     def evaluate(self, expression: str, names: dict) -> Any:
         """Evaluate one expression with `names` as its variables."""
         tree = parse_expression(expression)
-        return self._interpreter(names).eval(expression, previously_parsed=tree.body)
+        interpreter = self._interpreter(names)
+        result = interpreter.eval(expression, previously_parsed=tree.body)
+        interpreter.meter.check_value(result, self.budget.output_bytes, "output")
+        return result
 
     def execute(self, script: str, data: dict) -> None:
-        """Run a script's assignments, updating `data` in place."""
+        """Run a script's assignments, updating `data` in place; what it writes is held to the output budget."""
         interpreter = self._interpreter(data)
+        targets = []
         for target, op, tree in parse_script(script):
             value = interpreter.eval("", previously_parsed=tree.body)
             if op is not None:
                 value = interpreter.operators[getattr(ast, op)](data[target], value)
+                interpreter.meter.check_value(value)
             data[target] = value
+            targets.append(target)
+        written = {t: data[t] for t in targets}
+        interpreter.meter.check_value(written, self.budget.output_bytes, "output")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 
 import defusedxml.ElementTree as safe_et
@@ -20,9 +19,10 @@ from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from engine.bpmn import dataflow, dmn, lanes
+from engine.bpmn.budget import Budget, TimerLimits
 from engine.bpmn.expressions import LANGUAGE, LANGUAGE_ALIASES, validate_expression, validate_script
 from engine.bpmn.references import BPMN_NS, CAMUNDA_NS, FORM_KEY, NS, element_id, form_keys_of, reference_errors
-from engine.bpmn.timer_events import check_iso_literal, iso_literal, timer_event_definition
+from engine.bpmn.timer_events import timer_event_definition, timer_validator
 from engine.core.errors import ExpressionError, FieldError, InvalidInput
 
 UNSUPPORTED = {"serviceTask": "service tasks would call out of the engine; use a user task or a message",
@@ -111,25 +111,7 @@ def _safe_tree(name: str, content: bytes) -> etree._Element:
         raise InvalidInput("XML syntax error", [FieldError(name, f"XML syntax error: {exc.msg}", file=name, line=exc.lineno)]) from None
 
 
-_ALMOST_ISO = re.compile(r"^(P|R[0-9]*/|[0-9]{4}-)[0-9A-Z.:/+-]*$")
-
-
-def _timer_validator(kind: str):
-    """A timer holds an ISO 8601 literal or, failing that, an expression of the engine's language."""
-    def validate(text):
-        if not iso_literal(kind, text):
-            if _ALMOST_ISO.match(text):  # P14X, a typo, would otherwise be read as a variable's name
-                raise ExpressionError(f"{text[:80]!r} looks like an ISO 8601 {kind} but is not one "
-                                      "(e.g. P30D, PT8H, R/P6M, 2026-01-01T00:00:00Z)", text)
-            return validate_expression(text)
-        try:
-            check_iso_literal(kind, text)
-        except ValueError as exc:
-            raise ExpressionError(str(exc), text) from None
-    return validate
-
-
-def _expression_checks(root) -> list[tuple[object, str, callable]]:
+def _expression_checks(root, limits: TimerLimits) -> list[tuple[object, str, callable]]:
     """(node, text, validator) for every expression-bearing node in a BPMN document."""
     checks = []
     xpath = lambda q: root.xpath(q, namespaces=NS)  # noqa: E731
@@ -138,7 +120,7 @@ def _expression_checks(root) -> list[tuple[object, str, callable]]:
         checks.append((node, node.text, validate_expression))
     for kind in ("timeDate", "timeDuration", "timeCycle"):
         for node in xpath(f".//bpmn:{kind}"):
-            checks.append((node, node.text, _timer_validator(kind)))
+            checks.append((node, node.text, timer_validator(kind, limits)))
     for node in xpath(".//bpmn:messageEventDefinition[@camunda:expression]"):  # a thrown message's payload
         checks.append((node, node.get(f"{{{CAMUNDA_NS}}}expression"), validate_expression))
     for node in xpath(".//bpmn:scriptTask/bpmn:script"):
@@ -162,7 +144,7 @@ def _language_errors(name: str, root) -> list[FieldError]:
     return errors
 
 
-def _check_document(name: str, root) -> list[FieldError]:
+def _check_document(name: str, root, limits: TimerLimits) -> list[FieldError]:
     if name.endswith(".dmn"):
         return dmn.check(name, root)
     errors = _language_errors(name, root)
@@ -175,11 +157,12 @@ def _check_document(name: str, root) -> list[FieldError]:
         if not FORM_KEY.match(key):
             errors.append(FieldError(name, f"formKey {key[:120]!r} must be a form name (a-z, 0-9, _ and -), "
                                      "not a path", file=name, line=node.sourceline, element=node.get("id")))
-    for node, text, validator in _expression_checks(root):
+    for node, text, validator in _expression_checks(root, limits):
         try:
             validator(text)
         except ExpressionError as exc:
-            errors.append(FieldError(name, f"forbidden expression {text[:120]!r}: {exc.message}", file=name,
+            what = "timer" if exc.extra.get("timer") else "forbidden expression"
+            errors.append(FieldError(name, f"{what} {text[:120]!r}: {exc.message}", file=name,
                                      line=node.sourceline, element=element_id(node)))
     return errors
 
@@ -223,12 +206,15 @@ def _dependencies(parser: SamverkaParser, key: str, trees) -> list[str]:
     return files
 
 
-def parse_bundle(files: dict[str, bytes], forms: dict[str, set[str]] | None = None) -> list[ParsedProcess]:
+def parse_bundle(files: dict[str, bytes], forms: dict[str, set[str]] | None = None,
+                 limits: TimerLimits | None = None) -> list[ParsedProcess]:
     """Validate uploaded models and return one ParsedProcess per executable process.
 
     With `forms` (form key -> its top-level fields, the forms deployed with the models) every
     formKey must name one of them, and each process is warned of the data its gateways read
-    that nothing upstream is known to set."""
+    that nothing upstream is known to set, and a timer that reads only data nothing sets is refused.
+    `limits` are the timer rules (the configured ones by default)."""
+    limits = limits or Budget.from_settings().timers
     form_keys = set(forms) if forms is not None else None
     errors: list[FieldError] = []
     trees: dict[str, etree._Element] = {}
@@ -241,13 +227,15 @@ def parse_bundle(files: dict[str, bytes], forms: dict[str, set[str]] | None = No
         except InvalidInput as exc:
             errors.extend(exc.errors)
             continue
-        errors.extend(_check_document(name, trees[name]))
+        errors.extend(_check_document(name, trees[name], limits))
     decisions = {d for n, t in trees.items() if n.endswith(".dmn")
                  for d in t.xpath(".//*[local-name()='decision']/@id")}
     for name, root in trees.items():
         if name.endswith(".bpmn"):
             errors.extend(reference_errors(name, root, form_keys, decisions))
             errors.extend(lanes.declaration_errors(name, root))
+    if forms is not None and not errors:
+        errors.extend(dataflow.unset_timer_names(trees, forms))
     if errors:
         raise InvalidInput("deployment refused", errors)
     try:

@@ -22,6 +22,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundExcepti
 from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn import migration, serializer
+from engine.bpmn.budget import Budget, EngineMeter, find_budget_error
 from engine.bpmn.compaction import compact
 from engine.bpmn.failures import Incident, capture, check_decision, failing_task
 from engine.bpmn.migration import Plan
@@ -96,6 +97,9 @@ def _changes(before: dict, after: dict) -> dict | None:
 def _element_error(exc: SpiffWorkflowException) -> InvalidInput:
     task = getattr(exc, "task", None)
     element = task.task_spec.bpmn_id if task is not None else getattr(exc, "task_id", None)
+    over = find_budget_error(exc)
+    if over is not None:  # a distinct failure: the model went beyond its budget (issue-18 records it as such)
+        return over.at(element)
     message = str(exc).split("\n")[0]
     return InvalidInput(f"the process could not continue at {element}: {message}",
                         [FieldError(f"process/{element}", message, element=element)])
@@ -104,9 +108,10 @@ def _element_error(exc: SpiffWorkflowException) -> InvalidInput:
 class Runner:
     """Starts, loads, advances and snapshots workflows with the safe script engine and the engine clock."""
 
-    def __init__(self, clock: Clock, compact_state: bool = True):
+    def __init__(self, clock: Clock, compact_state: bool = True, budget: Budget | None = None):
         self.clock = clock
-        self.script_engine = SafeScriptEngine(clock)
+        self.budget = budget or Budget.from_settings()
+        self.script_engine = SafeScriptEngine(clock, self.budget)
         self.compact_state = compact_state  # off only to compare against the library's unpruned behaviour
 
     def start(self, cached: CachedSpec, data: dict) -> Snapshot:
@@ -181,7 +186,10 @@ class Runner:
         now = self.clock.now()
         due = [t for t in self.timers(workflow) if t.due_at <= now]
         records: list[StepRecord] = []
-        workflow.refresh_timers()
+        try:
+            workflow.refresh_timers()
+        except SpiffWorkflowException as exc:
+            raise _element_error(exc) from None
         incident = self._advance(workflow, records)
         snapshot = self.snapshot(workflow, records, incident)
         still = {t.id: t.due_at for t in snapshot.timers}
@@ -195,7 +203,7 @@ class Runner:
                 fired.append(timer)
                 continue
             period_due = timer.due_at
-            while period_due < moved_to and period_due <= now:
+            while period_due < moved_to and period_due <= now and len(fired) <= self.budget.engine_steps:
                 fired.append(replace(timer, due_at=period_due))
                 period_due = next_period(period_due, timer.cycle)
         snapshot.records[:0] = [_fired_record(t, now) for t in sorted(fired, key=lambda t: t.due_at)]
@@ -211,7 +219,10 @@ class Runner:
         if definition is None:
             raise NotFound(f"the process has no message {name}")
         before = {t.id: t.state for t in _active(workflow)}
-        workflow.catch(BpmnEvent(definition, {"payload": copy.deepcopy(payload), "result_var": name}))
+        try:
+            workflow.catch(BpmnEvent(definition, {"payload": copy.deepcopy(payload), "result_var": name}))
+        except SpiffWorkflowException as exc:
+            raise _element_error(exc) from None
         records = [StepRecord("message_received", None, name, "Message", data_changes={"set": {name: payload}},
                               details={"message": name})]
         incident = self._advance(workflow, records)
@@ -260,9 +271,11 @@ class Runner:
         the library's, an evaluation budget, a decision without a rule), with everything before it kept."""
         scripts_before: dict[UUID, dict] = {}
         running: list = [None, None]  # the task being run and its data before, to put back if it fails
+        meter = EngineMeter(self.budget)
 
         def will_complete(task):
             running[:] = [task, copy.deepcopy(task.data)]
+            meter.step(task.task_spec.bpmn_id)
             check_decision(task)
             if isinstance(task.task_spec, ScriptTask) or hasattr(task.task_spec, "dmnEngine"):
                 scripts_before[task.id] = copy.deepcopy(task.data)
@@ -284,6 +297,8 @@ class Runner:
             workflow.do_engine_steps(will_complete_task=will_complete, did_complete_task=did_complete)
         except Exception as exc:  # noqa: BLE001 - every run-time failure of an element is an incident
             incident = capture(exc, workflow, *running)
+            if (over := find_budget_error(exc)) is not None:  # say which limit, in the words the budget uses
+                incident = replace(incident, error=f"{over.reason} (limit: {over.rule})", error_type="BudgetExceeded")
             records.append(StepRecord("incident_raised", incident.element_id, incident.element_name,
                                       incident.element_type, incident.task_id,
                                       details={"error": incident.error, "error_type": incident.error_type}))

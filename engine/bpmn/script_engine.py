@@ -6,6 +6,7 @@ from collections import ChainMap
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
+from engine.bpmn.budget import Budget
 from engine.bpmn.expressions import Evaluator, parse_expression
 from engine.core.clock import Clock
 
@@ -30,10 +31,11 @@ class SafeEnvironment(BasePythonScriptEngineEnvironment):
 
 
 class SafeScriptEngine(PythonScriptEngine):
-    """The engine's script engine; it also carries the engine clock to timer events."""
+    """The engine's script engine; it also carries the engine clock and the budget to timer events."""
 
-    def __init__(self, clock: Clock):
-        super().__init__(environment=SafeEnvironment(Evaluator(clock)))
+    def __init__(self, clock: Clock, budget: Budget | None = None):
+        self.budget = budget or Budget.from_settings()
+        super().__init__(environment=SafeEnvironment(Evaluator(clock, self.budget)))
         self.clock = clock
 
     def validate(self, expression):

@@ -72,6 +72,20 @@ class Settings(BaseSettings):
     # One delivery attempt's total deadline (connect, send, the whole answer); a claimed delivery is leased for
     # this plus a margin, after which another worker retries it (a worker that died mid-delivery).
     webhook_timeout_seconds: float = 10.0
+    # Budgets of uploaded models (engine.bpmn.budget): what one evaluation (a condition, timer expression,
+    # script task or decision cell) may cost, enforced while it runs, and what one request's or timer firing's
+    # run of the engine may do before the case waits. A case that goes beyond one fails that step alone.
+    expression_max_seconds: float = 1.0
+    expression_max_steps: int = 100_000
+    expression_max_int_bits: int = 4096
+    expression_max_value_bytes: int = 1_000_000
+    expression_max_output_bytes: int = 256_000
+    engine_max_steps: int = 500
+    engine_max_seconds: float = 10.0
+    # Timer definitions, checked at deploy (and at run time when an expression computes them).
+    timer_min_cycle_seconds: float = 60.0
+    timer_max_horizon_days: int = 36525
+    timer_max_repetitions: int = 1000
     worker_batch_size: int = 20
     worker_poll_seconds: float = 1.0
     # A worker renews its lease on a migration with every case it commits; one that died is taken over after this.

@@ -1,0 +1,154 @@
+"""What one evaluation, and one run of the engine, may cost: limits enforced while they run.
+
+An uploaded model is checked for what it may *say* (engine.bpmn.expressions); this module
+bounds what it may *cost*. `Meter` counts the interpreter's steps and wall time and measures
+every value an expression builds, before the operation that would build too large a one
+(`x = x * x` on a big number, a long string, a list of lists). Whatever breaks a limit raises
+`BudgetExceeded`, which names the rule and, once the runner knows it, the element.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from engine.core.errors import FieldError, InvalidInput
+from engine.core.settings import Settings, get_settings
+
+
+@dataclass(frozen=True)
+class TimerLimits:
+    """What a timer definition may say, at deploy and when an expression computes it at run time."""
+
+    min_cycle_seconds: float = 60.0  # the shortest period of a repeating timer
+    horizon_days: int = 36525  # no timer further away than this (100 years)
+    max_repetitions: int = 1000  # R<n>/…: the largest n
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The limits of one evaluation (`seconds` … `output_bytes`) and of one engine run (`engine_*`)."""
+
+    seconds: float = 1.0  # wall time of one evaluation (a condition, a script, a decision cell)
+    steps: int = 100_000  # interpreter steps (syntax nodes visited) of one evaluation
+    int_bits: int = 4096  # the largest integer any step may make (about 1,230 digits)
+    value_bytes: int = 1_000_000  # the largest value any step may make (strings, lists, dicts, measured deep)
+    output_bytes: int = 256_000  # what one evaluation returns, or one script writes, in all
+    engine_steps: int = 500  # elements one request or one timer firing may run before it waits
+    engine_seconds: float = 10.0  # wall time of one request's or firing's engine run
+    timers: TimerLimits = field(default_factory=TimerLimits)
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> "Budget":
+        """The budget the operator configured (SAMVERKA_EXPRESSION_* / SAMVERKA_ENGINE_* / SAMVERKA_TIMER_*)."""
+        s = settings or get_settings()
+        return cls(s.expression_max_seconds, s.expression_max_steps, s.expression_max_int_bits,
+                   s.expression_max_value_bytes, s.expression_max_output_bytes, s.engine_max_steps,
+                   s.engine_max_seconds, TimerLimits(s.timer_min_cycle_seconds, s.timer_max_horizon_days,
+                                                     s.timer_max_repetitions))
+
+
+class BudgetExceeded(InvalidInput):
+    """A model did more than its budget allows; the case's step fails, nothing of it is applied."""
+
+    title = "Budget exceeded"
+
+    def __init__(self, rule: str, detail: str, element: str | None = None):
+        self.rule, self.element, self.reason = rule, element, detail
+        where = f" at {element}" if element else ""
+        super().__init__(f"the process could not continue{where}: {detail} (limit: {rule})",
+                         [FieldError(f"process/{element}" if element else "process", f"{detail} (limit: {rule})",
+                                     element=element)])
+
+    def at(self, element: str | None) -> "BudgetExceeded":
+        """The same refusal, naming the element it happened at."""
+        return self if self.element or not element else BudgetExceeded(self.rule, self.reason, element)
+
+
+def find_budget_error(exc: BaseException | None) -> BudgetExceeded | None:
+    """The BudgetExceeded an exception was raised from, if any (the library wraps what evaluations raise)."""
+    seen = 0
+    while exc is not None and seen < 20:
+        if isinstance(exc, BudgetExceeded):
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
+
+
+_SCALAR_BYTES = 8
+
+
+def size_of(value, limit: int) -> int:
+    """About how many bytes `value` holds, counted as a tree (shared parts count each time); stops past `limit`."""
+    total, todo = 0, [value]
+    while todo:
+        item = todo.pop()
+        kind = type(item)
+        total += _SCALAR_BYTES  # every item costs at least a reference, so the walk ends within limit / 8 items
+        if kind is str:
+            total += len(item)
+        elif kind is int:
+            total += item.bit_length() // 8
+        elif kind in (list, tuple, set, frozenset):
+            todo.extend(item)
+        elif kind is dict:
+            todo.extend(item.keys())
+            todo.extend(item.values())
+        if total > limit:
+            return total
+    return total
+
+
+class Meter:
+    """Counts one evaluation's steps and time, and refuses values beyond the budget as they are made."""
+
+    def __init__(self, budget: Budget):
+        self.budget = budget
+        self.steps = 0
+        self.deadline = time.monotonic() + budget.seconds
+
+    def tick(self) -> None:
+        """One interpreter step: refuse once the evaluation has run too many steps or too long."""
+        self.steps += 1
+        if self.steps > self.budget.steps:
+            raise BudgetExceeded(f"{self.budget.steps} evaluation steps",
+                                 "an expression or script took too many steps")
+        if time.monotonic() > self.deadline:
+            raise BudgetExceeded(f"{self.budget.seconds:g} s per evaluation", "an expression or script ran too long")
+
+    def check_int(self, bits: int) -> None:
+        if bits > self.budget.int_bits:
+            raise BudgetExceeded(f"numbers of at most {self.budget.int_bits} bits",
+                                 f"an expression would make a number of about {bits} bits")
+
+    def check_size(self, size: int, limit: int | None = None, what: str = "a value") -> None:
+        limit = self.budget.value_bytes if limit is None else limit
+        if size > limit:
+            raise BudgetExceeded(f"{limit} bytes per value" if what == "a value" else f"{limit} bytes of {what}",
+                                 f"an expression would make {what} of more than {limit} bytes")
+
+    def check_value(self, value, limit: int | None = None, what: str = "a value") -> None:
+        """Refuse a value larger than the budget allows (integers by their bits, the rest measured deep)."""
+        if type(value) is int:
+            self.check_int(value.bit_length())
+        elif type(value) in (str, list, tuple, dict, set, frozenset):
+            limit = self.budget.value_bytes if limit is None else limit
+            self.check_size(size_of(value, limit), limit, what)
+
+
+class EngineMeter:
+    """The budget of one engine run: how many elements it completes and for how long, before it waits."""
+
+    def __init__(self, budget: Budget):
+        self.budget = budget
+        self.steps = 0
+        self.deadline = time.monotonic() + budget.engine_seconds
+
+    def step(self, element: str | None) -> None:
+        self.steps += 1
+        if self.steps > self.budget.engine_steps:
+            raise BudgetExceeded(f"{self.budget.engine_steps} elements per step of a case",
+                                 "the process ran too many elements without waiting (a loop with no task "
+                                 "or timer in it?)", element)
+        if time.monotonic() > self.deadline:
+            raise BudgetExceeded(f"{self.budget.engine_seconds:g} s per step of a case",
+                                 "the process ran too long without waiting", element)

@@ -1,0 +1,119 @@
+"""Every evaluation runs on a budget: a model that costs too much fails its own case's step, and nothing else.
+
+The models are valid by every deploy-time rule; what they would cost shows only when they
+run (a number squared thirty times, a string doubled forty times, a list nested sixty deep,
+a loop with nothing to wait for). The budget stops each while it runs.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+from conftest import FIXTURES, ROOT, START
+from hostile_models import HOSTILE, SQUARES, script_model
+from lxml import etree
+
+from engine.bpmn import dmn
+from engine.bpmn.budget import Budget, BudgetExceeded, find_budget_error
+from engine.bpmn.expressions import Evaluator
+from engine.bpmn.parser import _new_parser
+from engine.bpmn.script_engine import SafeScriptEngine
+from engine.core.clock import ManualClock
+
+RULES = {"kvadrat": "numbers of at most 4096 bits", "dubbla": "1000000 bytes per value",
+         "nasta": "1000000 bytes per value", "snurra": "500 elements per step of a case"}
+ELEMENTS = {"kvadrat": {"berakna"}, "dubbla": {"berakna"}, "nasta": {"berakna"}, "snurra": {"igen", "rakna", "klar"}}
+
+
+def deploy(server, files: dict[str, bytes]) -> None:
+    with server.client("agda", "processagare") as owner:
+        answer = owner.post("/process-definitions", files=[("files", (name, content, "application/xml"))
+                                                           for name, content in files.items()])
+        assert answer.status_code == 201, answer.text
+
+
+@pytest.mark.parametrize("key", sorted(HOSTILE))
+def test_a_model_beyond_its_budget_fails_the_case_start_naming_the_element_and_the_limit(server, key):
+    deploy(server, {f"{key}.bpmn": HOSTILE[key]})
+    with server.client("kim", "skolpersonal") as kim:
+        answer = kim.post("/cases", json={"process_key": key, "data": {}})
+        assert answer.status_code == 422, answer.text
+        problem = answer.json()
+        assert problem["title"] == "Budget exceeded", problem
+        [error] = problem["errors"]
+        assert error["element"] in ELEMENTS[key] and RULES[key] in error["message"], error
+        assert kim.get("/cases", params={"process_key": key}).json()["items"] == [], "no case was left behind"
+        assert kim.get("/health").status_code == 200
+
+
+def test_a_timer_firing_beyond_the_budget_fails_that_case_alone_and_the_others_fire(server):
+    deploy(server, {"kvadrat_senare.bpmn": script_model("kvadrat_senare", SQUARES, timer="PT1H"),
+                    "vanta.bpmn": (FIXTURES / "vanta.bpmn").read_bytes()})
+    with server.client("kim", "skolpersonal") as kim:
+        hostile = kim.post("/cases", json={"process_key": "kvadrat_senare", "data": {}}).json()
+        other = kim.post("/cases", json={"process_key": "vanta", "data": {}}).json()
+        server.clock.set(START + timedelta(days=30))
+        fired = server.fire_timers()
+        assert [f.case_id for f in fired] == [other["id"]]
+        assert kim.get(f"/cases/{other['id']}").json()["status"] == "completed"
+        failed = [e for e in kim.get(f"/cases/{hostile['id']}/history").json()["items"] if e["event"] == "timer_failed"]
+        assert len(failed) == 1 and "numbers of at most 4096 bits" in failed[0]["details"]["error"], failed
+        assert "berakna" in failed[0]["details"]["error"]
+        assert kim.get(f"/cases/{hostile['id']}").json()["status"] == "open", "put off, never dropped"
+
+
+def test_the_budget_is_a_setting():
+    """A tighter budget refuses what the default allows (the operator sets SAMVERKA_EXPRESSION_*)."""
+    evaluator = Evaluator(ManualClock(START), Budget(int_bits=64, steps=50))
+    assert evaluator.evaluate("2 * 3", {}) == 6
+    with pytest.raises(BudgetExceeded, match="64 bits"):
+        evaluator.evaluate("x * x", {"x": 2 ** 40})
+    with pytest.raises(BudgetExceeded, match="50 evaluation steps"):
+        evaluator.evaluate(" + ".join(["1"] * 60), {})
+
+
+def test_a_decision_cell_beyond_the_budget_is_stopped_and_named_as_such():
+    """DMN cells run through the same evaluator: a FEEL input expression squaring a huge number is stopped."""
+    table = (ROOT / "processes" / "skolfranvaro_trappa.dmn").read_bytes().replace(
+        b"<text>franvaro_procent</text>", b"<text>franvaro_procent * franvaro_procent</text>")
+    root = etree.fromstring(table)
+    assert dmn.check("t.dmn", root) == [], "valid by every deploy-time rule"
+    decision = _new_parser({"t.dmn": root}, validate=False).get_engine("trappsteg", None)
+    workflow = SimpleNamespace(script_engine=SafeScriptEngine(ManualClock(START)))
+    data = {"franvaro_procent": 2 ** 3000, "ogiltig_franvaro": True, "steg": 0, "perioder_over": 0, "perioder_under": 0}
+    with pytest.raises(Exception) as raised:
+        decision.result(SimpleNamespace(workflow=workflow, data=data))
+    over = find_budget_error(raised.value)
+    assert over is not None and over.rule == "numbers of at most 4096 bits", raised.value
+
+
+EVALUATOR = Evaluator(ManualClock(START))
+
+
+@pytest.mark.parametrize("expression, names, limit", [
+    ("x - 1", {"x": -(2 ** 4096)}, "4096 bits"),
+    ("x + x", {"x": 2 ** 4096}, "4096 bits"),
+    ("[s] * 5", {"s": "a" * 300_000}, "1000000 bytes per value"),
+    ("{'a': s, 'b': s, 'c': s, 'd': s}", {"s": "a" * 300_000}, "1000000 bytes per value"),
+    ("s + s", {"s": "a" * 600_000}, "1000000 bytes per value"),
+    ("s", {"s": "a" * 300_000}, "256000 bytes of output"),
+    ('"%0999999d" % 1', {}, "format widths of at most 1000"),
+    ('f"{1:>{w}}"', {"w": 10 ** 8}, "format widths of at most 1000"),
+])
+def test_each_value_an_expression_makes_is_held_to_the_budget(expression, names, limit):
+    with pytest.raises(BudgetExceeded) as raised:
+        EVALUATOR.evaluate(expression, names)
+    assert limit in raised.value.rule and raised.value.element is None
+    named = raised.value.at("berakna")
+    assert named.element == "berakna" and "at berakna" in named.detail and named.rule == raised.value.rule
+
+
+def test_what_a_script_writes_is_held_to_the_output_budget_and_plain_scripts_run():
+    data = {"n": 1}
+    EVALUATOR.execute("n += 1\nnamn = f'{n:>3}'\nlista = [n] * 3", data)
+    assert data == {"n": 2, "namn": "  2", "lista": [2, 2, 2]}
+    with pytest.raises(BudgetExceeded, match="256000 bytes of output"):
+        EVALUATOR.execute("a = 'x' * 200000\nb = a", {})
+    with pytest.raises(BudgetExceeded, match="4096 bits"):
+        EVALUATOR.execute("x = 1\nx += y * y", {"y": 2 ** 3000})
