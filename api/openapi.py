@@ -26,7 +26,9 @@ _HEADERS = {401: {"WWW-Authenticate": {"schema": {"type": "string"}, "descriptio
             429: {"Retry-After": {"schema": {"type": "string", "pattern": "^[0-9]+$"},
                                   "description": "Seconds until the caller may try again"}}}
 # Operations without path parameters that answer 404 for something named in their input.
-_FINDS = {"start_case", "send_correlated_message", "list_tasks", "import_absence"}
+# The training clock is 404 on a server that has none (the default, and always in production).
+_FINDS = {"start_case", "send_correlated_message", "list_tasks", "import_absence", "training_clock",
+          "advance_training_clock"}
 # Reads that answer 409 for a state (a document the case has not recorded yet).
 _CONFLICTS = {"case_document"}
 
@@ -51,7 +53,7 @@ def _links() -> dict[tuple[str, str], dict[str, dict]]:
         ("get_task", "200"): {op: {"task_id": "$response.body#/id"} for op in on_task},
         ("claim_task", "200"): {op: {"task_id": "$response.body#/id"} for op in on_task},
         ("add_participant", "201"): {"remove_participant": {
-            "case_id": "$request.path.case_id", "user": "$response.body#/user", "role": "$response.body#/role"}},
+            "case_id": "$request.path.case_id", "participant_id": "$response.body#/id"}},
         ("create_webhook", "201"): {op: {"webhook_id": "$response.body#/id"}
                                     for op in ("get_webhook", "delete_webhook", "webhook_failures")},
         ("create_api_key", "201"): {"revoke_api_key": {"key_id": "$response.body#/id"}},
