@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from factories import FIXTURES, OWNER, SKOLA, deploy_files, do, events, open_elements, sign_in, start_case
 from forms_data import person, samtycke, sip
-from test_hlt import HLT_MOTET, aktualisera
+from test_hlt import HLT_MOTET, aktualisera, kontakt
+from test_skolfranvaro import report
 from test_vastbas import (KONTAKTPERSON, KOORDINATOR, MOTE, SAMORDNARE, SOCIALSEKRETERARE, SPRAKROR, handlingsplan,
                           known, offered, planned_until_plan, registered)
 
@@ -103,7 +104,8 @@ def test_the_hlt_meetings_three_key_persons_each_do_their_agencys_part(product):
         sign_in(sam, hanna, sten)
         case_id = aktualisera(skolan)  # the school's key person takes the school's seat
         assert _tasks(hilda) == [] and hilda.get(f"/cases/{case_id}").status_code == 404, "the school's seat is taken"
-        assert _tasks(soc) == ["samtycke"] and _tasks(halsa) == ["samtycke"]
+        assert _tasks(soc) == _tasks(halsa) == ["kontakta_familjen", "samtycke"]
+        do(skolan, case_id, "kontakta_familjen", kontakt())
         do(soc, case_id, "samtycke", samtycke())
         assert _tasks(halsa) == ["sammankallande"], "health's seat is still free"
         do(halsa, case_id, "sammankallande", {
@@ -125,9 +127,11 @@ def test_a_ladder_case_is_its_schools_mentors_and_eht_only(product):
             product.client("tove", "mentor", "eht", units=("Tyrings skola",)) as elsewhere:
         case_id = start_case(mentor, "skolfranvaro", skola=SKOLA, elev="elev-ref-9")["id"]
         assert mentor.get(f"/cases/{case_id}").json()["unit"] == SKOLA, "the pupil's school is the case's unit"
-        mentor.post(f"/cases/{case_id}/messages", json={"name": "franvarorapport", "data": {
-            "period_start": "2026-01-12", "period_slut": "2026-01-18", "franvaro_procent": 16,
-            "ogiltig_franvaro": False}})
+        report(mentor, case_id, 16)  # the ladder climbs one step at a time (issue-14): the mentor's step first
+        assert open_elements(mentor, case_id) == ["mentorsuppfoljning"] and _tasks(elsewhere) == []
+        do(mentor, case_id, "mentorsuppfoljning", {"mentorssamtal": {
+            "datum": "2026-01-20", "med_elev": True, "med_vardnadshavare": True, "atgarder": "Schemaanpassning"}})
+        report(mentor, case_id, 16)
         assert open_elements(mentor, case_id) == ["eht_kartlaggning"]
         assert _tasks(eht) == ["eht_kartlaggning"], "the school's EHT, participant or not"
         assert _tasks(elsewhere) == [] and elsewhere.get(f"/cases/{case_id}").status_code == 404

@@ -42,9 +42,11 @@ class LogRow:
 def _entries(clock: Clock, principal: Principal, case_ids: Iterable[str | None], action: str,
              what: str) -> list[AccessLogEntry]:
     """One row for the access, however many cases it touched: a single case in `case_id`, several named
-    in `access_log_case` (a list read); none for an access that touched no case."""
-    ids = [c for c in dict.fromkeys(case_ids) if c is not None]
-    if not ids:
+    in `access_log_case` (a list read); none for a list read that found no case. `[None]` is an access of
+    no case at all (a SCIM change to the directory), kept as one row without a case."""
+    given = list(dict.fromkeys(case_ids))
+    ids = [c for c in given if c is not None]
+    if not given:
         return []
     entry = AccessLogEntry(at=clock.now(), user=principal.user, agency=principal.agency,
                            roles=sorted(principal.role_ids), client=principal.client[:200],
