@@ -31,8 +31,9 @@ def next_number(session: Session, process_key: str, at: datetime) -> str:
     last = session.execute(bump).scalar()
     if last is None:
         insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        created = session.execute(insert(CaseNumberCounter).values(process_key=process_key, year=year, last=1)
-                                  .on_conflict_do_nothing()).rowcount
-        last = 1 if created == 1 else session.execute(bump).scalar()
+        last = session.execute(insert(CaseNumberCounter).values(process_key=process_key, year=year, last=1)
+                               .on_conflict_do_nothing().returning(CaseNumberCounter.last)).scalar()
+        if last is None:  # the racer's row, now committed: count on in it
+            last = session.execute(bump).scalar()
     return f"{prefix(process_key)}-{year}-{last:04d}"
 
