@@ -58,7 +58,9 @@ def _sections(html: str) -> dict[str, str]:
 
 
 def test_the_printed_sip_has_sips_mandatory_contents_heading_by_heading(product):
-    with product.client("hugo", *HLT_MOTET) as motet, product.client("sam", *SAMORDNARE) as samordnare:
+    with product.client("hugo", *HLT_MOTET) as motet, \
+            product.client("sam", *SAMORDNARE, agency="socialtjanst") as samordnare:
+        sign_in(samordnare)  # the directory knows her, of socialtjänst, before she is appointed
         case_id = aktualisera(motet, barnets_namn="Elsa Exempel")
         do(motet, case_id, "kontakta_familjen", {"kontakt": {"datum": "2026-01-13", "av": person("lisa"), "hur": "telefon"}})
         do(motet, case_id, "samtycke", samtycke())

@@ -195,8 +195,8 @@ def test_rung_tasks_are_due_in_school_days_and_skip_the_summer_holiday(product):
 
 
 def test_rung_5_sip_is_a_real_sip_with_form_deadline_and_document(product):
-    with product.client("mats", *MENTOR) as mentor, product.client("eva", *EHT) as eht, \
-            product.client("rut", *REKTOR) as rektor:
+    with product.client("mats", *MENTOR, units=(SKOLA,)) as mentor, product.client("eva", *EHT, units=(SKOLA,)) as eht, \
+            product.client("rut", *REKTOR, units=(SKOLA,)) as rektor:
         case_id = at_samverkan(mentor, eht, rektor, "elev-ref-24")
         do(rektor, case_id, "samverkan_beslut", {"samverkan": {"vag": "sip", "motivering": "Behov hos BUP och IFO"}})
         [task] = [t for t in rektor.get(f"/cases/{case_id}").json()["open_tasks"] if t["element_id"] == "upprata_sip"]
