@@ -1,6 +1,6 @@
 """A real `samverka serve` under a memory limit, fed models that would cost without bound.
 
-Each hostile case start answers (a 422 naming the element and the limit), the worker inside
+Each hostile case start answers (the case blocked at the element by an incident naming the limit), the worker inside
 the server fires another case's due timer though a hostile case's timer is due beside it,
 the database stays within a bound, and SIGTERM still stops the server.
 """
@@ -99,18 +99,20 @@ def test_hostile_models_fail_alone_under_a_memory_limit_and_the_server_keeps_its
             for _ in range(3):
                 for key in ("kvadrat", "snurra", "nasta", "dubbla"):
                     answer = kim.post("/cases", json={"process_key": key, "data": {}})
-                    assert answer.status_code == 422 and answer.json()["title"] == "Budget exceeded", answer.text
+                    assert answer.status_code == 201, answer.text
+                    case = kim.get(f"/cases/{answer.json()['id']}").json()
+                    assert case["blocked"] is True and case["blocked_by"]["element_id"], case
                     assert kim.get("/health").status_code == 200
             deadline = time.monotonic() + 120  # generous: the worker polls every 0.2 s
             while kim.get(f"/cases/{due['vanta']}").json()["status"] != "completed":
                 assert time.monotonic() < deadline and process.poll() is None, "the due timer did not fire"
                 time.sleep(0.2)
-            while not [e for e in kim.get(f"/cases/{due['kvadrat_senare']}/history").json()["items"]
-                       if e["event"] == "timer_failed"]:
+            while not kim.get(f"/cases/{due['kvadrat_senare']}").json()["blocked"]:
                 assert time.monotonic() < deadline and process.poll() is None, "the hostile firing was not recorded"
                 time.sleep(0.2)
             hostile = kim.get(f"/cases/{due['kvadrat_senare']}").json()
-            assert hostile["status"] == "open", "the hostile case is put off, not lost"
+            assert hostile["status"] == "open", "the hostile case is stopped at its element, not lost"
+            assert "numbers of at most 4096 bits" in hostile["blocked_by"]["error"], hostile["blocked_by"]
         assert database_size(db) - before < GROWTH_LIMIT, (before, database_size(db))
     finally:
         process.send_signal(signal.SIGTERM)

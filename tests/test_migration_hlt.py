@@ -8,7 +8,7 @@ import re
 from datetime import timedelta
 
 
-from factories import deploy_files, do, events, open_elements, start_case
+from factories import deploy_files, do, events, open_elements, sign_in, start_case
 from forms_data import eskalering, person, samtycke, sdq, sip, skattning
 
 HLT = (__import__("pathlib").Path(__file__).resolve().parent.parent / "processes" / "hlt.bpmn").read_text()
@@ -26,7 +26,7 @@ def revised(text: str) -> str:
     escalation replaced by a new task nobody mapped (cases at it cannot move)."""
     text = re.sub(r"\bbedomning\b", "bedomning_sdq", text)
     text = re.sub(r"\beskalera_sip\b", "eskalera_sip_chef", text)
-    text = text.replace(">P30D<", ">P21D<")
+    text = text.replace("add_days(aktualiserad_datum, 30)", "add_days(aktualiserad_datum, 21)")
     text = text.replace('<bpmn:sequenceFlow id="f_planerad" sourceRef="planering" targetRef="ny_period"/>',
                         '<bpmn:sequenceFlow id="f_planerad" sourceRef="planering" targetRef="godkann_plan"/>')
     text = text.replace("<bpmn:incoming>f_planerad</bpmn:incoming>\n      <bpmn:incoming>f_fortsatt",
@@ -35,16 +35,18 @@ def revised(text: str) -> str:
     text = text.replace("<bpmn:flowNodeRef>upprata_sip</bpmn:flowNodeRef>",
                         "<bpmn:flowNodeRef>upprata_sip</bpmn:flowNodeRef>\n        "
                         "<bpmn:flowNodeRef>godkann_plan</bpmn:flowNodeRef>")
-    assert text.count("godkann_plan") >= 4 and ">P21D<" in text
+    assert text.count("godkann_plan") >= 4 and "add_days(aktualiserad_datum, 21)" in text
+    assert "add_days(aktualiserad_datum, 30)" not in text
     return text
 
 
 STEPS = {  # element -> (who, data) for driving a case on
     "aktualisering": ("motet", {"aktualiserad_av": person("lisa", "skola", "larare"), "akut": False,
                                 "behov": "Hög frånvaro, oro", "tas_upp": True}),
+    "kontakta_familjen": ("motet", {"kontakt": {"datum": "2026-01-14", "av": person("lisa", "skola", "larare"),
+                                                "hur": "telefon"}}),
     "samtycke": ("motet", samtycke()),
-    "sammankallande": ("motet", {"traffar_familjen": [person("sam", "socialtjanst", "socialsekreterare")],
-                                 "samordnare": person("sam", "socialtjanst", "socialsekreterare")}),
+    "sammankallande": ("motet", {"traffar_familjen": [person("sam")], "samordnare": person("sam")}),
     "upprata_sip": ("sam", sip()),
     "bedomning": ("sam", {"sdq": sdq(), "svarigheter_och_behov": "Ångest", "risk_och_skyddsbedomning_gjord": True}),
     "planering": ("sam", {"planering": {"stod": "Samtal", "kontakt_datum": "2026-02-02", "kortsiktiga_mal": "50 %",
@@ -81,6 +83,7 @@ def test_hlt_cases_at_every_step_move_to_the_revised_model_and_run_to_closure(pr
     with product.client("hugo", "hlt_motet") as motet, product.client("sam", "samordnare") as sam, \
             product.client("cia", "chef") as cia, product.client("agda", "processagare", agency=None) as agda:
         clients = {"motet": motet, "sam": sam, "cia": cia}
+        sign_in(sam)  # the samordnare the HLT meeting appoints is known to the directory
 
         def park(element: str) -> list[str]:
             ids = [start_case(motet, "hlt")["id"] for _ in range(PER_STEP)]
@@ -99,7 +102,8 @@ def test_hlt_cases_at_every_step_move_to_the_revised_model_and_run_to_closure(pr
         parked["uppfoljning"] = park("uppfoljning")
         parked["loop"] = park("uppfoljning")
         for case_id in parked["loop"]:  # round the follow-up loop once: the second period's Insats is open
-            do(sam, case_id, "uppfoljning", {**STEPS["uppfoljning"][1], "fortsatt": True})
+            do(sam, case_id, "uppfoljning", {**STEPS["uppfoljning"][1], "fortsatt": True,
+                                              "nasta_uppfoljning": "2026-09-01"})
             assert open_elements(motet, case_id) == ["insats"]
 
         assert deploy_files(agda, "hlt.bpmn", overrides={"hlt.bpmn": revised(HLT).encode()}).status_code == 201

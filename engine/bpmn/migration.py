@@ -9,8 +9,8 @@ waiting join has had its incoming branches changed.
 Moving re-points every task at its counterpart (finished tasks the new version lacks keep their
 place in the tree under the process's start spec: only history reads them), and resets each active
 task whose element changed, as `migrate_workflow` does, but keeping the task's id and data. A
-duration timer that is reset is re-derived from when it started waiting: a deadline that shortened
-and is already past is due at once. The caller runs nothing: the timer fires at the worker's turn.
+duration timer that is reset is re-derived from when it started waiting, a date timer from the case's
+data: a deadline that shortened and is already past is due at once. The caller runs nothing: the timer fires at the worker's turn.
 """
 from __future__ import annotations
 
@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.unstructured_join import UnstructuredJoin
 from SpiffWorkflow.bpmn.util.diff import SpecDiff
 from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn import serializer
-from engine.bpmn.timer_events import ClockDuration, duration_from
+from engine.bpmn.timer_events import ClockDuration, ClockTimeDate, duration_from
 
 ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 
@@ -96,6 +97,12 @@ def _duration_due(task, started: datetime, expression: str) -> datetime:
     return started + duration_from(value, started)
 
 
+def _date_due(task, expression: str) -> datetime:
+    """When a date timer (`end_of_day(add_days(aktualiserad_datum, 21))`) is due on this case's data."""
+    value = task.workflow.script_engine.evaluate(task, expression)
+    return TimerEventDefinition.parse_time_or_duration(value)
+
+
 def _timer_start(task) -> datetime | None:
     definition = getattr(task.task_spec, "event_definition", None)
     value = task._get_internal_data("event_value")
@@ -132,9 +139,11 @@ def check(workflow, old, new, mapping: dict[str, str], now: datetime) -> Plan:
             elif task.task_spec in alignment.changed and task.state == TaskState.WAITING:
                 started = _timer_start(task)
                 definition = getattr(target, "event_definition", None)
-                if started is not None and isinstance(definition, ClockDuration):
+                dated = isinstance(definition, ClockTimeDate)
+                if dated or (started is not None and isinstance(definition, ClockDuration)):
                     try:
-                        due = _duration_due(task, started, definition.expression)
+                        due = _date_due(task, definition.expression) if dated else \
+                            _duration_due(task, started, definition.expression)
                     except Exception:  # noqa: BLE001 - shown as a reason, never raised
                         plan.reasons.append(f"the new timer of {_label(task)} cannot be evaluated on this case")
                         continue
@@ -171,6 +180,12 @@ def migrate(workflow, old, new, mapping: dict[str, str]) -> None:
                 due = _duration_due(task, at, definition.expression)
                 task._set_internal_data(event_value=due.isoformat())
                 task.internal_data.pop("event_fired", None)
+            elif isinstance(definition, ClockTimeDate) and task.state == TaskState.READY:
+                # The reset re-read the date from the case's data and found it past: it waits again, due at
+                # once, so the worker fires it (and records it) like any other due timer.
+                task.internal_data.pop("event_fired", None)
+                task.internal_data.pop("late_on_arrival", None)
+                task._set_state(TaskState.WAITING)
         if wf.last_task is not None and wf.last_task.id not in wf.tasks:
             wf.last_task = None
     workflow.subprocess_specs = new.subprocess_specs

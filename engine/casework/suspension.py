@@ -10,10 +10,7 @@ from engine.access import audit
 from engine.access.identity import Principal
 from engine.bpmn.runner import StepRecord
 from engine.casework.incidents import require_owner
-from engine.core.errors import InvalidTransition, NotFound
-
-_HOLDER = {"user", "agency", "roles", "client", "scopes"}
-
+from engine.core.errors import InvalidTransition, NotFound, Refused
 
 def refuse_if_suspended(case, action: str) -> None:
     """InvalidTransition (409) naming the suspension, for work a suspended case does not take."""
@@ -27,11 +24,20 @@ def hold(cases, case, principal: Principal, name: str, data: dict) -> None:
     if name not in cases.spec_for(cases.version_of(case)).messages:
         raise NotFound(f"the process has no message {name}")
     sender = {"user": principal.user, "agency": principal.agency, "roles": sorted(principal.roles),
-              "client": principal.client, "scopes": sorted(principal.scopes)}
+              "client": principal.client, "scopes": sorted(principal.scopes), "issuer": principal.issuer,
+              "subject": principal.subject, "units": sorted(principal.units), "person_id": principal.person_id}
     case.held_messages = [*(case.held_messages or []), {"name": name, "data": data, "from": sender}]
     cases.record_history(case, principal, cases.clock.now(), StepRecord(
         "message_held", None, name, "Message", details={"message": name}))
     cases.session.flush()
+
+
+def _sender(held: dict) -> Principal:
+    """Who sent a held message, as they were when it was held: the person (issuer, subject, directory id)
+    the case's participants and seats name, not only the user name."""
+    return Principal(user=held["user"], agency=held["agency"], roles=frozenset(held["roles"]), client=held["client"],
+                     scopes=frozenset(held["scopes"]), issuer=held.get("issuer"), subject=held.get("subject"),
+                     units=frozenset(held.get("units") or ()), person_id=held.get("person_id"))
 
 
 class SuspensionService:
@@ -69,13 +75,12 @@ class SuspensionService:
             "case_resumed", None, None, None, details={"suspended_at": since.isoformat(), "held_messages": len(held)}))
         self.session.flush()
         for message in held:
-            sender = Principal(user=message["from"]["user"], agency=message["from"]["agency"],
-                               roles=frozenset(message["from"]["roles"]), client=message["from"]["client"],
-                               scopes=frozenset(message["from"]["scopes"]))
+            sender = _sender(message["from"])
             try:
                 with self.session.begin_nested():
                     self.cases.deliver(sender, case.id, message["name"], message["data"], authorized=True)
-            except (InvalidTransition, NotFound) as exc:  # the case stopped waiting for it while suspended
+            except (InvalidTransition, NotFound, Refused) as exc:  # the case stopped waiting for it (or the
+                # sender left the case) while suspended
                 self.cases.record_history(case, principal, now, StepRecord(
                     "message_dropped", None, message["name"], "Message",
                     details={"message": message["name"], "reason": exc.detail}))
