@@ -24,6 +24,17 @@ def environment(db_url: str, var_dir: Path, **extra: str) -> dict[str, str]:
             "SAMVERKA_WEBHOOK_ALLOW_PRIVATE": "true", **extra}
 
 
+def _terminate(process: subprocess.Popen) -> None:
+    """SIGTERM, then wait (kill after 30 s); a no-op for a process that has already ended."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
 class ServeProcess:
     """`samverka serve ARGS` on a port it binds itself (port 0, read back from its banner); log in `log_path`."""
 
@@ -56,13 +67,7 @@ class ServeProcess:
 
     def stop(self) -> int:
         """SIGTERM, then wait (kill after 30 s); the exit code."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        _terminate(self.process)
         self._drain.join(10)
         self._log.close()
         return self.process.returncode
@@ -84,13 +89,7 @@ class WorkerProcess:
                                         stdout=self._log, stderr=subprocess.STDOUT, text=True)
 
     def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        _terminate(self.process)
         self._log.close()
         return self.process.returncode
 
