@@ -43,6 +43,7 @@ def _bodies(ids: dict) -> dict:
         ("post", "/tasks/{task_id}/complete"): {"json": {"data": samtycke()}},
         ("post", "/cases/{case_id}/seats/{role}/handover"): {"json": {"participant_id": ids["participant_id"],
                                                                        "user": "inkraktare", "agency": "skola"}},
+        ("post", "/cases/{case_id}/seats/{role}/appointments"): {"json": {"user": "inkraktare", "agency": "skola"}},
         ("post", "/webhooks"): {"json": {"url": "https://annan.example/hook"}},
         ("post", "/messages"): {"json": {"name": "samtycke_aterkallat", "correlation": {"case_id": ids["case_id"]}}},
         ("post", "/absence-reports"): {"json": report},

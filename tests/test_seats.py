@@ -6,8 +6,8 @@ from factories import FIXTURES, OWNER, SKOLA, deploy_files, do, events, open_ele
 from forms_data import person, samtycke, sip
 from test_hlt import HLT_MOTET, aktualisera, kontakt
 from test_skolfranvaro import report
-from test_vastbas import (KONTAKTPERSON, KOORDINATOR, MOTE, SAMORDNARE, SOCIALSEKRETERARE, SPRAKROR, handlingsplan,
-                          known, offered, planned_until_plan, registered)
+from test_vastbas import (EHT, KONTAKTPERSON, KOORDINATOR, MOTE, SAMORDNARE, SOCIALSEKRETERARE, SPRAKROR, follow_up,
+                          handlingsplan, known, offered, planned, planned_until_plan, registered)
 
 
 def _tasks(client) -> list[str]:
@@ -77,6 +77,37 @@ def test_the_kontaktperson_the_rektor_appoints_follows_up_and_nobody_else_can(pr
         [handover] = [e for e in kia.get(f"/cases/{case_id}/history").json()["items"]
                       if e["event"] == "seat_handed_over"]
         assert handover["actor"]["user"] == "karin"
+
+
+def test_the_rektor_appoints_the_kontaktperson_directly_and_only_the_appointee_follows_up(product):
+    with product.client("siv", *SAMORDNARE) as samordnare, product.client("kim", *KOORDINATOR) as koordinator, \
+            product.client("karin", *KONTAKTPERSON) as karin, product.client("kia", *KONTAKTPERSON) as kia, \
+            product.client("rut", "rektor", "kontaktperson") as rut, product.client("eva", *EHT) as eht, \
+            product.client("rolf", "rektor", units=("Tyrings skola",)) as other_rektor:
+        case_id = planned(product, samordnare, koordinator)  # nätverksmöte 2 recorded karin
+        sign_in(kia)
+        url = f"/cases/{case_id}/seats/kontaktperson/appointments"
+        refused = rut.post(url, json={"user": "rut", "agency": "skola"})
+        assert refused.status_code == 422, refused.text
+        [error] = refused.json()["errors"]
+        assert error["location"] == "/user" and "holds the role rektor in the directory" in error["message"]
+        assert "may not be rektor or socialsekreterare" in error["message"], "the rule, named"
+        assert other_rektor.post(url, json={"user": "kia", "agency": "skola"}).status_code == 404, \
+            "another school's rektor learns nothing of the case"
+        by_koordinator = koordinator.post(url, json={"user": "kia", "agency": "skola"})
+        assert by_koordinator.status_code == 403 and "gives it to: rektor" in by_koordinator.json()["detail"]
+        appointed = rut.post(url, json={"user": "kia", "agency": "skola"})
+        assert appointed.status_code == 200, appointed.text
+        assert [p["user"] for p in appointed.json() if p["role"] == "kontaktperson"] == ["kia"], "karin steps down"
+        assert _tasks(karin) == [] and karin.get(f"/cases/{case_id}").status_code == 404
+        assert _tasks(rut) == [], "the rektor appoints; holding the role is not being appointed"
+        [task] = kia.get("/tasks", params={"case_id": case_id}).json()["items"]
+        assert karin.post(f"/tasks/{task['id']}/complete", json={"data": {"paborjade": "2026-02-17"}}).status_code \
+            == 404
+        follow_up(kia, eht, case_id, "utvardering")
+        [appointment] = [e for e in kia.get(f"/cases/{case_id}/history").json()["items"]
+                         if e["event"] == "seat_appointed" and e["element_id"] is None]
+        assert appointment["actor"]["user"] == "rut" and appointment["element_name"] == "Kontaktperson"
 
 
 def test_myndighetsutovning_is_for_a_socialsekreterare_of_the_area_not_for_a_sprakror(product):

@@ -33,14 +33,18 @@ def _grant(text: str, lane_role: str | None = None) -> Grant:
     return Grant(role_name, reach or "participant")
 
 
-def _appointed_by(value: str) -> dict[str, tuple[str, ...]]:
-    steps = {}
+def _appointed_by(value: str) -> tuple[dict[str, tuple[str, ...]], tuple[Grant, ...]]:
+    """`STEP: FIELD, FIELD` parts (a step's form appoints) and `ROLE@reach, ...` parts (people who appoint)."""
+    steps, appointers = {}, []
     for part in filter(None, (p.strip() for p in value.split(";"))):
         step, colon, fields = part.partition(":")
+        if not colon and _list(part) and not any(" " in g for g in _list(part)):
+            appointers.extend(_grant(g) for g in _list(part))
+            continue
         if not colon or not step.strip() or not _list(fields):
-            raise ValueError(f"{part!r}: write STEP: FIELD, FIELD")
+            raise ValueError(f"{part!r}: write STEP: FIELD, FIELD (a step's form) or ROLE@unit (who appoints)")
         steps[step.strip()] = tuple(_list(fields))
-    return steps
+    return steps, tuple(appointers)
 
 
 def _lane(lane, rights: dict[str, list[Grant]], refuse) -> Seat | None:
@@ -58,15 +62,16 @@ def _lane(lane, rights: dict[str, list[Grant]], refuse) -> Seat | None:
         kind = props.get("seat") or "unit"
         if kind not in SEAT_KINDS:
             raise ValueError(f"seat is one of {', '.join(SEAT_KINDS)}, not {kind!r}")
-        appointed_by = _appointed_by(props.get("appointed_by", ""))
-        if kind == "appointed" and not appointed_by:
-            raise ValueError("an appointed seat names the step fields that appoint it: appointed_by = STEP: FIELD")
+        appointed_by, appointers = _appointed_by(props.get("appointed_by", ""))
+        if kind == "appointed" and not (appointed_by or appointers):
+            raise ValueError("an appointed seat names the step fields that appoint it: appointed_by = STEP: FIELD"
+                             " (or who appoints it: appointed_by = ROLE@unit)")
         for item in _list(props.get("may", "")):
             action, _, reach = item.partition("@")
             if action not in ACTIONS and not (action.startswith("message:") and action[8:]):
                 raise ValueError(f"may: {action!r} is not cancel, add_participant or message:NAME")
             rights.setdefault(action, []).append(_grant(f"{role}@{reach}" if reach else role))
-        return Seat(role, lane.get("name"), kind, appointed_by,
+        return Seat(role, lane.get("name"), kind, appointed_by, appointers,
                     tuple(_grant(g) for g in _list(props.get("handed_over_by", ""))),
                     frozenset(filter(None, map(role_id, _list(props.get("not_held_with", ""))))),
                     tuple(_list(props.get("not_case_person", ""))))

@@ -6,8 +6,10 @@ Each lane of a process is a seat (its role). A lane declares, in its Camunda ext
   (open to the role's holders at the case's unit; the default), `area` (open to the role's holders at the
   case's unit or its area, e.g. social services of the child's area), or `agency` (one holder per agency,
   whoever of that agency acts first, at the case's unit or area).
-- `appointed_by`: `STEP: FIELD, FIELD; STEP: FIELD` — the form fields (a person, or a list of people) of
-  the steps that appoint the seat's holders (an appointed seat needs one).
+- `appointed_by`: `STEP: FIELD, FIELD; STEP: FIELD; GRANT, GRANT` — the form fields (a person, or a list of
+  people) of the steps that appoint the seat's holders, and/or the grants (below) of people who appoint them
+  directly (`POST /cases/{id}/seats/{role}/appointments`: the rektor appoints the kontaktperson). An appointed
+  seat needs one or the other.
 - `handed_over_by`: grants (below) who may hand the seat over to another person; recorded in history.
 - `not_held_with`: roles a holder of this seat may not hold in the directory (a rektor may not be kontaktperson).
 - `not_case_person`: case data fields naming a person who may not hold the seat (not the case's handläggare).
@@ -46,6 +48,7 @@ class Seat:
     lane: str  # the lane's name, for messages
     kind: str = "unit"
     appointed_by: dict[str, tuple[str, ...]] = field(default_factory=dict)  # step id -> form fields
+    appointers: tuple[Grant, ...] = ()  # who appoints the holders directly, not through a step's form
     handed_over_by: tuple[Grant, ...] = ()
     not_held_with: frozenset[str] = frozenset()
     not_case_person: tuple[str, ...] = ()
