@@ -3,8 +3,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import httpx
+from conftest import START, TEST_SECRET
 from factories import do, events, open_elements, sign_in, start_case
 from forms_data import eskalering, person, samtycke
+
+from engine.access.identity import Principal, mint_token
+from engine.core.clock import ManualClock
+from engine.core.settings import Settings
 
 SAMORDNARE, KOORDINATOR, SPRAKROR = ("samordnare",), ("koordinator",), ("sprakror",)
 KONTAKTPERSON, EHT, SOCIALSEKRETERARE = ("kontaktperson",), ("eht",), ("socialsekreterare",)
@@ -23,7 +29,8 @@ def known(product) -> None:
             sign_in(client)
 
 
-def registered(samordnare, personnummer: str | None = None) -> str:
+def registered(samordnare, personnummer: str | None = None, ifo: bool = True) -> str:
+    """A case through step 1 (registered, consent given), with IFO's part of the bedömning done unless not `ifo`."""
     started = samordnare.post("/cases", json={"process_key": "vastbas", "barn_personnummer": personnummer})
     assert started.status_code == 201, started.text
     case = started.json()
@@ -31,7 +38,27 @@ def registered(samordnare, personnummer: str | None = None) -> str:
         "barnets_namn": "Elsa", "inkommit_fran": "skola", "beskrivning": "Oro för frånvaro och konflikter hemma",
         "kan_natverk_gagna": "Ja, flera vuxna runt barnet vill hjälpa", "handlaggare": person("hans", "socialtjanst")})
     do(samordnare, case["id"], "samtycke", samtycke())
+    if ifo:
+        ifo_part(samordnare, case["id"])
     return case["id"]
+
+
+IFO_DEL = {"bedomning": "IFO ser inget behov av myndighetsutövning nu", "instammer": True}
+
+
+def ifo_client(samordnare) -> httpx.Client:
+    """Sara of the cast, IFO's socialsekreterare at the case's area, on the same server as `samordnare`."""
+    principal = Principal("sara", "socialtjanst", frozenset(SOCIALSEKRETERARE))
+    token = mint_token(Settings(token_secret=TEST_SECRET), ManualClock(START), principal, timedelta(days=3650))
+    return httpx.Client(base_url=samordnare.base_url, timeout=30, headers={"Authorization": f"Bearer {token}"})
+
+
+def ifo_part(samordnare, case_id: str) -> None:
+    """IFO does its part of the bedömning (step 2: Centrala Barn- och Elevhälsan together with IFO)."""
+    [task] = [t for t in samordnare.get(f"/cases/{case_id}").json()["open_tasks"] if t["element_id"] == "bedomning"]
+    with ifo_client(samordnare) as ifo:
+        done = ifo.post(f"/tasks/{task['id']}/parts/ifo_bedomning", json={"data": IFO_DEL})
+        assert done.status_code == 200, done.text
 
 
 def assessed(samordnare, personnummer: str | None = None) -> str:

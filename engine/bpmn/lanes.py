@@ -2,12 +2,14 @@
 extension properties — what the Modeler's properties panel shows as a lane's "Extension properties"."""
 from __future__ import annotations
 
+import re
+
 from lxml import etree
 
 from engine.bpmn.references import NS
 from engine.core.errors import FieldError
 from engine.core.roles import role_id
-from engine.core.seats import ACTIONS, REACHES, SEAT_KINDS, Declarations, Grant, Seat
+from engine.core.seats import ACTIONS, REACHES, SEAT_KINDS, Declarations, Grant, Part, Seat
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 LANE_PROPERTIES = ("seat", "appointed_by", "handed_over_by", "not_held_with", "not_case_person", "may")
@@ -80,6 +82,49 @@ def _lane(lane, rights: dict[str, list[Grant]], refuse) -> Seat | None:
         return None
 
 
+_PART_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+def _part(value: str, roles: set[str]) -> Part:
+    """`NAME: ROLE[, agency=AGENCY][, required][, form=FORMKEY]`, ROLE being one of the process's lanes."""
+    name, colon, rest = value.partition(":")
+    items = _list(rest)
+    if not colon or not _PART_NAME.match(name.strip()) or not items:
+        raise ValueError(f"part {value!r}: write NAME: ROLE[, agency=AGENCY][, required][, form=FORMKEY] "
+                         "(NAME in lower case letters, digits and _)")
+    role = role_id(items[0])
+    if role not in roles:
+        raise ValueError(f"part {name.strip()!r}: {items[0]!r} is not a lane (role) of the process")
+    options: dict = {}
+    for item in items[1:]:
+        key, equals, setting = item.partition("=")
+        if item == "required":
+            options["required"] = True
+        elif equals and key.strip() in ("agency", "form") and setting.strip():
+            options["form_key" if key.strip() == "form" else "agency"] = setting.strip()
+        else:
+            raise ValueError(f"part {name.strip()!r}: {item!r} is not required, agency=AGENCY or form=FORMKEY")
+    return Part(name.strip(), role, **options)
+
+
+def _parts(process, roles: set[str], refuse) -> dict[str, tuple[Part, ...]]:
+    found = {}
+    for task in process.xpath(".//bpmn:userTask", namespaces=NS):
+        parts = []
+        for prop, value, line in _properties(task):
+            if prop != "part":
+                continue  # a task's other properties are not seats'
+            try:
+                parts.append(_part(value, roles))
+            except ValueError as exc:
+                refuse(task, line, str(exc))
+        if len({p.name for p in parts}) < len(parts):
+            refuse(task, task.sourceline, "two parts of one task have the same name")
+        if parts:
+            found[task.get("id")] = tuple(parts)
+    return found
+
+
 def _declare(process, name: str, found: list[FieldError]) -> Declarations:
     def refuse(node, line, message):
         found.append(FieldError(name, message, file=name, line=line, element=node.get("id")))
@@ -97,7 +142,8 @@ def _declare(process, name: str, found: list[FieldError]) -> Declarations:
             refuse(process, line, "case_unit is starter, setting or data:FIELD")
         else:
             case_unit = value
-    return Declarations(seats, {a: tuple(g) for a, g in rights.items()} if rights else None, case_unit)
+    return Declarations(seats, {a: tuple(g) for a, g in rights.items()} if rights else None, case_unit,
+                        _parts(process, set(seats), refuse))
 
 
 def declarations(key: str, files: dict[str, str]) -> Declarations:

@@ -17,6 +17,12 @@ Each lane of a process is a seat (its role). A lane declares, in its Camunda ext
   `message:NAME` — each optionally `@unit` or `@area` for the role's holders there, participant or not
   (plain: a participant in this role).
 
+A user task may declare parts for other seats, one `part` property each (the Modeler's *Extension properties* of
+the task): `NAME: ROLE[, agency=AGENCY][, required][, form=FORMKEY]`. A holder of ROLE, as ROLE's lane seats
+them (of AGENCY only, if named), sees the task and does that part (`POST /tasks/{id}/parts/{NAME}`, validated
+against FORMKEY); the task is completed by its own lane's seat, and only once every `required` part is done (a
+part without `required` is offered). A part's data goes into the case data as NAME, written by its agency.
+
 A grant is `ROLE`, `ROLE@unit` or `ROLE@area`. A process with no `may` anywhere lets every participant
 take every case-wide action (models without lanes, and fixtures).
 """
@@ -55,12 +61,24 @@ class Seat:
 
 
 @dataclass(frozen=True)
+class Part:
+    """One seat's part of a user task."""
+
+    name: str  # also the case data key of its data
+    role: str
+    agency: str | None = None
+    required: bool = False
+    form_key: str | None = None
+
+
+@dataclass(frozen=True)
 class Declarations:
     """Every seat of a process and who may take each case-wide action."""
 
     seats: dict[str, Seat] = field(default_factory=dict)  # role -> seat
     rights: dict[str, tuple[Grant, ...]] | None = None  # action -> grants; None: every participant may
     case_unit: str = "starter"  # where a case's unit comes from: starter | data:FIELD | setting
+    parts: dict[str, tuple[Part, ...]] = field(default_factory=dict)  # user task id -> its parts
 
     def seat(self, role: str | None) -> Seat | None:
         return self.seats.get(role) if role else None
