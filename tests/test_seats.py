@@ -283,3 +283,31 @@ def test_a_seat_is_handed_over_only_by_whom_the_model_says(server):
                          json={**body, "participant_id": handed.json()[1]["id"]})
         assert again.status_code == 409, "kalle holds it already"
         assert cia.post(f"/cases/{case['id']}/seats/kung/handover", json=body).status_code in (403, 404)
+
+
+def _task_declaring(part: str) -> bytes:
+    """The loop fixture with its follow-up task declaring one part."""
+    return (FIXTURES / "loop.bpmn").read_text().replace(
+        '<bpmn:userTask id="folj_upp" name="Följ upp" camunda:formKey="uppfoljning">',
+        '<bpmn:userTask id="folj_upp" name="Följ upp" camunda:formKey="uppfoljning"><bpmn:extensionElements>'
+        f'<camunda:properties><camunda:property name="part" value="{part}"/></camunda:properties>'
+        '</bpmn:extensionElements>').encode()
+
+
+def test_a_tasks_part_and_the_retired_form_rules_are_checked_at_deploy(server):
+    with server.client("agda", *OWNER) as owner:
+        for part, rule in (("kalas", "write NAME: ROLE"), ("del: kung", "'kung' is not a lane (role) of the process"),
+                           ("del: chef, snart", "'snart' is not required, agency=AGENCY or form=FORMKEY"),
+                           ("del: chef, form=saknas", "the part's form 'saknas' names no form in the deployment")):
+            refused = deploy_files(owner, "loop.bpmn", overrides={"loop.bpmn": _task_declaring(part)})
+            assert refused.status_code == 422, (part, refused.text)
+            [error] = refused.json()["errors"]
+            assert error["element"] == "folj_upp" and rule in error["message"], (part, error)
+        form = (FIXTURES / "forms" / "uppfoljning.schema.json").read_text().replace(
+            '{', '{"x-samverka-rules": [{"rule": "not_one_of", "field": "/x/befattning", "values": ["rektor"], '
+                 '"message": "nej"}], ', 1)
+        refused = deploy_files(owner, "loop.bpmn", "uppfoljning.schema.json",
+                               overrides={"uppfoljning.schema.json": form.encode()})
+        assert refused.status_code == 422 and "x-samverka-rules are retired" in refused.text, refused.text
+        assert deploy_files(owner, "loop.bpmn", overrides={"loop.bpmn": _task_declaring(
+            "chefens_syn: chef, required")}).status_code == 201

@@ -12,7 +12,7 @@ from engine.core.roles import role_id
 from engine.core.seats import ACTIONS, REACHES, SEAT_KINDS, Declarations, Grant, Part, Seat
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
-LANE_PROPERTIES = ("seat", "appointed_by", "handed_over_by", "not_held_with", "not_case_person", "may")
+LANE_PROPERTIES = ("seat", "appointed_by", "handed_over_by", "not_held_with", "not_case_person", "distinct", "may")
 PROCESS_PROPERTIES = ("case_unit",)
 
 
@@ -76,7 +76,7 @@ def _lane(lane, rights: dict[str, list[Grant]], refuse) -> Seat | None:
         return Seat(role, lane.get("name"), kind, appointed_by, appointers,
                     tuple(_grant(g) for g in _list(props.get("handed_over_by", ""))),
                     frozenset(filter(None, map(role_id, _list(props.get("not_held_with", ""))))),
-                    tuple(_list(props.get("not_case_person", ""))))
+                    tuple(_list(props.get("not_case_person", ""))), tuple(_list(props.get("distinct", ""))))
     except ValueError as exc:
         refuse(lane, lane.sourceline, str(exc))
         return None

@@ -173,7 +173,7 @@ class CaseService:
                     f"/data/{key}", f"unknown: {process_key} has no start form; the child is given as "
                                     "barn_personnummer, and everything else by the case's steps") for key in sorted(data)])
             return None
-        errors = forms.validate(form_set, cached.start_form, data, {})
+        errors = forms.validate(form_set, cached.start_form, data)
         if errors:
             raise InvalidInput(f"the start data does not match the form {cached.start_form}", errors)
         return schema

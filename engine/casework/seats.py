@@ -131,7 +131,7 @@ class Seats:
         Not `strict` (a simulation, whose people are nobody's), people the directory does not know are left out."""
         declared, found = self.declared(case), {}
         for role, fields in declared.appointments(step).items():
-            people = []
+            people, seat = [], declared.seats[role]
             for name in fields:
                 for i, named in enumerate(_named_people(data.get(name))):
                     where = f"/data/{name}/{i}" if isinstance(data.get(name), list) else f"/data/{name}"
@@ -140,11 +140,27 @@ class Seats:
                     except InvalidInput:
                         if strict:
                             raise
+            self._distinct(seat, people)
             people = list({p.id: (p, where) for p, where in reversed(people)}.values())[::-1]  # once each
             if people:
                 self.check_rules(case, declared.seats[role], people)
                 found[role] = people
         return found
+
+    @staticmethod
+    def _distinct(seat: Seat, people: list[tuple[Person, str]]) -> None:
+        """The seat's `distinct` fields name different people of the directory; 422 naming the rule otherwise."""
+        seen: dict[str, str] = {}
+        for person, where in people:
+            field = where.split("/")[2]
+            if field not in seat.distinct:
+                continue
+            if person.id in seen and seen[person.id] != field:
+                fields = " and ".join(seat.distinct)
+                raise InvalidInput(f"the seat {seat.lane}: {fields} must be different people",
+                                   [FieldError(where, f"{person.user_name} is named in {seen[person.id]} too; the "
+                                                      f"rule of the seat {seat.lane}: {fields} are different people")])
+            seen.setdefault(person.id, field)
 
     def appoint(self, principal: Principal, case: Case, step: str | None, found: dict) -> None:
         """Make the appointed people the seats' holders (from now; earlier appointees of the seat step down);

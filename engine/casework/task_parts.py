@@ -40,7 +40,7 @@ def do_part(tasks, principal: Principal, task_id: str, name: str, data: dict) ->
     case = tasks.session.get(Case, task.case_id)
     refuse_if_suspended(case, "doing a task's part")
     refuse_in_data(data, clock)
-    errors = forms.validate(tasks.forms_of(case.id), part.form_key, data, case.data)
+    errors = forms.validate(tasks.forms_of(case.id), part.form_key, data)
     if errors:
         raise InvalidInput(f"the data does not match the form {part.form_key} of the part {name}", errors)
     now = clock.now()

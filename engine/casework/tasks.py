@@ -155,7 +155,7 @@ class TaskService:
         refuse_if_suspended(case, "completing a task")
         refuse_in_data(data, self.cases.clock)
         form_set = self.forms_of(case.id)
-        errors = forms.validate(form_set, task.form_key, data, case.data)
+        errors = forms.validate(form_set, task.form_key, data)
         if errors:
             raise InvalidInput(f"the data does not match the form {task.form_key}", errors)
         data = {**data, **forms.scores(form_set, task.form_key, data, self.scoring)}

@@ -13,6 +13,7 @@ Each lane of a process is a seat (its role). A lane declares, in its Camunda ext
 - `handed_over_by`: grants (below) who may hand the seat over to another person; recorded in history.
 - `not_held_with`: roles a holder of this seat may not hold in the directory (a rektor may not be kontaktperson).
 - `not_case_person`: case data fields naming a person who may not hold the seat (not the case's handläggare).
+- `distinct`: form fields that must name different people (per the directory: koordinator 1 and 2).
 - `may`: the case-wide actions this lane's role may take: `cancel`, `add_participant`,
   `message:NAME` — each optionally `@unit` or `@area` for the role's holders there, participant or not
   (plain: a participant in this role).
@@ -58,6 +59,7 @@ class Seat:
     handed_over_by: tuple[Grant, ...] = ()
     not_held_with: frozenset[str] = frozenset()
     not_case_person: tuple[str, ...] = ()
+    distinct: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
