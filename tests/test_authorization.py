@@ -41,6 +41,7 @@ def _bodies(ids: dict) -> dict:
         ("post", "/cases/{case_id}/participants"): {"json": {"user": "inkraktare", "agency": "polis",
                                                              "role": "samordnare"}},
         ("post", "/tasks/{task_id}/complete"): {"json": {"data": samtycke()}},
+        ("post", "/tasks/{task_id}/parts/{name}"): {"json": {"data": {"bedomning": "x"}}},
         ("post", "/cases/{case_id}/seats/{role}/handover"): {"json": {"participant_id": ids["participant_id"],
                                                                        "user": "inkraktare", "agency": "skola"}},
         ("post", "/cases/{case_id}/seats/{role}/appointments"): {"json": {"user": "inkraktare", "agency": "skola"}},
