@@ -9,7 +9,8 @@
 - A task is acted on per the seat its lane declares (engine.core.seats): an appointed seat by its appointed
   holders only; a `unit` seat by the role's holders at the case's unit; an `area` seat also by those at the
   unit's area (SAMVERKA_UNIT_AREAS); an `agency` seat by one holder per agency, the first to act. A
-  participant in the role acts too (added people must hold the role in the directory).
+  participant in the role acts too (added people must hold the role in the directory). A task's part for
+  another seat (engine.core.seats `part`) is done by whom that role's seat reaches, of the part's agency if named.
 - Case-wide actions (cancel, each message, adding participants, handing over seats) are taken by the roles
   the model grants them to; a process that grants none lets every participant take them.
 - Case data is read by participants and by whoever may act on one of its open tasks. Each data key remembers
@@ -288,7 +289,6 @@ class CaseAccess:
                                            CaseParticipant.role == TaskPart.role,
                                            CaseParticipant.agency == (principal.agency or ""))
         my_part = exists().where(TaskPart.task_id == UserTask.id, TaskPart.state == "open",
-                                 TaskPart.role.in_(principal.role_ids),
                                  TaskPart.agency.is_(None) | (TaskPart.agency == (principal.agency or "")),
                                  seated(TaskPart.role, TaskPart.seat, TaskPart.case_id, part_in_role,
                                         part_agency_taken))
