@@ -134,7 +134,9 @@ def test_ifo_does_its_part_of_the_vastbas_bedomning_before_the_samordnare_comple
         assert done.status_code == 200 and done.json()[0]["state"] == "done", done.text
         assert sara.post(f"/tasks/{task['id']}/complete", json={"data": decided}).status_code == 403, \
             "IFO does its part; the samordnare completes the task"
+        assert sara.post(f"/tasks/{task['id']}/parts/ingen_sadan", json={"data": IFO_DEL}).status_code == 404
         do(samordnare, case_id, "bedomning", decided)
+        assert sara.post(url, json={"data": IFO_DEL}).status_code == 409, "the task is completed"
         case = kim.get(f"/cases/{case_id}").json()
         assert case["data"]["ifo_bedomning"] == IFO_DEL, "the part is case data, under consent like any"
         assert ("task_part_done", "bedomning") in events(kim, case_id)
