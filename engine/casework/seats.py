@@ -9,7 +9,7 @@ from engine.access.identity import Principal
 from engine.access.policy import PARTICIPANT_ROLE, NO_UNIT, same_person
 from engine.bpmn.runner import StepRecord
 from engine.casework.suspension import refuse_if_suspended
-from engine.core.errors import Conflict, FieldError, InvalidInput, NotFound, Refused
+from engine.core.errors import Conflict, FieldError, InvalidInput, InvalidTransition, NotFound, Refused
 from engine.core.models import Case, CaseParticipant, Person, UserTask
 from engine.core.roles import role_id
 from engine.core.seats import Declarations, Seat
@@ -189,6 +189,8 @@ class Seats:
         where = "/person_id" if person_id else "/user"
         person = self.person_named(person_id, user, agency, where)
         self.check_rules(case, seat, [(person, where)])
+        if case.status != "open":
+            raise InvalidTransition(f"case {case_id} is {case.status}")
         refuse_if_suspended(case, "appointing a seat")
         self.appoint(principal, case, None, {role: [(person, where)]})
         audit.record(self.session, self.cases.clock, principal, [case_id], "write", f"seat {role} appointed")
