@@ -108,7 +108,8 @@ def _claims(settings: Settings, token: str) -> tuple[dict, str]:
         raise Refused(f"invalid token: {exc}") from None
     # Expiry, not-before and issued-at are judged by the engine clock (below), so simulations and tests agree
     # with timers.
-    options = {"require": ["exp", "sub", "iss"], "verify_exp": False, "verify_iat": False, "verify_nbf": False}
+    # The subject is checked below, from the claim SAMVERKA_OIDC_SUBJECT_CLAIM names (local tokens: `sub`).
+    options = {"require": ["exp", "iss"], "verify_exp": False, "verify_iat": False, "verify_nbf": False}
     try:
         if settings.oidc_issuer and issuer == settings.oidc_issuer:
             key = _jwks(settings.oidc_jwks_url).get_signing_key_from_jwt(token).key
@@ -169,10 +170,12 @@ def verify_token(settings: Settings, clock: Clock, token: str) -> Principal:
     engine clock), or names no subject."""
     claims, client = _claims(settings, token)
     _check_times(settings, clock, claims)
-    sub = claims["sub"]
-    if not isinstance(sub, str) or not sub.strip() or len(sub) > 200:
-        raise Refused("invalid token: sub must name the subject (a non-empty string of at most 200 characters)")
     local = client == "token"
+    subject_claim = "sub" if local else settings.oidc_subject_claim
+    sub = claim_at(claims, subject_claim)
+    if not isinstance(sub, str) or not sub.strip() or len(sub) > 200:
+        raise Refused(f"invalid token: {subject_claim} must name the subject (a non-empty string of at most 200 "
+                      "characters)")
     roles = claims.get("roles") if local else claim_at(claims, settings.oidc_roles_claim)
     if isinstance(roles, str) or not isinstance(roles or [], list):
         raise Refused("invalid token: roles must be a list of strings")
