@@ -192,3 +192,17 @@ def verify_token(settings: Settings, clock: Clock, token: str) -> Principal:
     return Principal(user=name[:200] if isinstance(name, str) and name else subject, agency=agency, roles=roles,
                      scopes=frozenset(scope.split()), client=client,
                      issuer=str(claims["iss"])[:500], subject=subject, units=units)
+
+
+def principal_data(principal: Principal) -> dict:
+    """The principal as JSON, to be stored with what they asked for (a job, a held message)."""
+    return {"user": principal.user, "agency": principal.agency, "roles": sorted(principal.roles),
+            "client": principal.client, "scopes": sorted(principal.scopes), "issuer": principal.issuer,
+            "subject": principal.subject, "units": sorted(principal.units), "person_id": principal.person_id}
+
+
+def principal_from(data: dict) -> Principal:
+    """The principal stored by principal_data (rows stored before people had keys have user and agency only)."""
+    return Principal(user=data["user"], agency=data["agency"], roles=frozenset(data["roles"]), client=data["client"],
+                     scopes=frozenset(data["scopes"]), issuer=data.get("issuer"), subject=data.get("subject"),
+                     units=frozenset(data.get("units", ())), person_id=data.get("person_id"))
