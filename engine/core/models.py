@@ -194,6 +194,29 @@ class HistoryEntry(Base):
     details: Mapped[dict | None] = mapped_column(JsonType, nullable=True)  # event facts, e.g. a timer's due time and lag
 
 
+class ReportFact(Base):
+    """What one step means for the measures (engine.reporting.measures): figures only, never case data.
+
+    Written in the transaction of the history row it comes from, so the two never disagree."""
+
+    __tablename__ = "report_fact"
+    __table_args__ = (Index("ix_report_fact_process_day", "process_key", "day", "measure"),
+                      Index("ix_report_fact_case", "case_id", "measure"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"))
+    process_key: Mapped[str] = mapped_column(String(200))
+    process_version_id: Mapped[int] = mapped_column(Integer)
+    unit: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    agency: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    measure: Mapped[str] = mapped_column(String(60))
+    day: Mapped[date] = mapped_column(Date)  # the Swedish day the fact counts on
+    task_id: Mapped[str | None] = mapped_column(String(36), nullable=True)  # a deadline's task: one fact per task
+    detail: Mapped[str | None] = mapped_column(String(200), nullable=True)  # e.g. the deadline's element
+    outcome: Mapped[str | None] = mapped_column(String(100), nullable=True)  # met | missed | a category
+    value: Mapped[int | None] = mapped_column(Integer, nullable=True)  # days, a rung
+
+
 class Event(Base):
     """The outbox and the event feed: one CloudEvent per state change, written in the change's transaction."""
 
