@@ -176,6 +176,12 @@ def record(session: Session, case: Case, principal: Principal, records: list[Ste
     facts = facts_of_step(session, case, records, now, tasks)
     if not facts:
         return
+    latest: dict = {}  # within one step too, the last fact of a one-per-case measure or of a task's deadline wins
+    for index, fact in enumerate(facts):
+        key = fact.measure if fact.measure in ONE_PER_CASE else (
+            ("deadline", fact.task_id) if fact.measure == "deadline" and fact.task_id else index)
+        latest[key] = fact
+    facts = list(latest.values())
     replaced = {f.measure for f in facts if f.measure in ONE_PER_CASE}
     per_task = {f.task_id for f in facts if f.measure == "deadline" and f.task_id}
     if replaced:

@@ -30,6 +30,7 @@ BREAKDOWNS = ("unit", "agency", "version")
 NONE_LABEL = "(ingen)"
 OTHER_REFERRAL = "övrigt"
 _VALUED = ("duration",)
+MIN_YEAR, MAX_YEAR = 1900, 2999
 
 
 @dataclass
@@ -59,6 +60,10 @@ def require_reader(principal: Principal) -> None:
 def parse_query(process_key: str, start: date | None, end: date | None, by: str | None, today: date,
                 prefix: str = "") -> Query:
     """The report asked for, checked: 422 naming the parameter for a span or `by` the report cannot give."""
+    for name, day in ((f"{prefix}from", start), (f"{prefix}to", end)):
+        if day is not None and not MIN_YEAR <= day.year <= MAX_YEAR:
+            raise InvalidInput(f"{name} is out of range", [FieldError(f"/query/{name}",
+                                                                      f"a year from {MIN_YEAR} to {MAX_YEAR}")])
     end = end or today
     start = start or (end - timedelta(days=364))
     if start > end:
