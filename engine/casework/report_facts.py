@@ -183,7 +183,8 @@ def record(session: Session, case: Case, principal: Principal, records: list[Ste
         latest[key] = fact
     facts = list(latest.values())
     replaced = {f.measure for f in facts if f.measure in ONE_PER_CASE}
-    per_task = {f.task_id for f in facts if f.measure == "deadline" and f.task_id}
+    # only a deadline done late can have a "missed" fact from its timer already
+    per_task = {f.task_id for f in facts if f.measure == "deadline" and f.task_id and f.outcome == "missed"}
     if replaced:
         session.execute(delete(ReportFact).where(ReportFact.case_id == case.id, ReportFact.measure.in_(replaced)))
     if per_task:
