@@ -20,7 +20,7 @@ from engine.casework.report_periods import buckets
 from engine.casework.reports import ReportService, parse_query
 from engine.casework.simulation import SIMULATOR
 from engine.core.calendar import SchoolCalendar
-from engine.core.models import Case, ReportFact
+from engine.core.models import Case, ReportDaily, ReportFact
 from factories import do
 from report_year import Engine
 from test_hlt import HLT_MOTET, aktualisera, kontakt
@@ -132,12 +132,15 @@ def three_late(sqlite_template, tmp_path):
                for school, counts in LATE_SIPS.items()}
     with engine.sessions() as session:
         version = session.scalar(select(Case.process_version_id).limit(1))
-        for school, (met, missed) in LATE_SIPS.items():
-            session.execute(insert(ReportFact), [
-                {"case_id": case_id, "process_key": "hlt", "unit": school, "measure": "hlt_sip",
-                 "day": date(2026, 2, 1 + n), "outcome": "met" if n < met else "missed",
-                 "value": 20 if n < met else 40, "process_version_id": version}
-                for n, case_id in enumerate(started[school])])
+        for school, (met, missed) in LATE_SIPS.items():  # the SIP facts and their daily counts, as steps write them
+            facts = [{"case_id": case_id, "process_key": "hlt", "unit": school, "measure": "hlt_sip",
+                      "day": date(2026, 2, 1 + n), "outcome": "met" if n < met else "missed",
+                      "value": 20 if n < met else 40, "process_version_id": version}
+                     for n, case_id in enumerate(started[school])]
+            session.execute(insert(ReportFact), facts)
+            session.execute(insert(ReportDaily), [
+                {**{k: v for k, v in f.items() if k != "case_id"}, "agency": "", "detail": "", "count": 1}
+                for f in facts])
         session.commit()
     yield engine
     engine.close()

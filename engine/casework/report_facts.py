@@ -12,17 +12,26 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 from sqlalchemy import delete, func, insert, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from engine.access.identity import Principal
 from engine.bpmn.runner import StepRecord
 from engine.core.calendar import STOCKHOLM
-from engine.core.models import Case, ReportFact, UserTask
+from engine.core.models import Case, ReportDaily, ReportFact, UserTask
 
 REFERRAL_LABEL_CHARS = 60  # a referral is free text; the report shows its first words, grouped
 # The measures whose fact is one per case (a later record replaces an earlier one: a SIP written
 # after its deadline replaces the "missed, not yet written" fact of the deadline's day).
 ONE_PER_CASE = frozenset({"hlt_kontakt", "hlt_sip"})
+# The facts kept one per row: those a later step replaces, and those a state on a date reads (who was open,
+# the last SDQ, the rung). The others (a deadline met, a consent, days per step) live on in the daily counts.
+KEPT = ONE_PER_CASE | {"opened", "closed", "hlt_sdq", "lf_steg"}
+VALUED = frozenset({"hlt_sip", "step_days", "lf_mentor", "lf_utredning", "lf_nedtrappning"})  # counted by value
+NO_VALUE = -(2 ** 31)
+_DIMENSIONS = (ReportFact.measure, ReportFact.day, ReportFact.unit, ReportFact.agency, ReportFact.process_version_id,
+               ReportFact.detail, ReportFact.outcome, ReportFact.value)
 STEP_DAYS_PROCESSES = frozenset({"vastbas"})  # the processes with a "days per step" measure
 SDQ_STEPS = frozenset({"bedomning", "uppfoljning", "avslut"})  # the HLT steps that take an SDQ
 
@@ -170,9 +179,31 @@ def facts_of_step(session: Session, case: Case, records: list[StepRecord], now: 
     return facts
 
 
+def _daily_key(process_key: str, version: int, row: dict) -> tuple:
+    value = row["value"] if row["measure"] in VALUED and row["value"] is not None else NO_VALUE
+    return (process_key, row["measure"], row["day"], row["unit"] or "", row["agency"] or "", version,
+            row["detail"] or "", row["outcome"] or "", value)
+
+
+def _count(session: Session, deltas: dict[tuple, int]) -> None:
+    """Add `deltas` to the daily counts in one upsert (both databases have INSERT ... ON CONFLICT)."""
+    deltas = {k: d for k, d in deltas.items() if d}
+    if not deltas:
+        return
+    dialect = session.get_bind().dialect.name
+    upsert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(ReportDaily)
+    keys = ("process_key", "measure", "day", "unit", "agency", "process_version_id", "detail", "outcome", "value")
+    statement = upsert.values([dict(zip(keys, key), count=delta) for key, delta in deltas.items()])
+    session.execute(statement.on_conflict_do_update(
+        index_elements=list(keys), set_={"count": ReportDaily.count + statement.excluded.count}))
+
+
 def record(session: Session, case: Case, principal: Principal, records: list[StepRecord], now: datetime,
            tasks: dict[str, UserTask]) -> None:
-    """Write the facts of one step beside its history rows (nothing when it gives none)."""
+    """Write the facts of one step beside its history rows, and count them per day (nothing when there are none).
+
+    Only the facts a later step may replace, and those a state on a date reads, are kept one per row; every
+    fact is counted in `report_daily`, and a replaced one is counted out again."""
     facts = facts_of_step(session, case, records, now, tasks)
     if not facts:
         return
@@ -181,16 +212,30 @@ def record(session: Session, case: Case, principal: Principal, records: list[Ste
         key = fact.measure if fact.measure in ONE_PER_CASE else (
             ("deadline", fact.task_id) if fact.measure == "deadline" and fact.task_id else index)
         latest[key] = fact
-    facts = list(latest.values())
-    replaced = {f.measure for f in facts if f.measure in ONE_PER_CASE}
+    rows = [{"case_id": case.id, "process_key": case.process_key, "process_version_id": case.process_version_id,
+             "unit": case.unit, "agency": f.agency or principal.agency, "measure": f.measure, "day": f.day,
+             "task_id": f.task_id, "detail": f.detail, "outcome": f.outcome, "value": f.value}
+            for f in latest.values()]
+    deltas: dict[tuple, int] = {}
+    replaced = {r["measure"] for r in rows if r["measure"] in ONE_PER_CASE}
     # only a deadline done late can have a "missed" fact from its timer already
-    per_task = {f.task_id for f in facts if f.measure == "deadline" and f.task_id and f.outcome == "missed"}
+    per_task = {r["task_id"] for r in rows if r["measure"] == "deadline" and r["task_id"] and r["outcome"] == "missed"}
+    gone = []
     if replaced:
-        session.execute(delete(ReportFact).where(ReportFact.case_id == case.id, ReportFact.measure.in_(replaced)))
+        gone += session.execute(delete(ReportFact).where(ReportFact.case_id == case.id,
+                                                         ReportFact.measure.in_(replaced))
+                                .returning(*_DIMENSIONS)).mappings().all()
     if per_task:
-        session.execute(delete(ReportFact).where(ReportFact.case_id == case.id, ReportFact.measure == "deadline",
-                                                 ReportFact.task_id.in_(per_task)))
-    session.execute(insert(ReportFact), [
-        {"case_id": case.id, "process_key": case.process_key, "process_version_id": case.process_version_id,
-         "unit": case.unit, "agency": f.agency or principal.agency, "measure": f.measure, "day": f.day,
-         "task_id": f.task_id, "detail": f.detail, "outcome": f.outcome, "value": f.value} for f in facts])
+        gone += session.execute(delete(ReportFact).where(ReportFact.case_id == case.id, ReportFact.measure == "deadline",
+                                                         ReportFact.task_id.in_(per_task))
+                                .returning(*_DIMENSIONS)).mappings().all()
+    for row in gone:
+        key = _daily_key(case.process_key, row["process_version_id"], dict(row))
+        deltas[key] = deltas.get(key, 0) - 1
+    for row in rows:
+        key = _daily_key(case.process_key, case.process_version_id, row)
+        deltas[key] = deltas.get(key, 0) + 1
+    kept = [r for r in rows if r["measure"] in KEPT or (r["measure"] == "deadline" and r["outcome"] == "missed")]
+    if kept:
+        session.execute(insert(ReportFact), kept)
+    _count(session, deltas)
