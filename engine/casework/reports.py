@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import and_, case, exists, func, literal, select
+from sqlalchemy import and_, case, exists, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from engine.access import audit
@@ -214,7 +214,8 @@ class ReportService:
                               ~exists().where(closed.case_id == opened.case_id, closed.measure == "closed",
                                               closed.day <= day))
             if m.kind == "open_share" and query.breakdown != "agency":
-                self._open_share_fast(query, bucket, table, labels)
+                if bucket is periods[0]:
+                    self._open_share_fast(query, periods, table, labels)
             elif m.kind == "open_share":
                 fact = aliased(ReportFact)
                 since = _months_before(day, m.window_months)
@@ -239,34 +240,46 @@ class ReportService:
                     table.counts[(bucket.label, self._group_label(grp, query.breakdown, labels), value)]["count"] += n
 
 
-    def _open_share_fast(self, query: Query, bucket: Bucket, table: Table, labels: dict) -> None:
-        """open_share by unit or version as three grouped range scans: cases opened by the day minus those closed
-        by it, and the distinct cases with a fact in the window that were not closed by then. A case's unit and
-        version are the same on all its facts, so the counts subtract (not so its agency: that takes the exact
-        query above)."""
-        m, day = table.measure, bucket.end
+    def _open_share_fast(self, query: Query, periods: list[Bucket], table: Table, labels: dict) -> None:
+        """open_share by unit or version for every period's end at once: the cases open then are those opened by
+        it minus those closed by it (summed from the daily counts; a case's unit and version are the same on all
+        its facts, so they subtract, which its agency is not: that takes the exact query), and those of them with
+        a fact in the window come from one pass over the facts of the whole span, each case once."""
+        m, ends = table.measure, [b.end for b in periods]
+        daily_group = self._group(query.breakdown, ReportDaily).label("grp")
 
-        def grouped(measure: str):
-            group = self._group(query.breakdown, ReportDaily).label("grp")
-            return {g or "": int(n or 0) for g, n in self.session.execute(select(group, func.sum(ReportDaily.count)).where(
-                ReportDaily.process_key == query.process_key, ReportDaily.measure == measure,
-                ReportDaily.day <= day).group_by(group))}
+        def by_end(measure: str, day: date) -> dict:
+            return {g or "": int(n or 0) for g, n in self.session.execute(
+                select(daily_group, func.sum(ReportDaily.count)).where(
+                    ReportDaily.process_key == query.process_key, ReportDaily.measure == measure,
+                    ReportDaily.day <= day).group_by(daily_group))}
 
-        opened, closed = grouped("opened"), grouped("closed")
-        closed_by = aliased(ReportFact)
+        closing = (select(ReportFact.case_id, func.min(ReportFact.day).label("closed"))
+                   .where(ReportFact.process_key == query.process_key, ReportFact.measure == "closed",
+                          # a case closed before the first window cannot have a fact in one
+                          ReportFact.day > _months_before(ends[0], m.window_months), ReportFact.day <= ends[-1])
+                   .group_by(ReportFact.case_id).subquery())
         group = self._group(query.breakdown).label("grp")
-        with_fact = {g or "": n for g, n in self.session.execute(
-            select(group, func.count(ReportFact.case_id.distinct())).where(
-                ReportFact.process_key == query.process_key, ReportFact.measure == m.fact,
-                ReportFact.day > _months_before(day, m.window_months), ReportFact.day <= day,
-                ~exists().where(closed_by.case_id == ReportFact.case_id, closed_by.measure == "closed",
-                                closed_by.day <= day)).group_by(group))}
-        for grp in set(opened) | set(with_fact):
-            n = opened.get(grp, 0) - closed.get(grp, 0)
-            cols = table.counts[(bucket.label, self._group_label(grp, query.breakdown, labels), None)]
-            cols["n"] += n
-            cols["met"] += with_fact.get(grp, 0)
-            cols["missed"] += n - with_fact.get(grp, 0)
+        windows = [func.max(case((and_(ReportFact.day > _months_before(end, m.window_months), ReportFact.day <= end),
+                                  1), else_=0)).label(f"w{i}") for i, end in enumerate(ends)]
+        per_case = (select(ReportFact.case_id, group, closing.c.closed, *windows)
+                    .outerjoin(closing, closing.c.case_id == ReportFact.case_id)
+                    .where(ReportFact.process_key == query.process_key, ReportFact.measure == m.fact,
+                           ReportFact.day > _months_before(ends[0], m.window_months), ReportFact.day <= ends[-1])
+                    .group_by(ReportFact.case_id, group, closing.c.closed).subquery())
+        sums = [func.sum(case((or_(per_case.c.closed.is_(None), per_case.c.closed > end), per_case.c[f"w{i}"]),
+                              else_=0)) for i, end in enumerate(ends)]
+        covered = {(g or ""): values for g, *values in self.session.execute(
+            select(per_case.c.grp, *sums).group_by(per_case.c.grp))}
+        for i, bucket in enumerate(periods):
+            opened, closed = by_end("opened", bucket.end), by_end("closed", bucket.end)
+            for grp in set(opened) | set(covered):
+                n = opened.get(grp, 0) - closed.get(grp, 0)
+                met = int((covered.get(grp) or [0] * len(ends))[i] or 0)
+                cols = table.counts[(bucket.label, self._group_label(grp, query.breakdown, labels), None)]
+                cols["n"] += n
+                cols["met"] += met
+                cols["missed"] += n - met
 
 
 def _months_before(day: date, months: int) -> date:
