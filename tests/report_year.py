@@ -176,3 +176,71 @@ def run_hlt_year(engine: Engine, cases: list[HltCase], until: datetime) -> None:
         else:
             engine.complete(case.id, what, data)
     engine.at(until)
+
+
+@dataclass
+class VastbasCase:
+    school: str
+    plan: date  # the handlingsplan (nätverksmöte 2): the evaluation is due six months later
+    evaluated: date  # when the evaluation was held
+    id: str = ""
+
+    @property
+    def due(self) -> date:
+        month = self.plan.month + 6
+        return self.plan.replace(year=self.plan.year + (month - 1) // 12, month=(month - 1) % 12 + 1)
+
+
+def plan_vastbas_year(count: int, seed: int = 10) -> list[VastbasCase]:
+    """`count` Västbas cases with plans over the spring, evaluated early, on the day or late."""
+    rng, cases = random.Random(seed), []
+    for n in range(count):
+        plan = date(2026, 1, 12) + timedelta(days=rng.randrange(120))
+        case = VastbasCase(SCHOOLS[n % 3], plan, plan)
+        case.evaluated = case.due + timedelta(days=rng.choice((-10, -1, 0, 0, 3, 20)))
+        cases.append(case)
+    return cases
+
+
+def _vastbas_plan_steps(case: VastbasCase) -> list[tuple[str, dict]]:
+    mote = {"datum": case.plan.isoformat(), "tid": "15:00", "plats": "Skolan"}
+    return [
+        ("nytt_arende", {"barnets_namn": "Elsa", "inkommit_fran": "skola", "beskrivning": "Oro",
+                         "kan_natverk_gagna": "Ja", "handlaggare": person("hans", "socialtjanst")}),
+        ("samtycke", {"samtycke": {"lamnat": True, "givet_av": [{"namn": "Vera", "relation": "vardnadshavare"}],
+                                   "datum": case.plan.isoformat(), "omfattning": ["skola", "socialtjanst"],
+                                   "barnets_alder": 10, "barnets_asikt": "Vill ha hjälp"}}),
+        ("bedomning", {"vastbasarende": True, "koordinator1": person("kim"), "koordinator2": person("klara")}),
+        ("erbjudande", {"familjen_tackar_ja": True, "barnets_rost": "Vill ha lugn"}),
+        ("formote", {"problemanalys": "Frånvaro", "syfte": "Tillbaka till skolan",
+                     "natverkskarta": [{"namn": "Moster Maja", "relation": "släkt"}],
+                     "sprakror": {"namn": "Moster Maja", "relation": "släkt", "anvandare": "maja"},
+                     "gastlista": [{"namn": "Lisa", "roll": "mentor", "verksamhet": "skola"}], "natverksmote_1": mote}),
+        ("barnets_rost", {"barnets_rost": "Vill ha en vuxen att prata med"}),
+        ("natverksmote_1", {"behovsanalys": "Trygghet", "hemuppgifter": [{"vem": "Maja", "bidrag": "Läxhjälp"}],
+                            "natverksmote_2": mote}),
+        ("natverksmote_2", {"handlingsplan": {"mal": ["Närvaro"], "uppfoljning_datum": (
+            case.plan + timedelta(days=30)).isoformat(), "insatser": [{"insats": "Samtal", "verksamhet": "skola",
+                                                                       "ansvarig": "Karin",
+                                                                       "start": case.plan.isoformat()}]},
+                            "kontaktperson": person("karin"), "kartlaggning_klar": True}),
+        ("insatser_paborjas", {"paborjade": case.plan.isoformat()}),
+        ("eht_genomgang", {"eht_datum": case.plan.isoformat(), "eht_bedomning": "Enligt plan"}),
+        ("uppfoljning", {"resultat": "utvardering", "uppfoljning": "Bättre"}),
+    ]
+
+
+def run_vastbas_year(engine: Engine, cases: list[VastbasCase], until: datetime) -> None:
+    """Each case to its plan in one day, then its evaluation on the day chosen; timers fire in between."""
+    events = [(morning(c.plan, 8), i, "plan") for i, c in enumerate(cases)]
+    events += [(morning(c.evaluated, 10), i, "evaluate") for i, c in enumerate(cases)]
+    for moment, index, what in sorted(events):
+        engine.at(moment)
+        case = cases[index]
+        if what == "plan":
+            case.id = engine.start("vastbas", unit=case.school)
+            for element, data in _vastbas_plan_steps(case):
+                engine.complete(case.id, element, data)
+        else:
+            engine.complete(case.id, "utvardering", {"avsluta": True, "utvardering": "Utvärderat"})
+    engine.at(until)

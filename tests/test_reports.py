@@ -153,7 +153,7 @@ def test_a_school_with_three_late_sips_shows_less_than_five_and_no_sum_gives_it_
     sip = next(m for m in report["measures"] if m["key"] == "hlt_sip_30_dagar")["rows"]
     feb = {r["unit"]: r for r in sip if r["period"] == "2026-02"}
     assert feb["Skolan i Höör"]["missed"] == "<5" and feb["Skolan i Höör"]["share"] is None
-    assert feb["Norra skolan"]["missed"] == 6 or feb["Norra skolan"]["missed"] == "<5"
+    assert feb["Norra skolan"]["missed"] in (6, "x"), "6 is no small cell: shown, or hidden as a complement"
     assert not revealed(sip, ("2026-02", "Skolan i Höör", "missed"))
     with three_late.sessions() as session:  # the check can fail: hiding the one cell alone gives it away
         plain = ReportService(session, three_late.clock, SchoolCalendar(), 2).report(

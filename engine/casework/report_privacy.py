@@ -4,7 +4,7 @@ that no sum printed beside it gives it back (complementary suppression).
 The report's cells are tied by sums: a row's total is its parts (n = met + missed), a period's "alla" is
 the sum of its units, the whole span is the sum of its periods. For each such sum with exactly one hidden
 cell, the hidden value would follow by subtraction, so the smallest other cell of that sum is hidden too,
-until no sum has a single hidden cell. With two or more unknowns in every sum, no single equation gives a
+until no sum has a single hidden cell. A complement reads "x" (it may be any size); only a small cell reads "<5". With two or more unknowns in every sum, no single equation gives a
 hidden cell back; the classic pattern (a hidden 2x2 block inside a table with margins) is what it forms.
 """
 from __future__ import annotations
@@ -35,6 +35,11 @@ def suppress(values: dict[Cell, int], sums: list[tuple[Cell, list[Cell]]], thres
     return hidden
 
 
+COMPLEMENT = "x"  # a cell hidden only so that no sum gives a small one back: it may be any size
+
+
 def shown(value: int, hidden: bool, threshold: int) -> int | str:
-    """The value as printed: the count, or "<5" for a hidden one."""
-    return f"<{threshold}" if hidden else value
+    """The value as printed: the count; "<5" for a small one; "x" for a complement hidden to protect one."""
+    if not hidden:
+        return value
+    return f"<{threshold}" if value < threshold else COMPLEMENT
