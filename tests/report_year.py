@@ -197,7 +197,7 @@ def plan_vastbas_year(count: int, seed: int = 10) -> list[VastbasCase]:
     for n in range(count):
         plan = date(2026, 1, 12) + timedelta(days=rng.randrange(120))
         case = VastbasCase(SCHOOLS[n % 3], plan, plan)
-        case.evaluated = case.due + timedelta(days=rng.choice((-10, -1, 0, 0, 3, 20)))
+        case.evaluated = case.due + timedelta(days=rng.choice((-10, -1, 0, 3, 20)))
         cases.append(case)
     return cases
 

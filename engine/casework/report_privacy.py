@@ -29,8 +29,9 @@ def suppress(values: dict[Cell, int], sums: list[tuple[Cell, list[Cell]]], thres
         for cells in equations:
             shown = [c for c in cells if c not in hidden]
             if len(cells) - len(shown) == 1 and shown:
-                # hide the smallest other cell: it costs the reader the least information
-                hidden.add(min(shown, key=lambda c: (values[c], cells.index(c) == 0, str(c))))
+                # hide the smallest other cell that is not zero (a zero next to a known total tells nothing
+                # hidden: it follows from the others being non-negative), a part before the total
+                hidden.add(min(shown, key=lambda c: (values[c] == 0, values[c], cells.index(c) == 0, str(c))))
                 changed = True
     return hidden
 

@@ -32,6 +32,7 @@ NONE_LABEL = "(ingen)"
 OTHER_REFERRAL = "övrigt"
 _VALUED = ("duration",)
 MIN_YEAR, MAX_YEAR = 1900, 2999
+MAX_PERIODS = 60  # five years by month: a table and a chart a person can still read
 
 
 @dataclass
@@ -107,6 +108,10 @@ class ReportService:
 
     def _one(self, query: Query, chosen: list[measures.Measure]) -> dict:
         periods = buckets(query.period, query.start, query.end, self.calendar)
+        if len(periods) > MAX_PERIODS:
+            raise InvalidInput("too many periods for one report", [FieldError(
+                "/query/by", f"{query.period} over {query.start}..{query.end} makes {len(periods)} periods; "
+                             f"at most {MAX_PERIODS}")])
         tables = {m.key: Table(m) for m in chosen}
         labels = self._labels(query)
         self._events(query, periods, [t for t in tables.values() if t.measure.kind in COLUMNS and
