@@ -13,11 +13,13 @@ import os
 import statistics
 import time
 import uuid
+from pathlib import Path
 from datetime import date, datetime, timezone
 
 import pytest
 from sqlalchemy import event, text
 
+from engine.casework.report_output import chart_svg
 from engine.casework.reports import ReportService, parse_query
 from engine.casework.simulation import SIMULATOR
 from engine.core.calendar import SchoolCalendar
@@ -110,6 +112,13 @@ def test_term_report_over_100000_cases(postgres):
                   f"SIP share {sip[-1]['share']}")
             if by.startswith("term"):
                 assert statistics.median(times[1:]) < 1.0, times
+        chart_dir = os.environ.get("SAMVERKA_BENCH_CHART_DIR")
+        if chart_dir:  # the README's example chart: the share per month of the whole year
+            with engine.sessions() as session:
+                year = ReportService(session, engine.clock, SchoolCalendar()).report(
+                    SIMULATOR, parse_query("hlt", date(2026, 1, 1), date(2026, 12, 31), "month", date(2026, 12, 31)))
+            for key in ("hlt_sip_30_dagar", "hlt_kontakt_7_dagar"):
+                (Path(chart_dir) / f"{key}.svg").write_bytes(chart_svg(year, key))
     finally:
         engine.close()
         postgres.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
