@@ -76,6 +76,11 @@ class Engine:
             TaskService(self.cases(session), ROOT / "forms").complete(SIMULATOR, task.id, data)
             session.commit()
 
+    def open_elements(self, case_id: str) -> set[str]:
+        with self.sessions() as session:
+            return set(session.scalars(select(UserTask.element_id).where(UserTask.case_id == case_id,
+                                                                         UserTask.state == "open")))
+
     def message(self, case_id: str, name: str, data: dict) -> dict:
         """Deliver a message; the case's data and status after it."""
         with self.sessions() as session:

@@ -36,6 +36,7 @@ def year(sqlite_template, tmp_path_factory):
     school = Engine(f"sqlite:///{path}", datetime(2026, 1, 1, tzinfo=timezone.utc))
     ladder = run_ladder_year(school)
     school.close()
+    engine.ladder_engine = school
     network = Engine(f"sqlite:///{path}", datetime(2026, 1, 1, tzinfo=timezone.utc))
     vastbas = plan_vastbas_year(VASTBAS_CASES)
     run_vastbas_year(network, vastbas, datetime(2027, 1, 31, tzinfo=timezone.utc))
@@ -165,7 +166,8 @@ LADDER_PUPILS = 24
 def run_ladder_year(engine: Engine) -> list[list[tuple[date, int, str]]]:
     """24 pupils at three schools, weekly reports over the spring term with rising or falling absence.
     For each pupil, what the case said after each report: (day, rung, status)."""
-    pupils = []
+    pupils, informed = [], []
+    engine.informed = informed
     weeks = [date(2026, 1, 12) + timedelta(weeks=w) for w in range(14)]
     case_ids = [engine.start("skolfranvaro", {"skola": SCHOOLS[n % 3], "elev": f"elev-{n}"}) for n in range(LADDER_PUPILS)]
     for n, case_id in enumerate(case_ids):
@@ -182,8 +184,16 @@ def run_ladder_year(engine: Engine) -> list[list[tuple[date, int, str]]]:
                       "period_slut": (monday - timedelta(days=1)).isoformat(),
                       "franvaro_procent": percent, "ogiltig_franvaro": unexcused,
                       **({"ogiltig_dag": (monday - timedelta(days=3)).isoformat()} if unexcused else {})}
+            if "mentorsuppfoljning" in engine.open_elements(case_id):  # the mentor follows up within the week
+                engine.complete(case_id, "mentorsuppfoljning", {"mentorssamtal": {
+                    "datum": monday.isoformat(), "med_elev": True, "med_vardnadshavare": True, "atgarder": "Plan"}})
             after = engine.message(case_id, "franvarorapport", period)
             pupils[n].append((monday, after["data"]["steg"], after["status"]))
+            if unexcused and "informera_vardnadshavare" in engine.open_elements(case_id):
+                told = date.fromisoformat(period["ogiltig_dag"]) + timedelta(days=0 if n % 8 == 3 else 2)
+                engine.complete(case_id, "informera_vardnadshavare", {"vardnadshavare_informerad": {
+                    "datum": told.isoformat(), "hur": "telefon"}})
+                informed.append((SCHOOLS[n % 3], told == date.fromisoformat(period["ogiltig_dag"])))
     engine.at(datetime(2026, 5, 1, tzinfo=timezone.utc))
     return pupils
 
@@ -229,3 +239,17 @@ def test_vastbas_evaluations_on_time_per_month_and_school_equal_the_generated_da
     assert {r["split"] for r in steps} >= {"utvardering", "nytt_arende"}
     evaluation = next(r for r in steps if r["split"] == "utvardering")
     assert evaluation["median"] == statistics.median((c.evaluated - c.plan).days for c in cases)
+
+
+def test_guardians_told_the_same_day_per_school_equal_what_was_recorded(year):
+    engine, _, _ = year
+    informed = engine.ladder_engine.informed
+    expected = expected_shares([type("Told", (), {"school": s, "same": same})() for s, same in informed],
+                               lambda t: t.same, lambda t: "2026-01-01–2026-04-30")
+    result = rows(report(engine, "skolfranvaro", "all,unit", date(2026, 1, 1), date(2026, 4, 30), threshold=1),
+                  "lf_informerad_samma_dag")
+    assert check_shares(result, expected, threshold=1) == 16
+    assert 0 < sum(1 for _, same in informed if not same) < len(informed)
+    mentor = rows(report(engine, "skolfranvaro", "all", date(2026, 1, 1), date(2026, 4, 30), threshold=1),
+                  "lf_dagar_till_mentor")[0]
+    assert mentor["n"] >= 6 and mentor["median"] is not None
