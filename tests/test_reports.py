@@ -83,6 +83,10 @@ def test_owners_and_the_steering_group_read_figures_in_every_form_and_nothing_el
             assert pointer in problem.text, (bad, problem.text)
         assert owner.get("/reports/finns_inte").status_code == 404
         assert owner.get(f"/reports/hlt/charts/finns_inte.svg?{SPAN}").status_code == 404
+        by_version = owner.get(f"/reports/hlt?{SPAN}&by=year,version").json()
+        assert {r["version"] for r in by_version["measures"][0]["rows"]} == {"v1", "alla"}
+        by_agency = owner.get(f"/reports/hlt?{SPAN}&by=year,agency").json()
+        assert "skola" in {r["agency"] for m in by_agency["measures"] for r in m["rows"]}
         compared = owner.get(f"/reports/hlt?{SPAN}&by=year&compare_from=2025-01-01&compare_to=2025-12-31").json()
         assert compared["compare"]["from"] == "2025-01-01" and compared["compare"]["periods"] == ["2025"]
 
