@@ -252,12 +252,19 @@ class ReportService:
         a fact in the window come from one pass over the facts of the whole span, each case once."""
         m, ends = table.measure, [b.end for b in periods]
         daily_group = self._group(query.breakdown, ReportDaily).label("grp")
+        # opened and closed by each end: per period sums (days before the first fall in the first), added up
+        index = case(*[(ReportDaily.day <= end, i) for i, end in enumerate(ends)], else_=len(ends)).label("bucket")
+        running: dict = {}
+        for measure, grp, i, n in self.session.execute(
+                select(ReportDaily.measure, daily_group, index, func.sum(ReportDaily.count)).where(
+                    ReportDaily.process_key == query.process_key, ReportDaily.measure.in_(("opened", "closed")),
+                    ReportDaily.day <= ends[-1]).group_by(ReportDaily.measure, daily_group, index)):
+            per_end = running.setdefault((measure, grp or ""), [0] * len(ends))
+            for later in range(i, len(ends)):
+                per_end[later] += int(n or 0)
 
-        def by_end(measure: str, day: date) -> dict:
-            return {g or "": int(n or 0) for g, n in self.session.execute(
-                select(daily_group, func.sum(ReportDaily.count)).where(
-                    ReportDaily.process_key == query.process_key, ReportDaily.measure == measure,
-                    ReportDaily.day <= day).group_by(daily_group))}
+        def by_end(measure: str, i: int) -> dict:
+            return {grp: values[i] for (m_, grp), values in running.items() if m_ == measure}
 
         closing = (select(ReportFact.case_id, func.min(ReportFact.day).label("closed"))
                    .where(ReportFact.process_key == query.process_key, ReportFact.measure == "closed",
@@ -277,7 +284,7 @@ class ReportService:
         covered = {(g or ""): values for g, *values in self.session.execute(
             select(per_case.c.grp, *sums).group_by(per_case.c.grp))}
         for i, bucket in enumerate(periods):
-            opened, closed = by_end("opened", bucket.end), by_end("closed", bucket.end)
+            opened, closed = by_end("opened", i), by_end("closed", i)
             for grp in set(opened) | set(covered):
                 n = opened.get(grp, 0) - closed.get(grp, 0)
                 met = int((covered.get(grp) or [0] * len(ends))[i] or 0)
