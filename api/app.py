@@ -28,8 +28,8 @@ from .limits import RequestLimits
 from .rate_limit import RateLimit
 from .request_log import RequestLog
 from .routes import (absence, access_log, api_keys, cases, documents, engine_rest, events, health, incidents,
-                     messages, migrations, participants, people, process_definitions, scim, tasks, timers, training,
-                     webhooks)
+                     messages, migrations, participants, people, process_definitions, reports, scim, tasks, timers,
+                     training, webhooks)
 
 
 @asynccontextmanager
@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.add_middleware(RequestLimits, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestLog)  # outermost: it sees the path as RequestLimits left it
     for module in (health, process_definitions, cases, participants, access_log, tasks, timers, documents, webhooks,
-                   events, messages, absence, api_keys, incidents, migrations, training, engine_rest, people, scim):
+                   events, messages, absence, api_keys, incidents, migrations, training, engine_rest, people, scim,
+                   reports):
         app.include_router(module.router)
     return app

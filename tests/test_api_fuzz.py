@@ -39,6 +39,9 @@ TAKES_INPUT = {spec["operationId"] for methods in _DOC["paths"].values() for spe
 # naming the field. Everywhere else a schema-valid request must be accepted.
 MODEL_CHECKED = {"start_case", "send_message", "complete_task", "deploy", "send_correlated_message",
                  "import_absence", "add_participant", "case_document"}
+# Rules between parameters the schema cannot state: a report's `from` is not after its `to`, and its `by`
+# names a period and at most one breakdown.
+MODEL_CHECKED |= {"process_report", "report_chart", "term_report"}
 # Values the schema cannot describe: a cursor is opaque (only one the server issued is valid), and a
 # personnummer has a date and a check digit.
 BEYOND_SCHEMA = {"/cursor", "/personnummer"}

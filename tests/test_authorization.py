@@ -29,6 +29,7 @@ def _a_case_with_everything(product) -> dict:
                                   headers={"Prefer": "respond-async"}).json()["id"]
     with product.client("sys", "systemforvaltare") as admin:
         ids["key_id"] = admin.post("/api-keys", json={"name": "n", "scopes": ["events"]}).json()["id"]
+    ids["process"], ids["measure"] = "hlt", "hlt_kontakt_7_dagar"
     return ids
 
 
@@ -69,6 +70,7 @@ def _bodies(ids: dict) -> dict:
 CASEWORKER = {"GET /process-definitions", "GET /process-definitions/{key}",
               "GET /process-definitions/{key}/versions/{version}/bpmn", "GET /cases", "GET /tasks", "GET /deadlines",
               "GET /engine-rest/deployment", "GET /engine-rest/version", "GET /me"}
+REPORTS = {"GET /reports/{process}", "GET /reports/{process}/charts/{measure}.svg", "GET /reports/{process}/term-report"}
 REFUSED = {
     "no roles, no agency": (("nobody",), {"agency": None}, {"GET /me"}),
     "a caseworker outside the case": (("olle", "fritidsledare"), {"agency": "polis"}, CASEWORKER),
@@ -87,7 +89,8 @@ REFUSED = {
                          "GET /process-definitions/{key}/figures", "GET /engine-rest/version",
                          "GET /incidents", "POST /process-definitions/{key}/migrations",
                          "POST /cases/{case_id}/suspend", "POST /cases/{case_id}/resume",
-                         "GET /engine-rest/deployment", "POST /engine-rest/deployment/create", "GET /me"}),
+                         "GET /engine-rest/deployment", "POST /engine-rest/deployment/create", "GET /me"} | REPORTS),
+    "the steering group": (("lena", "ledning"), {"agency": "skola"}, REPORTS | {"GET /me"}),
     "an integrator": (("nils", "integrator"), {"scopes": ("events", "webhooks", "absence:*")},
                       {"GET /events", "GET /webhooks", "POST /webhooks", "POST /absence-reports", "GET /me"}),
 }

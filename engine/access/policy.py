@@ -37,6 +37,7 @@ from engine.core.roles import role_id
 SYSTEM_ROLE = "system"
 INTEGRATOR_ROLE = "integrator"
 OWNER_ROLE = "processagare"
+STEERING_ROLE = "ledning"  # the steering group: reads reports (measures) and nothing else
 PARTICIPANT_ROLE = "deltagare"  # the role recorded for the starter of a process without lanes
 
 
@@ -85,7 +86,8 @@ def event_processes(principal: Principal) -> frozenset[str] | None:
 
 def acts_in_cases(principal: Principal) -> bool:
     """A caseworker: a person acting for an agency."""
-    return bool(principal.agency) and not is_client(principal) and not is_system(principal)
+    return (bool(principal.agency) and not is_client(principal) and not is_system(principal)
+            and not (principal.role_ids and principal.role_ids <= {STEERING_ROLE}))
 
 
 def require_caseworker(principal: Principal) -> None:

@@ -19,7 +19,7 @@ from engine.access.policy import (PARTICIPANT_ROLE, CaseAccess, acts_in_cases, h
 from engine.bpmn.runner import Runner, Snapshot, StepRecord
 from engine.bpmn.serializer import SERIALIZER_VERSION
 from engine.bpmn.specs import CachedSpec, SpecCache
-from engine.casework import case_numbers, correlation, deployments, forms, incidents, seats, suspension
+from engine.casework import case_numbers, correlation, deployments, forms, incidents, report_facts, seats, suspension
 from engine.core.clock import Clock
 from engine.core.errors import Conflict, EngineError, FieldError, InvalidInput, InvalidTransition, NotFound, Refused
 from engine.core.models import (Case, CaseLink, CaseParticipant, Event, HistoryEntry, Incident, ProcessVersion,
@@ -352,6 +352,7 @@ class CaseService:
         open_rows = self._sync_tasks(case, snapshot, principal, now, due, completed_task, open_tasks)
         self._sync_timers(case, snapshot)
         write_histories(self.session, case, principal, now, snapshot.records)
+        report_facts.record(self.session, case, principal, snapshot.records, now, self._tasks_of(snapshot.records))
         audit.record(self.session, self.clock, principal, [case.id], "write",
                      " ".join(dict.fromkeys(r.event for r in snapshot.records)))
         self.session.flush()
@@ -366,6 +367,12 @@ class CaseService:
                         self.session, case, payload, exc, principal, now, START_CASE_MESSAGE))
                     self.session.flush()
         return open_rows
+
+    def _tasks_of(self, records: list[StepRecord]) -> dict[str, UserTask]:
+        """The task rows a step's records name (completed or past their deadline), from the session's map."""
+        ids = {r.task_id for r in records if r.task_id and r.event in ("task_completed", "deadline_missed")}
+        rows = {task_id: self.session.get(UserTask, task_id) for task_id in ids}
+        return {task_id: row for task_id, row in rows.items() if row is not None}
 
     def start_linked(self, case: Case, principal: Principal, payload) -> None:
         """Start the case a thrown `starta_arende` message asks for, linked to `case`."""

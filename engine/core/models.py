@@ -219,6 +219,52 @@ class HistoryEntry(Base):
     details: Mapped[dict | None] = mapped_column(JsonType, nullable=True)  # event facts, e.g. a timer's due time and lag
 
 
+class ReportFact(Base):
+    """What one step means for the measures (engine.reporting.measures): figures only, never case data.
+
+    Written in the transaction of the history row it comes from, so the two never disagree."""
+
+    __tablename__ = "report_fact"
+    __table_args__ = (Index("ix_report_fact_process_measure_day", "process_key", "measure", "day"),
+                      Index("ix_report_fact_case", "case_id", "measure"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"))
+    process_key: Mapped[str] = mapped_column(String(200))
+    process_version_id: Mapped[int] = mapped_column(Integer)
+    unit: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    agency: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    measure: Mapped[str] = mapped_column(String(60))
+    day: Mapped[date] = mapped_column(Date)  # the Swedish day the fact counts on
+    task_id: Mapped[str | None] = mapped_column(String(36), nullable=True)  # a deadline's task: one fact per task
+    detail: Mapped[str | None] = mapped_column(String(200), nullable=True)  # e.g. the deadline's element
+    outcome: Mapped[str | None] = mapped_column(String(100), nullable=True)  # met | missed | a category
+    value: Mapped[int | None] = mapped_column(Integer, nullable=True)  # days, a rung
+
+
+class ReportDaily(Base):
+    """Per Swedish day, how many facts of each kind there are: what a report sums (no case in it at all).
+
+    Text dimensions hold "" for none and `value` holds NO_VALUE when the measure does not count by value,
+    so the unique index, which the upserts rely on, sees every key as one."""
+
+    __tablename__ = "report_daily"
+    __table_args__ = (Index("ux_report_daily", "process_key", "measure", "day", "unit", "agency",
+                            "process_version_id", "detail", "outcome", "value", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    process_key: Mapped[str] = mapped_column(String(200))
+    measure: Mapped[str] = mapped_column(String(60))
+    day: Mapped[date] = mapped_column(Date)
+    unit: Mapped[str] = mapped_column(String(200))
+    agency: Mapped[str] = mapped_column(String(100))
+    process_version_id: Mapped[int] = mapped_column(Integer)
+    detail: Mapped[str] = mapped_column(String(200))
+    outcome: Mapped[str] = mapped_column(String(100))
+    value: Mapped[int] = mapped_column(Integer)
+    count: Mapped[int] = mapped_column(Integer)
+
+
 class Event(Base):
     """The outbox and the event feed: one CloudEvent per state change, written in the change's transaction."""
 

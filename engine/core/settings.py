@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,6 +105,8 @@ class Settings(BaseSettings):
     environment: Literal["development", "training", "production"] = "development"
     training_clock: bool = False
     sdq_cutoffs: dict[str, tuple[int, int]] = {"foralder": (14, 17), "larare": (12, 16), "sjalv": (16, 20)}
+    # Reports: a cell counting fewer than this many shows as "<N" (and enough others that sums cannot give it back).
+    report_min_cell: int = Field(5, ge=2, le=100)
 
     @model_validator(mode="after")
     def _oidc_complete(self) -> "Settings":
