@@ -149,7 +149,7 @@ class TaskService:
         form_set = self.forms_of(case.id)
         errors = forms.validate(form_set, task.form_key, data, case.data)
         if errors:
-            raise InvalidInput(f"the data does not match the form {task.form_key}", errors)
+            raise InvalidInput(f"uppgifterna stämmer inte med formuläret {task.form_key}", errors)
         data = {**data, **forms.scores(form_set, task.form_key, data, self.scoring)}
         appointed = seats.Seats(self.cases).appointments(case, task.element_id, data,  # 422 before any change
                                                          strict=not is_system(principal))
