@@ -15,6 +15,7 @@ from sqlalchemy import select
 from engine.bpmn.deadline_starts import TODAY, DeadlineStart, deadline_starts
 from engine.core.calendar import STOCKHOLM
 from engine.core.models import Case, HistoryEntry, ProcessVersion, UserTask
+from engine.core.words import word
 
 _OPENERS = ("message_received", "task_completed", "timer_fired", "case_started")
 
@@ -32,7 +33,7 @@ class Deadline:
     task: str
     due_at: datetime
     done_at: datetime | None
-    outcome: str  # met | missed | overdue (still open) | pending
+    outcome: str  # met | missed | overdue (still open) | pending | cancelled (its work ended first)
     counts_from: list[str] = field(default_factory=list)  # its start events, in words
 
 
@@ -44,12 +45,14 @@ class Timeline:
     lines: list[Line] = field(default_factory=list)
     deadlines: list[Deadline] = field(default_factory=list)
     label: str = ""  # the case's name in a script of several cases
+    utfall: str = ""  # the outcome the case's end recorded
 
     def render(self) -> str:
         """The timeline as text: one line per event, then every deadline met or missed and its start."""
         out = [f"{local(line.at):%Y-%m-%d %H:%M}  {line.event:<16} {line.what}{'  ' + line.note if line.note else ''}"
                for line in self.lines]
-        out.append(f"\ncase {self.case_status} after {(self.ended - self.started).days} days (virtual)")
+        outcome = f" ({word(self.utfall)})" if self.utfall else ""
+        out.append(f"\ncase {self.case_status}{outcome} after {(self.ended - self.started).days} days (virtual)")
         out.append("deadlines:")
         for d in self.deadlines:
             when = f"done {local(d.done_at):%Y-%m-%d}" if d.done_at else "not done"
@@ -96,7 +99,7 @@ def build(session, case_id: str, started: datetime, now: datetime, label: str = 
                                    .order_by(HistoryEntry.id)))
     tasks = {t.id: t for t in session.scalars(select(UserTask).where(UserTask.case_id == case_id))}
     created = {e.task_id: e.id for e in entries if e.event == "task_created"}
-    timeline = Timeline(case.status, started, now, label=label)
+    timeline = Timeline(case.status, started, now, label=label, utfall=str((case.data or {}).get("utfall") or ""))
 
     def counted_from(element_id: str, before: int) -> list[str]:
         found = (_start(s, entries, before) for s in starts.get(element_id, []))
@@ -126,6 +129,8 @@ def build(session, case_id: str, started: datetime, now: datetime, label: str = 
         done = task.completed_at if task.state == "completed" else None
         if done is not None:
             outcome = "met" if done <= task.due_at else "missed"
+        elif task.state == "cancelled":
+            outcome = "missed" if task.due_at <= (task.completed_at or now) else "cancelled"
         else:
             outcome = "overdue" if task.due_at <= now else "pending"
         timeline.deadlines.append(Deadline(task.name, task.due_at, done, outcome,
