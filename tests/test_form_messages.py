@@ -34,6 +34,8 @@ def test_a_refused_consent_names_each_field_in_swedish_with_swedish_words(produc
         assert messages["/data/samtycke/barnets_alder"] == "21 går inte: måste vara högst 20"
         assert messages["/data/samtycke/givet_av"] == "måste ha minst en rad"
         assert not any("halso_sjukvard'" in m or "is not" in m for m in messages.values())
+        early = motet.get(f"/cases/{case_id}/documents/sip")
+        assert early.status_code == 409 and early.json()["detail"] == "ingen SIP har upprättats i ärendet ännu"
 
 
 @pytest.mark.parametrize("schema, value, expected", [
