@@ -108,3 +108,15 @@ def test_the_ladder_same_day_contact_from_the_absence_day_rung_tasks_from_the_re
     ali = [line for line in cases["Ali"] if line.startswith("  ") and not line.lstrip().startswith("from ")]
     assert len(ali) == 4 and all(line.startswith("  met") for line in ali), "Ali: told the same day each time"
     assert "case completed after 77 days (virtual)" in cases["Ali"], "closed after three good school weeks"
+
+
+@pytest.mark.parametrize("expression, start", [
+    ("end_of_day(add_days(aktualiserad_datum, 0 if akut else 7))", ("aktualiserad_datum", None)),
+    ('end_of_day(add_months(sdq["datum"], 6))', ("sdq", "datum")),
+    ("end_of_day(add_school_days(today(), frist_upp_skoldagar))", ("today()", None)),
+    ("end_of_day(nasta_uppfoljning)", ("nasta_uppfoljning", None)),
+    ("max(a, b)", None), ("sdq[0]", None), ("'2026-01-01'", None), ("end_of_day(", None),
+])
+def test_what_a_deadline_counts_from_is_read_from_its_expression(expression, start):
+    from engine.bpmn.deadline_starts import start_of
+    assert start_of(expression) == start
