@@ -1,7 +1,7 @@
 """Simulation: run cases through months of deadlines in seconds, on a sandbox database and a virtual clock.
 
-A script (YAML) starts a case (or several, under `cases:`, each on its own sandbox) and then, step by step, lets virtual time pass or completes
-tasks. Whenever time passes the clock jumps from one due timer to the next and the real
+A script (YAML) starts a case (or several, under `cases:`, each on its own sandbox) and
+then, step by step, lets virtual time pass, delivers messages or completes tasks. Whenever time passes the clock jumps from one due timer to the next and the real
 timer worker fires them, so what a process owner sees is what production would do.
 Nothing here touches a real database: the sandbox is a temporary SQLite file.
 """
