@@ -85,6 +85,13 @@ def _deploy(product, table) -> None:
         assert response.status_code == 201, response.text
 
 
+def _counters(client, case_id: str) -> dict:
+    """The ladder's counters and the row it read, for a failure's message."""
+    data = client.get(f"/cases/{case_id}").json()["data"]
+    return {k: data.get(k) for k in ("steg", "perioder", "perioder_over", "perioder_kvar", "perioder_under", "grans_upp",
+                                     "grans_kvar", "perioder_utan_forbattring", "raknas")}
+
+
 def _due(client, case_id: str, element_id: str) -> str:
     [task] = [t for t in client.get(f"/cases/{case_id}").json()["open_tasks"] if t["element_id"] == element_id]
     return task["due_at"][:10]
@@ -132,7 +139,8 @@ def test_no_improvement_climbs_each_rung_and_good_periods_step_down_one_rung_at_
                 assert steg(mentor, case_id) == rung
             report(mentor, case_id, row["grans_kvar"])
             rung = row["steg_upp"]
-            assert steg(mentor, case_id) == rung, f"no improvement for {row['perioder_utan_forbattring']} periods"
+            assert steg(mentor, case_id) == rung, \
+                f"no improvement for {row['perioder_utan_forbattring']} periods: {_counters(mentor, case_id)}"
         told = 0
         while rung > 0:  # down: the row's periods under its threshold, counted again after every step
             row = table[rung]
