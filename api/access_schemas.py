@@ -32,6 +32,13 @@ class HandoverIn(BaseModel):
     agency: str | None = Field(None, pattern=AGENCY_PATTERN)
 
 
+class AppointmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    person_id: str | None = Field(None, max_length=36, description="The appointee's directory id")
+    user: str | None = Field(None, pattern=NAME_PATTERN, description="Or: their user name, with their agency")
+    agency: str | None = Field(None, pattern=AGENCY_PATTERN)
+
+
 class ParticipantOut(Out):
     id: int
     issuer: str = Field(description="Who vouches for the person: their identity provider")

@@ -126,9 +126,23 @@ class TaskCompleted(TaskOut):
                                                   "(what is next for you in the case, without a second request)")
 
 
+class TaskPartOut(BaseModel):
+    name: str = Field(description="The part's name: its data goes into the case data under it")
+    role: str = Field(description="The role (lane) whose seat does the part")
+    agency: str | None = Field(description="Only this agency's holders of the role do it")
+    required: bool = Field(description="The task is completed only once this part is done")
+    form_key: str | None = Field(description="The form the part's data is validated against")
+    state: Literal["open", "done"]
+    done_by: str | None
+    done_at: datetime | None
+    data: dict[str, Any] | None = Field(description="What the part says; none if you may not see its agency's data")
+    yours: bool = Field(description="Whether you may do (or redo) this part: POST /tasks/{id}/parts/{name}")
+
+
 class TaskDetail(TaskOut):
     form: dict[str, Any] | None = Field(None, description="JSON Schema (2020-12) of the data the task takes")
     ui_schema: dict[str, Any] | None = Field(None, description="react-jsonschema-form UI schema, if any")
+    parts: list[TaskPartOut] = Field(default_factory=list, description="Other seats' parts of the task")
 
 
 class TaskComplete(BaseModel):

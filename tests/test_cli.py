@@ -61,8 +61,10 @@ def serve(tmp_path: Path, *args: str) -> tuple[subprocess.Popen, str]:
 
 def stop(process: subprocess.Popen) -> tuple[int, str]:
     process.send_signal(signal.SIGTERM)
-    output, _ = process.communicate(timeout=30)
-    return process.returncode, process.banner + output
+    # wait, then read through the same text stream: communicate() would read the pipe beneath it and
+    # lose what readline() already buffered (the banner's second line, when both came in one chunk)
+    process.wait(timeout=30)
+    return process.returncode, process.banner + process.stdout.read()
 
 
 def test_the_server_logs_json_lines_each_request_with_its_id(tmp_path):

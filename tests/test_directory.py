@@ -71,3 +71,22 @@ def test_a_provisioned_persons_roles_and_deactivation_win_at_the_next_request(se
                                 user_name="kim", agency="skola", roles=["kontaktperson"], active=False)
         refused = kim.get(f"/cases/{case['id']}")
         assert refused.status_code == 401 and "deactivated" in refused.json()["detail"]
+
+
+def test_with_entra_the_subject_is_the_oid_claim_the_scim_external_id(db_url, tmp_path):
+    """SAMVERKA_OIDC_SUBJECT_CLAIM=oid: Entra ID's `sub` differs per application, its object id does not."""
+    idp = IdentityProvider()
+    with Server(db_url, tmp_path / "var", oidc_issuer=ISSUER, oidc_jwks_url=idp.jwks_url, oidc_audience="samverka",
+                oidc_subject_claim="oid") as server:
+        oid = "5b0e1c9a-entra-object-id"
+        with server.app.state.session_factory() as session, session.begin():  # as SCIM makes her: externalId = oid
+            made = directory.provision(session, server.clock, issuer=ISSUER, subject=oid, user_name="eva@kommun.se",
+                                       agency="skola", roles=["kontaktperson"]).id
+        for sub in ("pairwise-sub-of-app-1", "pairwise-sub-of-app-2"):
+            with server.bearer(idp.token(server.clock, sub=sub, oid=oid, roles=["rektor"])) as eva:
+                me = eva.get("/me").json()
+                assert (me["person_id"], me["subject"], me["roles"]) == (made, oid, ["kontaktperson"]), me
+        with server.bearer(idp.token(server.clock, sub="pairwise-sub-of-app-1")) as no_oid:
+            refused = no_oid.get("/me")
+            assert refused.status_code == 401 and "oid must name the subject" in refused.json()["detail"]
+    idp.server.shutdown()

@@ -20,7 +20,7 @@ import httpx
 from conftest import FIXTURES, ROOT, TEST_SECRET
 from hostile_models import HOSTILE, SQUARES, script_model
 
-from engine.access.identity import Principal, mint_token
+from engine.access.identity import ISSUER, Principal, mint_token
 from engine.bpmn.runner import Runner
 from engine.bpmn.specs import SpecCache
 from engine.casework import deployments
@@ -45,8 +45,10 @@ def due_cases(url: str) -> dict[str, str]:
             "vanta.bpmn": (FIXTURES / "vanta.bpmn").read_bytes(),
             "kvadrat_senare.bpmn": script_model("kvadrat_senare", SQUARES, timer="P30D")})
         cases = CaseService(session, clock, Runner(clock), SpecCache())
+        # kim as the server will know them from a local token: the same person, so the cases are theirs to read
+        kim = Principal("kim", "skola", issuer=ISSUER, subject="kim")
         for key in ("kvadrat_senare", "vanta"):
-            started[key] = cases.start(Principal("kim", "skola"), key, {}).id
+            started[key] = cases.start(kim, key, {}).id
         session.commit()
     engine.dispose()
     return started

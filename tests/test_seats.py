@@ -6,8 +6,8 @@ from factories import FIXTURES, OWNER, SKOLA, deploy_files, do, events, open_ele
 from forms_data import person, samtycke, sip
 from test_hlt import HLT_MOTET, aktualisera, kontakt
 from test_skolfranvaro import report
-from test_vastbas import (KONTAKTPERSON, KOORDINATOR, MOTE, SAMORDNARE, SOCIALSEKRETERARE, SPRAKROR, handlingsplan,
-                          known, offered, planned_until_plan, registered)
+from test_vastbas import (EHT, IFO_DEL, KONTAKTPERSON, KOORDINATOR, MOTE, SAMORDNARE, SOCIALSEKRETERARE, SPRAKROR, follow_up,
+                          handlingsplan, known, offered, planned, planned_until_plan, registered)
 
 
 def _tasks(client) -> list[str]:
@@ -79,11 +79,77 @@ def test_the_kontaktperson_the_rektor_appoints_follows_up_and_nobody_else_can(pr
         assert handover["actor"]["user"] == "karin"
 
 
+def test_the_rektor_appoints_the_kontaktperson_directly_and_only_the_appointee_follows_up(product):
+    with product.client("siv", *SAMORDNARE) as samordnare, product.client("kim", *KOORDINATOR) as koordinator, \
+            product.client("karin", *KONTAKTPERSON) as karin, product.client("kia", *KONTAKTPERSON) as kia, \
+            product.client("rut", "rektor", "kontaktperson") as rut, product.client("eva", *EHT) as eht, \
+            product.client("rolf", "rektor", units=("Tyrings skola",)) as other_rektor:
+        case_id = planned(product, samordnare, koordinator)  # nätverksmöte 2 recorded karin
+        sign_in(kia)
+        url = f"/cases/{case_id}/seats/kontaktperson/appointments"
+        refused = rut.post(url, json={"user": "rut", "agency": "skola"})
+        assert refused.status_code == 422, refused.text
+        [error] = refused.json()["errors"]
+        assert error["location"] == "/user" and "holds the role rektor in the directory" in error["message"]
+        assert "may not be rektor or socialsekreterare" in error["message"], "the rule, named"
+        assert other_rektor.post(url, json={"user": "kia", "agency": "skola"}).status_code == 404, \
+            "another school's rektor learns nothing of the case"
+        by_koordinator = koordinator.post(url, json={"user": "kia", "agency": "skola"})
+        assert by_koordinator.status_code == 403 and "gives it to: rektor" in by_koordinator.json()["detail"]
+        appointed = rut.post(url, json={"user": "kia", "agency": "skola"})
+        assert appointed.status_code == 200, appointed.text
+        assert [p["user"] for p in appointed.json() if p["role"] == "kontaktperson"] == ["kia"], "karin steps down"
+        assert _tasks(karin) == [] and karin.get(f"/cases/{case_id}").status_code == 404
+        assert _tasks(rut) == [], "the rektor appoints; holding the role is not being appointed"
+        [task] = kia.get("/tasks", params={"case_id": case_id}).json()["items"]
+        assert karin.post(f"/tasks/{task['id']}/complete", json={"data": {"paborjade": "2026-02-17"}}).status_code \
+            == 404
+        follow_up(kia, eht, case_id, "utvardering")
+        [appointment] = [e for e in kia.get(f"/cases/{case_id}/history").json()["items"]
+                         if e["event"] == "seat_appointed" and e["element_id"] is None]
+        assert appointment["actor"]["user"] == "rut" and appointment["element_name"] == "Kontaktperson"
+
+
+def test_ifo_does_its_part_of_the_vastbas_bedomning_before_the_samordnare_completes_it(product):
+    with product.client("siv", *SAMORDNARE) as samordnare, product.client("kim", *KOORDINATOR) as kim, \
+            product.client("sara", *SOCIALSEKRETERARE, agency="socialtjanst") as sara, \
+            product.client("sonja", *SOCIALSEKRETERARE, agency="socialtjanst", units=("IFO Hörby",)) as elsewhere:
+        known(product)
+        case_id = registered(samordnare, ifo=False)
+        [task] = [t for t in samordnare.get(f"/cases/{case_id}").json()["open_tasks"] if t["element_id"] == "bedomning"]
+        decided = {"vastbasarende": True, "koordinator1": person("kim"), "koordinator2": person("klara")}
+        waiting = do(samordnare, case_id, "bedomning", decided, status=409)
+        assert "waits for its required part ifo_bedomning (socialsekreterare)" in waiting["detail"]
+        assert _tasks(sara) == ["bedomning"], "IFO of the case's area sees the task its part is in"
+        [part] = sara.get(f"/tasks/{task['id']}").json()["parts"]
+        assert (part["name"], part["required"], part["state"], part["yours"]) == ("ifo_bedomning", True, "open", True)
+        url = f"/tasks/{task['id']}/parts/ifo_bedomning"
+        assert _tasks(elsewhere) == [] and elsewhere.post(url, json={"data": IFO_DEL}).status_code == 404, \
+            "IFO of another area learns nothing of the case"
+        by_samordnare = samordnare.post(url, json={"data": IFO_DEL})
+        assert by_samordnare.status_code == 403 and "for the role socialsekreterare" in by_samordnare.json()["detail"]
+        invalid = sara.post(url, json={"data": {"instammer": True}})
+        assert invalid.status_code == 422 and invalid.json()["errors"][0]["location"] == "/data"
+        done = sara.post(url, json={"data": IFO_DEL})
+        assert done.status_code == 200 and done.json()[0]["state"] == "done", done.text
+        assert sara.post(f"/tasks/{task['id']}/complete", json={"data": decided}).status_code == 403, \
+            "IFO does its part; the samordnare completes the task"
+        assert sara.post(f"/tasks/{task['id']}/parts/ingen_sadan", json={"data": IFO_DEL}).status_code == 404
+        do(samordnare, case_id, "bedomning", decided)
+        assert sara.post(url, json={"data": IFO_DEL}).status_code == 409, "the task is completed"
+        case = kim.get(f"/cases/{case_id}").json()
+        assert case["data"]["ifo_bedomning"] == IFO_DEL, "the part is case data, under consent like any"
+        assert ("task_part_done", "bedomning") in events(kim, case_id)
+        assert ("sara", "socialsekreterare") in {(p["user"], p["role"]) for p in
+                                                 kim.get(f"/cases/{case_id}/participants").json()}
+
+
 def test_myndighetsutovning_is_for_a_socialsekreterare_of_the_area_not_for_a_sprakror(product):
     with product.client("siv", *SAMORDNARE) as samordnare, product.client("kim", *KOORDINATOR) as koordinator, \
             product.client("maja", *SPRAKROR, agency="fritid") as sprakror, \
-            product.client("sara", *SOCIALSEKRETERARE, agency="socialtjanst") as sara:
+            product.client("sune", *SOCIALSEKRETERARE, agency="socialtjanst") as sara:
         case_id = offered(product, samordnare, koordinator)
+        assert "sune" not in {p["user"] for p in koordinator.get(f"/cases/{case_id}/participants").json()}
         refused = sprakror.post(f"/cases/{case_id}/messages", json={"name": "myndighetsutovning", "data": {}})
         assert refused.status_code == 403, "in the case, so she is told why"
         assert "your role may not send myndighetsutovning" in refused.json()["detail"]
@@ -119,6 +185,37 @@ def test_the_hlt_meetings_three_key_persons_each_do_their_agencys_part(product):
         do(hanna, case_id, "bedomning", {"sdq": {"informant": "foralder", "datum": "2026-01-20", "svar": [1] * 25},
                                          "svarigheter_och_behov": "Oro", "risk_och_skyddsbedomning_gjord": True})
         assert _tasks(sam) == ["planering"] and _tasks(hanna) == ["planering"], "both who meet the family plan"
+
+
+def test_the_hlt_meetings_key_persons_each_do_their_agencys_part_of_the_meetings_decision(product):
+    with product.client("hugo", *HLT_MOTET) as skolan, product.client("hilda", *HLT_MOTET) as hilda, \
+            product.client("sonja", *HLT_MOTET, agency="socialtjanst") as soc, \
+            product.client("hedda", *HLT_MOTET, agency="halso_sjukvard") as halsa, \
+            product.client("sam", "samordnare", agency="socialtjanst") as sam:
+        sign_in(sam)
+        case_id = aktualisera(skolan)
+        do(skolan, case_id, "kontakta_familjen", kontakt())
+        do(skolan, case_id, "samtycke", samtycke())
+        [task] = [t for t in skolan.get(f"/cases/{case_id}").json()["open_tasks"] if t["element_id"] == "sammankallande"]
+        parts = {p["name"]: p for p in soc.get(f"/tasks/{task['id']}").json()["parts"]}
+        assert [n for n, p in parts.items() if p["yours"]] == ["hlt_motet_socialtjanst"], "her agency's part only"
+        assert not any(p["required"] for p in parts.values()), "offered: the meeting decides with whoever is there"
+        view = {"bedomning": "Familjen är känd, vi träffar dem", "instammer": True}
+        for client, agency in ((skolan, "skola"), (soc, "socialtjanst"), (halsa, "halso_sjukvard")):
+            done = client.post(f"/tasks/{task['id']}/parts/hlt_motet_{agency}", json={"data": view})
+            assert done.status_code == 200, (agency, done.text)
+        assert hilda.post(f"/tasks/{task['id']}/parts/hlt_motet_skola", json={"data": view}).status_code == 404, \
+            "the school's seat is hugo's"
+        assert soc.post(f"/tasks/{task['id']}/parts/hlt_motet_skola", json={"data": view}).status_code == 403
+        do(halsa, case_id, "sammankallande", {"traffar_familjen": [person("sam", "socialtjanst")],
+                                              "samordnare": person("sam", "socialtjanst")})
+        data = halsa.get(f"/cases/{case_id}").json()["data"]
+        assert {k for k in data if k.startswith("hlt_motet_")} == {
+            "hlt_motet_skola", "hlt_motet_socialtjanst", "hlt_motet_halso_sjukvard"}, "shared under the consent"
+        done_by = [(e["actor"]["user"], e["details"]["part"]) for e in skolan.get(f"/cases/{case_id}/history").json()
+                   ["items"] if e["event"] == "task_part_done"]
+        assert done_by == [("hugo", "hlt_motet_skola"), ("sonja", "hlt_motet_socialtjanst"),
+                           ("hedda", "hlt_motet_halso_sjukvard")]
 
 
 def test_a_ladder_case_is_its_schools_mentors_and_eht_only(product):
@@ -188,3 +285,31 @@ def test_a_seat_is_handed_over_only_by_whom_the_model_says(server):
                          json={**body, "participant_id": handed.json()[1]["id"]})
         assert again.status_code == 409, "kalle holds it already"
         assert cia.post(f"/cases/{case['id']}/seats/kung/handover", json=body).status_code in (403, 404)
+
+
+def _task_declaring(part: str) -> bytes:
+    """The loop fixture with its follow-up task declaring one part."""
+    return (FIXTURES / "loop.bpmn").read_text().replace(
+        '<bpmn:userTask id="folj_upp" name="Följ upp" camunda:formKey="uppfoljning">',
+        '<bpmn:userTask id="folj_upp" name="Följ upp" camunda:formKey="uppfoljning"><bpmn:extensionElements>'
+        f'<camunda:properties><camunda:property name="part" value="{part}"/></camunda:properties>'
+        '</bpmn:extensionElements>').encode()
+
+
+def test_a_tasks_part_and_the_retired_form_rules_are_checked_at_deploy(server):
+    with server.client("agda", *OWNER) as owner:
+        for part, rule in (("kalas", "write NAME: ROLE"), ("del: kung", "'kung' is not a lane (role) of the process"),
+                           ("del: chef, snart", "'snart' is not required, agency=AGENCY or form=FORMKEY"),
+                           ("del: chef, form=saknas", "the part's form 'saknas' names no form in the deployment")):
+            refused = deploy_files(owner, "loop.bpmn", overrides={"loop.bpmn": _task_declaring(part)})
+            assert refused.status_code == 422, (part, refused.text)
+            [error] = refused.json()["errors"]
+            assert error["element"] == "folj_upp" and rule in error["message"], (part, error)
+        form = (FIXTURES / "forms" / "uppfoljning.schema.json").read_text().replace(
+            '{', '{"x-samverka-rules": [{"rule": "not_one_of", "field": "/x/befattning", "values": ["rektor"], '
+                 '"message": "nej"}], ', 1)
+        refused = deploy_files(owner, "loop.bpmn", "uppfoljning.schema.json",
+                               overrides={"uppfoljning.schema.json": form.encode()})
+        assert refused.status_code == 422 and "x-samverka-rules are retired" in refused.text, refused.text
+        assert deploy_files(owner, "loop.bpmn", overrides={"loop.bpmn": _task_declaring(
+            "chefens_syn: chef, required")}).status_code == 201

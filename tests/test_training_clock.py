@@ -21,7 +21,7 @@ def test_a_process_owner_advances_the_training_clock_and_deadlines_fall_due(db_u
             case = start_case(motet, "hlt")
             do(motet, case["id"], "aktualisering", {"aktualiserad_av": person("lisa"), "akut": False,
                                                     "behov": "Oro", "tas_upp": True})
-            for bad in ("P0D", "-P1D", "P2Y", "en vecka"):
+            for bad in ("P0D", "-P1D", "P2Y", "en vecka", "P99999999Y"):  # the last: past any horizon, at once
                 refused = owner.post("/training/clock/advance", json={"by": bad})
                 assert refused.status_code == 422 and refused.json()["errors"][0]["location"] == "/by", bad
             moved = owner.post("/training/clock/advance", json={"by": "P8D"})

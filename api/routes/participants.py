@@ -5,7 +5,7 @@ from fastapi import APIRouter, Response
 
 from engine.casework.seats import Seats
 
-from ..access_schemas import HandoverIn, ParticipantIn, ParticipantOut
+from ..access_schemas import AppointmentIn, HandoverIn, ParticipantIn, ParticipantOut
 from ..deps import CasesDep, PrincipalDep
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -37,4 +37,15 @@ def hand_over(case_id: str, role: str, body: HandoverIn, cases: CasesDep, princi
     """Hand the seat `role` from one holder (`participant_id`) to a person of the directory, if the model lets
     your role hand that seat over (`handed_over_by`); recorded in the case history. Answers the participants."""
     Seats(cases).hand_over(principal, case_id, role, body.participant_id, body.person_id, body.user, body.agency)
+    return cases.access.participants(case_id)
+
+
+@router.post("/{case_id}/seats/{role}/appointments", response_model=list[ParticipantOut])
+def appoint(case_id: str, role: str, body: AppointmentIn, cases: CasesDep, principal: PrincipalDep):
+    """Appoint a person of the directory (by `person_id`, or `user` with `agency`) to the appointed seat `role`,
+    if the model lets your role appoint it directly (`appointed_by = ROLE@unit`: the rektor of the case's unit
+    appoints the kontaktperson). They hold the seat from now on and earlier appointees step down; a rule of the
+    seat they break (a rektor as kontaktperson) is a 422 naming it. Recorded in the case history. Answers the
+    participants."""
+    Seats(cases).appoint_directly(principal, case_id, role, body.person_id, body.user, body.agency)
     return cases.access.participants(case_id)

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from ..deps import PrincipalDep, TasksDep
-from ..schemas import Page, TaskComplete, TaskCompleted, TaskDetail, TaskOut
+from ..schemas import Page, TaskComplete, TaskCompleted, TaskDetail, TaskOut, TaskPartOut
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
@@ -27,10 +27,21 @@ def list_tasks(tasks: TasksDep, principal: PrincipalDep, case_id: str | None = N
 
 @router.get("/{task_id}", response_model=TaskDetail)
 def get_task(task_id: str, tasks: TasksDep, principal: PrincipalDep):
-    """One task, with the JSON Schema of its form when the BPMN declares one (camunda:formKey)."""
+    """One task, with the JSON Schema of its form when the BPMN declares one (camunda:formKey), and the parts
+    other seats do (the task's `part` properties: IFO's part of Västbas' bedömning)."""
     task = tasks.get(principal, task_id)
     schema, ui = tasks.form(task)
-    return TaskDetail(**TaskOut.model_validate(task).model_dump(), form=schema, ui_schema=ui)
+    return TaskDetail(**TaskOut.model_validate(task).model_dump(), form=schema, ui_schema=ui,
+                      parts=tasks.parts(principal, task))
+
+
+@router.post("/{task_id}/parts/{name}", response_model=list[TaskPartOut])
+def do_task_part(task_id: str, name: str, body: TaskComplete, tasks: TasksDep, principal: PrincipalDep):
+    """Do (or redo) your seat's part `name` of an open task, with data validated against the part's form (422
+    per field). A part is for the role its `part` property names, as that role's lane seats people (of one
+    agency, if it names one): 403 to someone in the case whose role it is not. The task's own seat completes
+    the task; until every required part is done, completing it answers 409 naming the part. Answers the parts."""
+    return tasks.do_part(principal, task_id, name, body.data)
 
 
 @router.post("/{task_id}/claim", response_model=TaskOut)

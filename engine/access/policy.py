@@ -9,7 +9,8 @@
 - A task is acted on per the seat its lane declares (engine.core.seats): an appointed seat by its appointed
   holders only; a `unit` seat by the role's holders at the case's unit; an `area` seat also by those at the
   unit's area (SAMVERKA_UNIT_AREAS); an `agency` seat by one holder per agency, the first to act. A
-  participant in the role acts too (added people must hold the role in the directory).
+  participant in the role acts too (added people must hold the role in the directory). A task's part for
+  another seat (engine.core.seats `part`) is done by whom that role's seat reaches, of the part's agency if named.
 - Case-wide actions (cancel, each message, adding participants, handing over seats) are taken by the roles
   the model grants them to; a process that grants none lets every participant take them.
 - Case data is read by participants and by whoever may act on one of its open tasks. Each data key remembers
@@ -30,7 +31,7 @@ from engine.access.consent import sharing_agencies
 from engine.access.identity import Principal
 from engine.core.clock import Clock
 from engine.core.errors import NotFound, Refused
-from engine.core.models import Case, CaseParticipant, Person, UserTask
+from engine.core.models import Case, CaseParticipant, Person, TaskPart, UserTask
 from engine.core.roles import role_id
 
 SYSTEM_ROLE = "system"
@@ -153,6 +154,12 @@ class CaseAccess:
             return self.reaches(principal, case, "area") and not self.agency_seat_taken(case_id, role, principal.agency)
         return self.reaches(principal, case, "area" if seat == "area" else "unit")
 
+    def may_do_part(self, principal: Principal, case_id: str, part: TaskPart) -> bool:
+        """Whether `principal` may do `part` of a task: as its role's seat reaches them, of its agency if named."""
+        if part.agency and not is_system(principal) and principal.agency != part.agency:
+            return False
+        return self.may_act(principal, case_id, part.role, part.seat)
+
     def may_read(self, principal: Principal, case_id: str) -> bool:
         if is_system(principal):
             return True
@@ -162,7 +169,11 @@ class CaseAccess:
             return True
         tasks = self.session.execute(select(UserTask.candidate_group, UserTask.seat).distinct().where(
             UserTask.case_id == case_id, UserTask.state == "open", UserTask.candidate_group.in_(principal.role_ids)))
-        return any(self.may_act(principal, case_id, group, seat) for group, seat in tasks)
+        if any(self.may_act(principal, case_id, group, seat) for group, seat in tasks):
+            return True
+        parts = self.session.scalars(select(TaskPart).join(UserTask, UserTask.id == TaskPart.task_id).where(
+            TaskPart.case_id == case_id, UserTask.state == "open", TaskPart.role.in_(principal.role_ids)))
+        return any(self.may_do_part(principal, case_id, part) for part in parts)
 
     def may(self, principal: Principal, case: Case, grants) -> bool:
         """Whether `principal` is given a case-wide action by `grants` (engine.core.seats; None: participants)."""
@@ -262,14 +273,27 @@ class CaseAccess:
                                       CaseParticipant.role == UserTask.candidate_group,
                                       CaseParticipant.agency == (principal.agency or ""))
 
-        def at(reach):
+        def at(reach, case_id=UserTask.case_id):
             units = self.reach_units(principal, reach)
-            return UserTask.case_id.in_(select(Case.id).where(func.coalesce(Case.unit, NO_UNIT).in_(units)))
-        seat = func.coalesce(UserTask.seat, "unit")
-        by_role = UserTask.candidate_group.in_(principal.role_ids) & (
-            in_role | ((seat == "unit") & at("unit")) | ((seat == "area") & at("area")) |
-            ((seat == "agency") & at("area") & ~agency_taken))
-        return query.where(by_role | ((seat == "appointed") & in_role) | (UserTask.candidate_group.is_(None) & mine))
+            return case_id.in_(select(Case.id).where(func.coalesce(Case.unit, NO_UNIT).in_(units)))
+
+        def seated(group, seat_column, case_id, in_role, agency_taken):
+            """The rule of may_act for a task (or part) of role `group` whose lane declares `seat_column`."""
+            seat = func.coalesce(seat_column, "unit")
+            return (group.in_(principal.role_ids) & (
+                in_role | ((seat == "unit") & at("unit", case_id)) | ((seat == "area") & at("area", case_id)) |
+                ((seat == "agency") & at("area", case_id) & ~agency_taken))) | ((seat == "appointed") & in_role)
+        part_in_role = exists().where(CaseParticipant.case_id == TaskPart.case_id, *same_person(principal.key),
+                                      CaseParticipant.role == TaskPart.role)
+        part_agency_taken = exists().where(CaseParticipant.case_id == TaskPart.case_id,
+                                           CaseParticipant.role == TaskPart.role,
+                                           CaseParticipant.agency == (principal.agency or ""))
+        my_part = exists().where(TaskPart.task_id == UserTask.id, TaskPart.state == "open",
+                                 TaskPart.agency.is_(None) | (TaskPart.agency == (principal.agency or "")),
+                                 seated(TaskPart.role, TaskPart.seat, TaskPart.case_id, part_in_role,
+                                        part_agency_taken))
+        return query.where(seated(UserTask.candidate_group, UserTask.seat, UserTask.case_id, in_role, agency_taken)
+                           | (UserTask.candidate_group.is_(None) & mine) | my_part)
 
     @staticmethod
     def member_cases(query, principal: Principal):

@@ -41,10 +41,21 @@ def decision_refs(files: dict[str, str]) -> set[str]:
                 ".//bpmn:businessRuleTask/@camunda:decisionRef", namespaces=NS)}
 
 
+_PART_FORM = re.compile(r"(?:^|,)\s*form\s*=\s*([^,\s]+)")
+
+
+def _part_forms(root) -> list[tuple[object, str]]:
+    """(property, form key) of every task part that names a form (`part` = `NAME: ROLE, form=KEY`; engine.core.seats)."""
+    return [(prop, match.group(1)) for prop in root.xpath(
+        ".//bpmn:userTask/bpmn:extensionElements/camunda:properties/camunda:property[@name='part']", namespaces=NS)
+        for match in _PART_FORM.finditer((prop.get("value") or "").partition(":")[2])]
+
+
 def form_keys_of(trees, names) -> frozenset[str]:
-    """The formKeys the BPMN files among `names` use."""
+    """The formKeys the BPMN files among `names` use (their tasks' parts' forms too)."""
     return frozenset(key for n in names if n.endswith(".bpmn")
-                     for key in trees[n].xpath(".//@camunda:formKey", namespaces=NS))
+                     for key in [*trees[n].xpath(".//@camunda:formKey", namespaces=NS),
+                                 *(k for _, k in _part_forms(trees[n]))])
 
 
 def _nearest(name: str, known) -> str:
@@ -64,6 +75,11 @@ def reference_errors(name: str, root, form_keys: set[str] | None, decisions: set
         if form_keys is not None and FORM_KEY.match(key) and key not in form_keys:
             refuse(node, f"formKey {key!r} names no form in the deployment{_nearest(key, form_keys)}: "
                          f"deploy {key}.schema.json with the model")
+    for prop, key in _part_forms(root):
+        if form_keys is not None and (not FORM_KEY.match(key) or key not in form_keys):
+            errors.append(FieldError(name, f"the part's form {key!r} names no form in the deployment"
+                                           f"{_nearest(key, form_keys)}: deploy {key}.schema.json with the model",
+                                     file=name, line=prop.sourceline, element=element_id(prop)))
     for node in root.xpath(".//bpmn:businessRuleTask", namespaces=NS):
         ref = node.get(f"{{{CAMUNDA_NS}}}decisionRef")
         if not ref:

@@ -16,7 +16,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (CycleTimerEventDef
 
 from engine.bpmn.budget import BudgetExceeded, TimerLimits
 from engine.bpmn.expressions import validate_expression
-from engine.bpmn.timer_limits import SIGNED, TimerRuleBroken, check_timer, iso_constants
+from engine.bpmn.timer_limits import SIGNED, TimerRuleBroken, bounded_span, check_timer, iso_constants
 from engine.core.errors import ExpressionError, FieldError, InvalidInput
 
 
@@ -88,7 +88,9 @@ def timer_validator(kind: str, limits: TimerLimits):
 def duration_from(value: str, start: datetime) -> timedelta:
     """The span an ISO 8601 duration (`P30D`, `P1M`) covers from `start`; ValueError if it is not one."""
     try:
-        return TimerEventDefinition.get_timedelta_from_start(TimerEventDefinition.parse_iso_duration(value), start)
+        return bounded_span(value, start, TimerLimits().horizon_days)
+    except OverflowError:
+        raise ValueError(f"{value[:80]!r} is longer than {TimerLimits().horizon_days} days") from None
     except Exception:  # noqa: BLE001 - the library raises several types for a bad duration
         raise ValueError(f"{value!r} is not an ISO 8601 duration") from None
 

@@ -36,8 +36,18 @@ def _library(parse, text: str, *args):
         raise ValueError(f"{text[:80]!r} is not an ISO 8601 value") from None
 
 
-def _span(text: str, start: datetime) -> timedelta:
+# The fewest days each part of a duration can mean (a month is at least 28 days, a year 365).
+_LEAST_DAYS = {"years": 365, "months": 28, "weeks": 7, "days": 1, "hours": 1 / 24, "minutes": 1 / 1440,
+               "seconds": 1 / 86400}
+
+
+def bounded_span(text: str, start: datetime, horizon_days: int) -> timedelta:
+    """The span a duration covers from `start`; OverflowError if it reaches past `horizon_days`."""
     parsed = _library(TimerEventDefinition.parse_iso_duration, text)
+    # The library counts months one by one from the start: `P99999999Y` would take it minutes. Anything
+    # that is past the horizon at its shortest is refused before it is counted.
+    if sum(_LEAST_DAYS.get(part, 0) * abs(amount) for part, amount in parsed.items()) > horizon_days:
+        raise OverflowError(text)
     return TimerEventDefinition.get_timedelta_from_start(parsed, start)
 
 
@@ -49,7 +59,7 @@ def _within_horizon(when: datetime, now: datetime, limits: TimerLimits, what: st
 
 def _positive_span(text: str, now: datetime, limits: TimerLimits, what: str) -> timedelta:
     try:
-        span = _span(text, now)
+        span = bounded_span(text, now, limits.horizon_days)
     except OverflowError:
         raise TimerRuleBroken(f"no timer beyond {limits.horizon_days} days",
                               f"{what} {text!r} is more than {limits.horizon_days} days long") from None

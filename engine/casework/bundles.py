@@ -77,6 +77,10 @@ def _check_form(name: str, text: str) -> list[FieldError]:
             Draft202012Validator.check_schema(content)
         except SchemaError as exc:
             return [FieldError(name, f"not a JSON Schema (2020-12): {exc.message}", file=name)]
+        if "x-samverka-rules" in content:  # retired: one access model, the seats', checked against the directory
+            return [FieldError(name, "x-samverka-rules are retired: declare who may hold a seat on its lane "
+                                     "(not_held_with, not_case_person, distinct), checked against the directory",
+                               file=name)]
     return []
 
 

@@ -22,8 +22,8 @@ from engine.bpmn.specs import CachedSpec, SpecCache
 from engine.casework import case_numbers, correlation, deployments, forms, incidents, seats, suspension
 from engine.core.clock import Clock
 from engine.core.errors import Conflict, EngineError, FieldError, InvalidInput, InvalidTransition, NotFound, Refused
-from engine.core.models import (Case, CaseLink, CaseParticipant, Event, HistoryEntry, Incident, ProcessVersion, Timer,
-                                UserTask)
+from engine.core.models import (Case, CaseLink, CaseParticipant, Event, HistoryEntry, Incident, ProcessVersion,
+                                TaskPart, Timer, UserTask)
 from engine.core.paging import Page, keyset_page
 from engine.core.roles import role_id
 from engine.core.seats import NONE
@@ -173,7 +173,7 @@ class CaseService:
                     f"/data/{key}", f"unknown: {process_key} has no start form; the child is given as "
                                     "barn_personnummer, and everything else by the case's steps") for key in sorted(data)])
             return None
-        errors = forms.validate(form_set, cached.start_form, data, {})
+        errors = forms.validate(form_set, cached.start_form, data)
         if errors:
             raise InvalidInput(f"startuppgifterna stämmer inte med formuläret {cached.start_form}", errors)
         return schema
@@ -410,6 +410,13 @@ class CaseService:
                                    seat=getattr(declared.seat(task.candidate_group), "kind", None),
                                    state="open", due_at=due.get(task.id), created_at=now)
                 self.session.add(created)
+                if declared.parts.get(task.element_id):
+                    self.session.flush()  # the task row before its parts' (no ORM relationship orders them)
+                for part in declared.parts.get(task.element_id, ()):  # other seats' parts of the task
+                    self.session.add(TaskPart(task_id=task.id, case_id=case.id, name=part.name, role=part.role,
+                                              seat=getattr(declared.seat(part.role), "kind", None),
+                                              agency=part.agency, required=part.required, form_key=part.form_key,
+                                              state="open"))
                 snapshot.records.append(StepRecord("task_created", task.element_id, task.name, "UserTask", task.id))
                 rows[task.id] = created
         return sorted((row for row in rows.values() if row.state == "open"), key=lambda r: (r.created_at, r.id))

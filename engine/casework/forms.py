@@ -1,8 +1,6 @@
 """Task forms: JSON Schemas in forms/, referenced by a user task's camunda:formKey.
 
 Besides plain JSON Schema (draft 2020-12) a form may declare, at its top level:
-- `x-samverka-rules`: role and people rules that need the case's data, each with the
-  message users see (`not_one_of`, `all_different`, `differs_from_case`);
 - `x-samverka-scores`: instruments to score (SDQ, ORS, SRS) and where to put the result.
 Shared parts live in forms/delar/ and are referenced by their `$id`.
 Forms are deployed with the model (engine.casework.bundles): a case uses its version's forms.
@@ -24,7 +22,6 @@ from engine.core.errors import FieldError
 from engine.core.settings import ROOT
 
 FORMS_DIR = ROOT / "forms"
-_MISSING = object()
 SCHEMA, UI = ".schema.json", ".ui.json"
 
 
@@ -87,54 +84,16 @@ def for_version(content_hash: str, files: dict[str, str] | None, fallback: Path)
     return found
 
 
-def _pointer(data, pointer: str):
-    """The value at a JSON pointer such as /kontaktperson/befattning, or _MISSING."""
-    for part in pointer.strip("/").split("/"):
-        if not isinstance(data, dict) or part not in data:
-            return _MISSING
-        data = data[part]
-    return data
-
-
-def _rule_errors(rule: dict, data: dict, case_data: dict) -> list[FieldError]:
-    kind, message = rule["rule"], rule["message"]
-    if kind == "not_one_of":
-        value = _pointer(data, rule["field"])
-        return [FieldError("/data" + rule["field"], message)] if value in rule["values"] else []
-    if kind == "all_different":
-        values = [(f, _pointer(data, f)) for f in rule["fields"]]
-        seen: set = set()
-        errors = []
-        for pointer, value in values:
-            if value is _MISSING:
-                continue
-            folded = value.casefold() if isinstance(value, str) else value
-            if folded in seen:
-                errors.append(FieldError("/data" + pointer, message))
-            seen.add(folded)
-        return errors
-    if kind == "differs_from_case":
-        other = _pointer(case_data, rule["case_field"])
-        if other is _MISSING:
-            return []
-        fold = lambda v: v.casefold() if isinstance(v, str) else v  # noqa: E731
-        return [FieldError("/data" + pointer, message) for pointer in rule["fields"]
-                if (value := _pointer(data, pointer)) is not _MISSING and fold(value) == fold(other)]
-    raise ValueError(f"unknown form rule {kind}")
-
-
-def validate(forms: FormSet, key: str | None, data: dict, case_data: dict | None = None) -> list[FieldError]:
-    """One FieldError per violation of the task's form schema, then of its rules (none if no form)."""
+def validate(forms: FormSet, key: str | None, data: dict) -> list[FieldError]:
+    """One FieldError per violation of the task's form schema (none if no form). Rules about the people a form
+    names are the seats' (engine.core.seats), checked against the directory, not the form's."""
     schema, _ = forms.form(key)
     if schema is None:
         return []
     validator = Draft202012Validator(schema, registry=forms.registry,
                                      format_checker=Draft202012Validator.FORMAT_CHECKER)
-    errors = [FieldError("/data" + "".join(f"/{p}" for p in error.absolute_path), swedish(error))
-              for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))]
-    if errors:
-        return errors
-    return [e for rule in schema.get("x-samverka-rules", []) for e in _rule_errors(rule, data, case_data or {})]
+    return [FieldError("/data" + "".join(f"/{p}" for p in error.absolute_path), swedish(error))
+            for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))]
 
 
 def scores(forms: FormSet, key: str | None, data: dict, settings: scoring.ScoringSettings) -> dict:

@@ -13,9 +13,8 @@ import uuid
 
 from sqlalchemy import func, select
 
-from engine.access.identity import Principal
+from engine.access.identity import Principal, principal_data
 from engine.bpmn.runner import StepRecord
-from engine.casework.import_jobs import _principal_data
 from engine.casework.incidents import require_owner
 from engine.core.errors import FieldError, InvalidInput, NotFound
 from engine.core.models import Case, MigrationJob, ProcessVersion
@@ -121,7 +120,7 @@ class MigrationService:
             case_query(key, [v.id for v in versions]).order_by(None).subquery()))
         job = MigrationJob(id=str(uuid.uuid4()), process_key=key, from_version=body.get("from_version"),
                            to_version=target.version, mapping=[{"from": k, "to": v} for k, v in mapping.items()],
-                           principal=_principal_data(principal), status="queued", total=total, processed=0,
+                           principal=principal_data(principal), status="queued", total=total, processed=0,
                            moved=0, refused=[], created_at=self.clock.now())
         self.session.add(job)
         self.session.flush()

@@ -10,14 +10,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import structlog
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from engine.access.identity import principal_from
 from engine.bpmn.runner import Runner
 from engine.bpmn.specs import SpecCache
 from engine.casework.cases import CaseService
-from engine.casework.import_jobs import _principal
+from engine.casework.leased_jobs import claim_leased
 from engine.casework.migration import case_query, move, sources
 from engine.core.clock import Clock
 from engine.core.models import Case, MigrationJob, ProcessVersion
@@ -33,23 +34,6 @@ class MigrationJobRunner:
                  lease: timedelta = LEASE):
         self.session_factory, self.clock, self.runner, self.specs = session_factory, clock, runner, specs
         self.name, self.lease = name, lease
-
-    def _claim(self) -> str | None:
-        with self.session_factory() as session:
-            now = self.clock.now()
-            query = (select(MigrationJob).where(or_(MigrationJob.status == "queued",
-                                                    (MigrationJob.status == "running") &
-                                                    (MigrationJob.lease_until < now)))
-                     .order_by(MigrationJob.created_at).limit(1))
-            if session.get_bind().dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            job = session.scalar(query)
-            if job is None:
-                return None
-            job.status, job.lease_until = "running", now + self.lease
-            job.started_at = job.started_at or now
-            session.commit()
-            return job.id
 
     def _step(self, job_id: str) -> bool:
         """Move (or refuse) the next case after the cursor, with the job's progress; False when none is left."""
@@ -69,7 +53,7 @@ class MigrationJobRunner:
                 session.commit()
                 return False
             cases = CaseService(session, self.clock, self.runner, self.specs)
-            principal = _principal(job.principal)
+            principal = principal_from(job.principal)
             from_version = cases.version_of(case).version
             plan = move(cases, principal, case, target, {m["from"]: m["to"] for m in job.mapping})
             job.processed, job.cursor, job.lease_until = job.processed + 1, case.id, self.clock.now() + self.lease
@@ -83,7 +67,8 @@ class MigrationJobRunner:
 
     def run_once(self) -> bool:
         """Run one queued (or abandoned) migration to its end; False if there was none."""
-        job_id = self._claim()
+        job = claim_leased(self.session_factory, MigrationJob, self.clock.now(), self.lease)
+        job_id = job and job.id
         if job_id is None:
             return False
         log.info("migration_started", job_id=job_id, worker=self.name)

@@ -22,7 +22,7 @@ from engine.access.identity import Principal
 from engine.bpmn.runner import StepRecord
 from engine.casework.cases import write_history
 from engine.core.clock import Clock
-from engine.core.models import AbsenceReport, Case, CaseCorrelation, Child, HistoryEntry
+from engine.core.models import AbsenceReport, Case, CaseCorrelation, Child, HistoryEntry, TaskPart
 
 CULLER = Principal(user="samverka-gallring", roles=frozenset({"system"}), client="worker")
 log = structlog.get_logger("samverka.retention")
@@ -71,6 +71,7 @@ class Culler:
                         .values(data_changes=None, details=None))
         session.execute(delete(CaseCorrelation).where(CaseCorrelation.case_id == case.id))
         session.execute(delete(AbsenceReport).where(AbsenceReport.case_id == case.id))  # the pupil's figures
+        session.execute(delete(TaskPart).where(TaskPart.case_id == case.id))  # what each seat wrote in its part
         session.flush()
         if child_id and not session.scalar(select(exists().where(Case.child_id == child_id))):
             session.execute(delete(Child).where(Child.id == child_id))

@@ -8,7 +8,8 @@ from engine.access import audit, directory
 from engine.access.identity import Principal
 from engine.access.policy import PARTICIPANT_ROLE, NO_UNIT, same_person
 from engine.bpmn.runner import StepRecord
-from engine.core.errors import Conflict, FieldError, InvalidInput, NotFound, Refused
+from engine.casework.suspension import refuse_if_suspended
+from engine.core.errors import Conflict, FieldError, InvalidInput, InvalidTransition, NotFound, Refused
 from engine.core.models import Case, CaseParticipant, Person, UserTask
 from engine.core.roles import role_id
 from engine.core.seats import Declarations, Seat
@@ -130,7 +131,7 @@ class Seats:
         Not `strict` (a simulation, whose people are nobody's), people the directory does not know are left out."""
         declared, found = self.declared(case), {}
         for role, fields in declared.appointments(step).items():
-            people = []
+            people, seat = [], declared.seats[role]
             for name in fields:
                 for i, named in enumerate(_named_people(data.get(name))):
                     where = f"/data/{name}/{i}" if isinstance(data.get(name), list) else f"/data/{name}"
@@ -139,14 +140,31 @@ class Seats:
                     except InvalidInput:
                         if strict:
                             raise
+            self._distinct(seat, people)
             people = list({p.id: (p, where) for p, where in reversed(people)}.values())[::-1]  # once each
             if people:
                 self.check_rules(case, declared.seats[role], people)
                 found[role] = people
         return found
 
-    def appoint(self, principal: Principal, case: Case, step: str, found: dict) -> None:
-        """Make the appointed people the seats' holders (from now; earlier appointees of the seat step down)."""
+    @staticmethod
+    def _distinct(seat: Seat, people: list[tuple[Person, str]]) -> None:
+        """The seat's `distinct` fields name different people of the directory; 422 naming the rule otherwise."""
+        seen: dict[str, str] = {}
+        for person, where in people:
+            field = where.split("/")[2]
+            if field not in seat.distinct:
+                continue
+            if person.id in seen and seen[person.id] != field:
+                fields = " and ".join(seat.distinct)
+                raise InvalidInput(f"the seat {seat.lane}: {fields} must be different people",
+                                   [FieldError(where, f"{person.user_name} is named in {seen[person.id]} too; the "
+                                                      f"rule of the seat {seat.lane}: {fields} are different people")])
+            seen.setdefault(person.id, field)
+
+    def appoint(self, principal: Principal, case: Case, step: str | None, found: dict) -> None:
+        """Make the appointed people the seats' holders (from now; earlier appointees of the seat step down);
+        `step` is the step whose form appointed them, None for a direct appointment."""
         for role, people in found.items():
             keep = {(p.issuer, p.subject) for p, _ in people}
             for row in self.holders(case.id, role):
@@ -155,8 +173,30 @@ class Seats:
             for person, _ in people:
                 self.cases.access.join(principal, case.id, role, "appointed", person=person)
             self.cases.record_history(case, principal, self.cases.clock.now(), StepRecord(
-                "seat_appointed", step, None, "Lane", details={"role": role,
+                "seat_appointed", step, self.declared(case).seats[role].lane, "Lane", details={"role": role,
                                                                "holders": sorted(p.user_name for p, _ in people)}))
+
+    def appoint_directly(self, principal: Principal, case_id: str, role: str, person_id: str | None,
+                         user: str | None = None, agency: str | None = None) -> Case:
+        """Appoint a person of the directory to the appointed seat `role`, if the model lets your role appoint it
+        (`appointed_by = ROLE@unit`, e.g. the rektor the kontaktperson); they hold it from now, earlier appointees
+        step down. The seat's rules are checked against the directory (422 naming the rule)."""
+        role = role_id(role) or ""
+        case = self.session.get(Case, case_id)
+        seat = self.declared(case).seat(role) if case is not None else None
+        grants = seat.appointers if seat else ()
+        case = self.cases.access.allowed(principal, case_id, grants, f"appoint {role}", f"appoint the seat {role}")
+        where = "/person_id" if person_id else "/user"
+        person = self.person_named(person_id, user, agency, where)
+        self.check_rules(case, seat, [(person, where)])
+        if case.status != "open":
+            raise InvalidTransition(f"case {case_id} is {case.status}")
+        refuse_if_suspended(case, "appointing a seat")
+        self.appoint(principal, case, None, {role: [(person, where)]})
+        audit.record(self.session, self.cases.clock, principal, [case_id], "write", f"seat {role} appointed")
+        case.updated_at = self.cases.clock.now()
+        self.session.flush()
+        return case
 
     def holders(self, case_id: str, role: str) -> list[CaseParticipant]:
         return list(self.session.scalars(select(CaseParticipant).where(

@@ -7,10 +7,11 @@ are held in order and delivered on resume. Both are history entries and events.
 from __future__ import annotations
 
 from engine.access import audit
-from engine.access.identity import Principal
+from engine.access.identity import Principal, principal_data, principal_from
 from engine.bpmn.runner import StepRecord
 from engine.casework.incidents import require_owner
 from engine.core.errors import InvalidTransition, NotFound, Refused
+
 
 def refuse_if_suspended(case, action: str) -> None:
     """InvalidTransition (409) naming the suspension, for work a suspended case does not take."""
@@ -23,21 +24,11 @@ def hold(cases, case, principal: Principal, name: str, data: dict) -> None:
     """Keep a message for a suspended case, to deliver on resume."""
     if name not in cases.spec_for(cases.version_of(case)).messages:
         raise NotFound(f"the process has no message {name}")
-    sender = {"user": principal.user, "agency": principal.agency, "roles": sorted(principal.roles),
-              "client": principal.client, "scopes": sorted(principal.scopes), "issuer": principal.issuer,
-              "subject": principal.subject, "units": sorted(principal.units), "person_id": principal.person_id}
+    sender = principal_data(principal)
     case.held_messages = [*(case.held_messages or []), {"name": name, "data": data, "from": sender}]
     cases.record_history(case, principal, cases.clock.now(), StepRecord(
         "message_held", None, name, "Message", details={"message": name}))
     cases.session.flush()
-
-
-def _sender(held: dict) -> Principal:
-    """Who sent a held message, as they were when it was held: the person (issuer, subject, directory id)
-    the case's participants and seats name, not only the user name."""
-    return Principal(user=held["user"], agency=held["agency"], roles=frozenset(held["roles"]), client=held["client"],
-                     scopes=frozenset(held["scopes"]), issuer=held.get("issuer"), subject=held.get("subject"),
-                     units=frozenset(held.get("units") or ()), person_id=held.get("person_id"))
 
 
 class SuspensionService:
@@ -75,7 +66,7 @@ class SuspensionService:
             "case_resumed", None, None, None, details={"suspended_at": since.isoformat(), "held_messages": len(held)}))
         self.session.flush()
         for message in held:
-            sender = _sender(message["from"])
+            sender = principal_from(message["from"])
             try:
                 with self.session.begin_nested():
                     self.cases.deliver(sender, case.id, message["name"], message["data"], authorized=True)

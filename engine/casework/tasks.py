@@ -13,7 +13,7 @@ from engine.access.children import refuse_in_data
 from engine.access.identity import Principal
 from engine.access.policy import PARTICIPANT_ROLE, is_system, require_caseworker
 from engine.bpmn.runner import StepRecord
-from engine.casework import forms, seats
+from engine.casework import forms, seats, task_parts
 from engine.casework.cases import CaseService
 from engine.casework.scoring import ScoringSettings
 from engine.casework.suspension import refuse_if_suspended
@@ -92,6 +92,14 @@ class TaskService:
             raise InvalidTransition(f"task {task_id} is {task.state}")
         return task
 
+    def do_part(self, principal: Principal, task_id: str, name: str, data: dict) -> list:
+        """Do the part `name` of an open task, as the part's seat (engine.casework.task_parts)."""
+        return task_parts.do_part(self, principal, task_id, name, data)
+
+    def parts(self, principal: Principal, task: UserTask) -> list[dict]:
+        """The task's parts as `principal` may see them (another agency's data only under consent)."""
+        return task_parts.shown(self, principal, task)
+
     def _touch(self, task: UserTask, principal: Principal, event: str) -> None:
         case = self.cases.load(task.case_id)
         case.updated_at = self.cases.clock.now()
@@ -147,10 +155,13 @@ class TaskService:
         refuse_if_suspended(case, "completing a task")
         refuse_in_data(data, self.cases.clock)
         form_set = self.forms_of(case.id)
-        errors = forms.validate(form_set, task.form_key, data, case.data)
+        errors = forms.validate(form_set, task.form_key, data)
         if errors:
             raise InvalidInput(f"uppgifterna stämmer inte med formuläret {task.form_key}", errors)
         data = {**data, **forms.scores(form_set, task.form_key, data, self.scoring)}
+        done_parts = task_parts.gathered(self, principal, task, self.cases.spec_for(
+            self.cases.version_of(case)).declared)
+        data = task_parts.with_parts(data, done_parts)
         appointed = seats.Seats(self.cases).appointments(case, task.element_id, data,  # 422 before any change
                                                          strict=not is_system(principal))
         workflow = self.cases.workflow_of(case)
@@ -159,6 +170,7 @@ class TaskService:
         # The task is taken in the step's own conditional UPDATE (engine.casework.cases): a claim that won the
         # race makes it a Conflict, and one that comes later waits on the row and then finds it completed.
         open_rows = self.cases.apply(case, snapshot, principal, completed_task=task_id, open_tasks=open_before)
+        task_parts.stamp_origins(case, done_parts)
         if appointed:
             seats.Seats(self.cases).appoint(principal, case, task.element_id, appointed)
         access = self.cases.access

@@ -35,3 +35,6 @@ def route_standard_logging(json: bool = True, level: int = logging.INFO) -> None
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # SpiffWorkflow logs every task state change at INFO: lines nobody reads, written in the request's time
+    # and naming case elements. Its warnings and errors still come through.
+    logging.getLogger("spiff").setLevel(max(level, logging.WARNING))

@@ -145,6 +145,31 @@ class UserTask(Base):
     completed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
+class TaskPart(Base):
+    """One seat's part of a user task (engine.core.seats: a task's `part`), e.g. IFO's part of Västbas'
+    bedömning: created with the task, done by a holder of its role (of its agency, if it names one)."""
+
+    __tablename__ = "task_part"
+    __table_args__ = (UniqueConstraint("task_id", "name", name="uq_task_part"),
+                      Index("ix_task_part_case", "case_id"), Index("ix_task_part_role_state", "role", "state"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("user_task.id", ondelete="CASCADE"))
+    case_id: Mapped[str] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))  # also the case data key its data goes to
+    role: Mapped[str] = mapped_column(String(200))
+    seat: Mapped[str | None] = mapped_column(String(20), nullable=True)  # what the role's lane declares
+    agency: Mapped[str | None] = mapped_column(String(100), nullable=True)  # only this agency's holders
+    required: Mapped[bool] = mapped_column(Boolean)
+    form_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    state: Mapped[str] = mapped_column(String(20))  # open | done
+    data: Mapped[dict | None] = mapped_column(JsonType, nullable=True)
+    done_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    done_by_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    done_agency: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    done_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
+
+
 class Timer(Base):
     """A pending timer of a case, kept in step with the case state in the same transaction.
 

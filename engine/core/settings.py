@@ -28,7 +28,10 @@ class Settings(BaseSettings):
     # Claims may be nested paths: Keycloak's "realm_access.roles", Entra's "roles".
     oidc_roles_claim: str = "roles"
     oidc_units_claim: str = "units"
-    oidc_user_name_claim: str = "preferred_username"  # shown in the directory; people are matched by iss + sub
+    oidc_user_name_claim: str = "preferred_username"  # shown in the directory; people are matched by iss + subject
+    # The claim that is the person's subject (with the issuer, who they are): "sub" (the OIDC default), or a
+    # stable id such as Entra ID's "oid" (its `sub` differs per application; SCIM's externalId is the oid).
+    oidc_subject_claim: str = "sub"
     oidc_agency_claim: str = "agency"
     # Seconds an OIDC token's nbf or iat may lie in the future (the provider's clock running ahead); exp is strict.
     oidc_leeway_seconds: int = 30
