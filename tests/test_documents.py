@@ -14,7 +14,7 @@ def test_sip_document_prints_the_plan_with_data_escaped(product):
         sign_in(samordnare)
         case_id = aktualisera(motet)
         early = motet.get(f"/cases/{case_id}/documents/sip")
-        assert early.status_code == 409 and "no SIP" in early.json()["detail"]
+        assert early.status_code == 409 and "ingen SIP" in early.json()["detail"]
         do(motet, case_id, "samtycke", samtycke())
         do(motet, case_id, "sammankallande", {"traffar_familjen": [person("sam")], "samordnare": person("sam")})
         plan = sip()

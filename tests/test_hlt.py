@@ -119,6 +119,35 @@ def test_consent_withdrawn_mid_case_stops_all_work_at_once(product):
         assert unknown.status_code == 404
 
 
+
+MYNDIGHETSBESLUT = {"myndighetsbeslut": {"beslut": "inleda_utredning", "datum": "2026-03-01", "beslutsfattare": "Sara",
+                                         "motivering": "Oro för barnets hemsituation"}}
+
+
+def test_myndighetsutovning_at_any_step_interrupts_the_case_and_records_its_outcome(product):
+    with product.client("hugo", *HLT_MOTET) as motet, product.client("sam", *SAMORDNARE) as samordnare, \
+            product.client("sara", "socialsekreterare", agency="socialtjanst") as sara:
+        first = start_case(motet, "hlt")["id"]  # at the very first step, by a socialsekreterare outside the case
+        assert sara.get(f"/cases/{first}").status_code == 404
+        started = sara.post(f"/cases/{first}/messages", json={"name": "myndighetsutovning", "data": {}})
+        assert started.status_code == 200, started.text
+        assert [t["element_id"] for t in started.json()["open_tasks"]] == ["registrera_myndighetsbeslut"]
+        case_id = to_follow_up(motet, samordnare)  # in the middle: the follow-up and its deadlines go
+        assert sara.post(f"/cases/{case_id}/messages", json={"name": "myndighetsutovning", "data": {}}).status_code == 200
+        assert open_elements(sara, case_id) == ["registrera_myndighetsbeslut"]
+        assert sara.get(f"/cases/{case_id}/timers").json() == []
+        with product.client("olle", "rektor") as outsider:  # no other role may send it unasked
+            refused = outsider.post(f"/cases/{case_id}/messages", json={"name": "myndighetsutovning", "data": {}})
+            assert refused.status_code == 404
+        do(sara, case_id, "registrera_myndighetsbeslut", MYNDIGHETSBESLUT)
+        case = sara.get(f"/cases/{case_id}").json()
+        assert case["status"] == "completed" and case["data"]["utfall"] == "myndighetsutovning"
+        assert case["data"]["myndighetsbeslut"]["beslut"] == "inleda_utredning"
+        history = events(sara, case_id)
+        assert ("task_cancelled", "uppfoljning") in history
+        assert ("element_completed", "avslutat_myndighetsutovning") in history
+
+
 def due_date(task: dict) -> str:
     """The day (Swedish time) a task is due: deadlines run to the end of the day."""
     assert task["due_at"], task

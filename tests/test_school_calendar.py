@@ -20,6 +20,15 @@ def test_the_default_year_closes_weekends_swedish_holidays_lov_and_the_summer():
     assert calendar.next_school_day(date(2026, 3, 4)) == date(2026, 3, 4)
 
 
+def test_a_periods_school_days_count_the_ladders_weeks():
+    calendar = SchoolCalendar()
+    assert calendar.school_days(date(2026, 3, 2), date(2026, 3, 8)) == 5  # an ordinary week
+    assert calendar.school_days(date(2026, 5, 11), date(2026, 5, 17)) == 4  # Kristi himmelsfärd
+    assert calendar.school_days(date(2026, 10, 26), date(2026, 11, 1)) == 0  # höstlov
+    assert calendar.school_days(date(2026, 7, 6), date(2026, 7, 12)) == 0  # the summer
+    assert calendar.school_days(date(2026, 3, 8), date(2026, 3, 2)) == 0  # an empty period
+
+
 def test_the_process_owner_sets_terms_and_lov_in_a_file(tmp_path):
     path = tmp_path / "lasar.json"
     path.write_text(json.dumps({"terminer": [{"start": "2026-08-17", "slut": "2026-12-18"}],

@@ -70,7 +70,7 @@ def test_the_real_hlt_model_counts_each_deadline_from_its_own_event(tmp_path):
     # SDQ: six months after the last SDQ (17 Feb, then 17 Jul), whatever step the case is in
     assert "  met      Insats (ORS/SRS): due 2026-08-17 23:59, done 2026-02-16" in lines
     assert "2027-01-17 23:59  timer_fired      SDQ äldre än 6 månader  (due 2027-01-17)" in lines
-    assert "case completed after 400 days (virtual)" in lines
+    assert "case completed (avslutat) after 400 days (virtual)" in lines
 
 
 def _real(tmp_path: Path, script: str, *extra: str) -> list[str]:

@@ -74,6 +74,7 @@ def make_functions(clock: Clock) -> dict[str, Callable]:
         "is_school_day": lambda value: _school_calendar().is_school_day(_parse_date(value)),
         "next_school_day": lambda value: _school_calendar().next_school_day(_parse_date(value)).isoformat(),
         "add_school_days": lambda value, days: _school_calendar().add_school_days(_parse_date(value), days).isoformat(),
+        "school_days": lambda first, last: _school_calendar().school_days(_parse_date(first), _parse_date(last)),
     }
 
 

@@ -229,8 +229,11 @@ class Runner:
         if incident is not None:
             return self.snapshot(workflow, records, incident)
         after = _active(workflow)
-        started = [t for t in after if t.id not in before and t.workflow is workflow
-                   and t.task_spec.bpmn_id in cached.interrupting]
+        # An event subprocess's own task may already be active before its event comes (the library
+        # leaves it STARTED once the spec has run one), so "started" also means: new work inside it.
+        inside = {getattr(t.workflow, "parent_task_id", None) for t in after if t.id not in before}
+        started = [t for t in after if t.workflow is workflow and t.task_spec.bpmn_id in cached.interrupting
+                   and (t.id not in before or t.id in inside)]
         if not started and {t.id: t.state for t in after} == before:
             raise InvalidTransition(f"no part of this case is waiting for the message {name}")
         for subprocess_task in started:

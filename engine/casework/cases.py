@@ -175,7 +175,7 @@ class CaseService:
             return None
         errors = forms.validate(form_set, cached.start_form, data)
         if errors:
-            raise InvalidInput(f"the start data does not match the form {cached.start_form}", errors)
+            raise InvalidInput(f"startuppgifterna stämmer inte med formuläret {cached.start_form}", errors)
         return schema
 
     @staticmethod

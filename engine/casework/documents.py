@@ -20,9 +20,9 @@ from engine.core.models import Case, ProcessVersion
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 # name -> the case data keys it prints, and what to call the missing part in an error
 DOCUMENTS = {
-    "sip": (("sip",), "no SIP has been drawn up in this case yet"),
-    "handlingsplan": (("handlingsplan",), "no handlingsplan has been agreed in this case yet"),
-    "kallelse": (("natverksmote_1", "gastlista"), "no network meeting has been planned in this case yet"),
+    "sip": (("sip",), "ingen SIP har upprättats i ärendet ännu"),
+    "handlingsplan": (("handlingsplan",), "ingen handlingsplan har fastställts i ärendet ännu"),
+    "kallelse": (("natverksmote_1", "gastlista"), "inget nätverksmöte har planerats i ärendet ännu"),
 }
 # Documents for the family's network (relatives, the språkrör, others outside the agencies) name the
 # child and never print the personnummer.

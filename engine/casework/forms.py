@@ -17,6 +17,7 @@ from referencing import Registry, Resource
 
 from engine.bpmn.references import FORM_KEY
 from engine.casework import scoring
+from engine.casework.form_messages import swedish
 from engine.core.errors import FieldError
 from engine.core.settings import ROOT
 
@@ -91,7 +92,7 @@ def validate(forms: FormSet, key: str | None, data: dict) -> list[FieldError]:
         return []
     validator = Draft202012Validator(schema, registry=forms.registry,
                                      format_checker=Draft202012Validator.FORMAT_CHECKER)
-    return [FieldError("/data" + "".join(f"/{p}" for p in error.absolute_path), error.message)
+    return [FieldError("/data" + "".join(f"/{p}" for p in error.absolute_path), swedish(error))
             for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))]
 
 

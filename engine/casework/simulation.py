@@ -1,14 +1,14 @@
-"""Simulation: run one case through months of deadlines in seconds, on a sandbox database and a virtual clock.
+"""Simulation: run cases through months of deadlines in seconds, on a sandbox database and a virtual clock.
 
-A script (YAML) starts a case and then, step by step, lets virtual time pass or completes
-tasks. Whenever time passes the clock jumps from one due timer to the next and the real
+A script (YAML) starts a case (or several, under `cases:`, each on its own sandbox) and
+then, step by step, lets virtual time pass, delivers messages or completes tasks. Whenever time passes the clock jumps from one due timer to the next and the real
 timer worker fires them, so what a process owner sees is what production would do.
 Nothing here touches a real database: the sandbox is a temporary SQLite file.
 """
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -27,12 +27,13 @@ from engine.casework.cases import CaseService
 from engine.casework.tasks import TaskService
 from engine.casework.timers import TimerService
 from engine.casework.worker import Worker
-from engine.core.calendar import STOCKHOLM
 from engine.core.clock import ManualClock
 from engine.core.db import make_engine, make_session_factory
 from engine.core.errors import EngineError, FieldError, InvalidInput
 from engine.core.migrate import upgrade
-from engine.core.models import HistoryEntry, ProcessVersion, UserTask
+from engine.casework import timeline
+from engine.casework.timeline import Timeline
+from engine.core.models import ProcessVersion, UserTask
 
 # A simulation runs on its own throwaway database, as an internal actor who may do every step.
 SIMULATOR = Principal("simulering", roles=frozenset({SYSTEM_ROLE}), client="simulation")
@@ -51,53 +52,18 @@ class Step(BaseModel):
     wait_for: str | None = Field(None, description="Let time pass, timer by timer, until this task is open")
 
 
-class Script(BaseModel):
+class CaseScript(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    process: str | None = None
+    name: str = Field("", description="What the case shows, e.g. 'SIP i tid' or 'sen SIP'")
     start: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
     data: dict = Field(default_factory=dict)
     steps: list[Step] = Field(default_factory=list)
 
 
-@dataclass
-class Line:
-    at: datetime
-    event: str
-    what: str
-    note: str = ""
-
-
-@dataclass
-class Deadline:
-    task: str
-    due_at: datetime
-    done_at: datetime | None
-    outcome: str  # met | missed | overdue (still open) | pending
-
-
-@dataclass
-class Timeline:
-    case_status: str
-    started: datetime
-    ended: datetime
-    lines: list[Line] = field(default_factory=list)
-    deadlines: list[Deadline] = field(default_factory=list)
-
-    def render(self) -> str:
-        """The timeline as text: one line per event, then every deadline met or missed."""
-        out = [f"{_local(line.at):%Y-%m-%d %H:%M}  {line.event:<16} {line.what}{'  ' + line.note if line.note else ''}"
-               for line in self.lines]
-        out.append(f"\ncase {self.case_status} after {(self.ended - self.started).days} days (virtual)")
-        out.append("deadlines:")
-        for d in self.deadlines:
-            when = f"done {_local(d.done_at):%Y-%m-%d}" if d.done_at else "not done"
-            out.append(f"  {d.outcome:<8} {d.task}: due {_local(d.due_at):%Y-%m-%d %H:%M}, {when}")
-        return "\n".join(out)
-
-
-def _local(moment: datetime) -> datetime:
-    """A moment in Swedish time, as caseworkers read it (stored times are UTC)."""
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(STOCKHOLM)
+class Script(CaseScript):
+    process: str | None = None
+    cases: list[CaseScript] = Field(default_factory=list, description="Several cases of the process, each "
+                                                                       "with its own start and steps")
 
 
 def load_script(text: str) -> Script:
@@ -189,41 +155,9 @@ class Simulation:
             self._cases(session).deliver(SIMULATOR, case_id, name, data, authorized=True)
             session.commit()
 
-    def timeline(self, case_id: str, started: datetime) -> Timeline:
+    def timeline(self, case_id: str, started: datetime, label: str = "") -> Timeline:
         with self.sessions() as session:
-            case = self._cases(session).load(case_id)
-            entries = session.scalars(select(HistoryEntry).where(HistoryEntry.case_id == case_id)
-                                      .order_by(HistoryEntry.id))
-            tasks = {t.id: t for t in session.scalars(select(UserTask).where(UserTask.case_id == case_id))}
-            timeline = Timeline(case.status, started, self.clock.now())
-            activity_deadlines: dict[str, Deadline] = {}  # deadlines on subprocesses, done when they complete
-            for entry in entries:
-                if entry.event == "deadline_missed" and entry.task_id not in tasks:
-                    activity_deadlines[entry.element_id] = Deadline(
-                        entry.element_name or entry.element_id, datetime.fromisoformat(entry.details["due_at"]),
-                        None, "missed")
-                if entry.event == "element_completed" and entry.element_id in activity_deadlines:
-                    activity_deadlines[entry.element_id].done_at = entry.at
-                if entry.event == "element_completed" and entry.element_type not in ("UserTask", "EndEvent"):
-                    continue
-                note = ""
-                task = tasks.get(entry.task_id or "")
-                if entry.event == "task_created" and task is not None and task.due_at:
-                    note = f"(due {_local(task.due_at):%Y-%m-%d})"
-                elif entry.event == "timer_fired" and entry.details:
-                    note = f"(due {_local(datetime.fromisoformat(entry.details['due_at'])):%Y-%m-%d})"
-                timeline.lines.append(Line(entry.at, entry.event, entry.element_name or entry.element_id or "", note))
-            timeline.deadlines += activity_deadlines.values()
-            for task in sorted(tasks.values(), key=lambda t: (t.due_at or started, t.id)):
-                if task.due_at is None:
-                    continue
-                done = task.completed_at if task.state == "completed" else None
-                if done is not None:
-                    outcome = "met" if done <= task.due_at else "missed"
-                else:
-                    outcome = "overdue" if task.due_at <= self.clock.now() else "pending"
-                timeline.deadlines.append(Deadline(task.name, task.due_at, done, outcome))
-            return timeline
+            return timeline.build(session, case_id, started, self.clock.now(), label)
 
 
 def export_deployed(database_url: str, target: Path) -> bool:
@@ -258,7 +192,7 @@ def export_deployed(database_url: str, target: Path) -> bool:
 
 
 def simulate(script: Script, processes: Path | None, forms_dir: Path, process_key: str | None = None,
-             database_url: str | None = None) -> Timeline:
+             database_url: str | None = None) -> Timeline | Timelines:
     """Run `script` against `processes` (default: the models deployed in `database_url`) on a sandbox database."""
     key = process_key or script.process
     if not key:
@@ -272,25 +206,43 @@ def simulate(script: Script, processes: Path | None, forms_dir: Path, process_ke
                 raise InvalidInput("nothing is deployed to simulate: deploy the models, or give --processes DIR",
                                    [FieldError("/processes", "no deployed models")])
             processes, forms_dir = deployed, deployed / "forms"
-        sim = Simulation(processes, forms_dir, Path(workdir), script.start)
-        try:
-            case_id = sim.start(key, script.data)
-            for number, step in enumerate(script.steps):
-                where = f"/steps/{number}"
-                try:
-                    for duration in (step.after, step.wait):
-                        if duration:
-                            sim.let_time_pass(sim.clock.now() + _duration(duration, sim.clock.now(), where))
-                    if step.wait_for:
-                        sim.wait_for(case_id, step.wait_for, where)
-                    if step.message:
-                        sim.message(case_id, step.message, step.data)
-                    if step.complete:
-                        sim.complete(case_id, step.complete, step.data, where)
-                except EngineError as exc:
-                    if not exc.detail.startswith(where):
-                        exc.detail = f"{where}: {exc.detail}"
-                    raise
-            return sim.timeline(case_id, script.start)
-        finally:
-            sim.engine.dispose()
+        if not script.cases:
+            return _run(key, script, processes, forms_dir, Path(workdir), "")
+        return Timelines([_run(key, case, processes, forms_dir, Path(workdir) / str(number), f"/cases/{number}")
+                          for number, case in enumerate(script.cases)])
+
+
+def _run(key: str, script: CaseScript, processes: Path, forms_dir: Path, workdir: Path, at: str) -> Timeline:
+    """One case on its own sandbox (cases of one script never meet), its steps in order; its timeline."""
+    workdir.mkdir(exist_ok=True)
+    sim = Simulation(processes, forms_dir, workdir, script.start)
+    try:
+        case_id = sim.start(key, script.data)
+        for number, step in enumerate(script.steps):
+            where = f"{at}/steps/{number}"
+            try:
+                for duration in (step.after, step.wait):
+                    if duration:
+                        sim.let_time_pass(sim.clock.now() + _duration(duration, sim.clock.now(), where))
+                if step.wait_for:
+                    sim.wait_for(case_id, step.wait_for, where)
+                if step.message:
+                    sim.message(case_id, step.message, step.data)
+                if step.complete:
+                    sim.complete(case_id, step.complete, step.data, where)
+            except EngineError as exc:
+                if not exc.detail.startswith(where):
+                    exc.detail = f"{where}: {exc.detail}"
+                raise
+        return sim.timeline(case_id, script.start, script.name)
+    finally:
+        sim.engine.dispose()
+
+
+@dataclass
+class Timelines:
+    """The timelines of a script's several cases, one after another."""
+    cases: list[Timeline]
+
+    def render(self) -> str:
+        return "\n\n".join(f"=== {t.label or f'case {n + 1}'}\n{t.render()}" for n, t in enumerate(self.cases))

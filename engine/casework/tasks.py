@@ -157,7 +157,7 @@ class TaskService:
         form_set = self.forms_of(case.id)
         errors = forms.validate(form_set, task.form_key, data)
         if errors:
-            raise InvalidInput(f"the data does not match the form {task.form_key}", errors)
+            raise InvalidInput(f"uppgifterna stämmer inte med formuläret {task.form_key}", errors)
         data = {**data, **forms.scores(form_set, task.form_key, data, self.scoring)}
         done_parts = task_parts.gathered(self, principal, task, self.cases.spec_for(
             self.cases.version_of(case)).declared)

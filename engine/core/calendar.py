@@ -98,6 +98,10 @@ class SchoolCalendar:
             current = self.next_school_day(current + timedelta(days=1))
         return current
 
+    def school_days(self, first: date, last: date) -> int:
+        """How many school days lie in `first`..`last` (both included): 0 for a week of lov or summer."""
+        return sum(self.is_school_day(first + timedelta(days=n)) for n in range(min((last - first).days + 1, 400)))
+
 
 def end_of_day(day: date) -> datetime:
     """The last second of `day` in Swedish time, as an aware datetime."""
