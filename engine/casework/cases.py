@@ -364,8 +364,8 @@ class CaseService:
         open_rows = self._sync_tasks(case, snapshot, principal, now, due, completed_task, open_tasks)
         self._sync_timers(case, snapshot)
         write_histories(self.session, case, principal, now, snapshot.records)
-        audit.record(self.session, self.clock, principal, [case.id], "write",
-                     " ".join(dict.fromkeys(r.event for r in snapshot.records)))
+        audit.record_one(self.session, self.clock, principal, case.id, "write",
+                         " ".join(dict.fromkeys(r.event for r in snapshot.records)))
         self.session.flush()
         for record in snapshot.records:
             if record.event == "message_sent" and record.details["message"] == START_CASE_MESSAGE:
