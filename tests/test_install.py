@@ -38,6 +38,12 @@ def test_a_plain_pip_install_migrates_and_serves(tmp_path):
                if path.is_file() and "__pycache__" not in path.parts and not (share / path.relative_to(ROOT)).is_file()]
     assert not missing, f"not installed (add them to [tool.setuptools.data-files]): {missing}"
 
+    bare = {k: v for k, v in environment("", tmp_path).items() if k != "SAMVERKA_VAR_DIR"}
+    where = subprocess.run([str(venv / "bin" / "python"), "-c", "from engine.core.settings import DATA, Settings; "
+                            "print(DATA); print(Settings().var_dir)"], env=bare, capture_output=True, text=True,
+                           timeout=60, cwd=tmp_path)
+    assert where.stdout.split() == [str(share), "var"], where.stderr  # never under site-packages
+
     env = environment(f"sqlite:///{tmp_path / 'samverka.db'}", tmp_path / "var")
     migrated = subprocess.run([str(venv / "bin" / "samverka"), "migrate"], env=env, capture_output=True, text=True,
                               timeout=120, cwd=tmp_path)

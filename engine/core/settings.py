@@ -32,7 +32,7 @@ DATA = _data_root()
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SAMVERKA_")
 
-    var_dir: Path = ROOT / "var"
+    var_dir: Path = ROOT / "var" if DATA == ROOT else Path("var")  # installed: var/ of the working directory
     database_url: str = ""
     token_secret: str = ""
     token_ttl_hours: int = 12
