@@ -1,11 +1,13 @@
 """Request dependencies: the transaction owner, the caller, and the services."""
 from __future__ import annotations
 
-from typing import Annotated, Iterator, get_args, get_origin
+from typing import Annotated, AsyncIterator, get_args, get_origin
 
+import anyio
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from engine.access import audit, directory
 from engine.access.apikeys import ApiKeyService, looks_like_key
@@ -37,7 +39,7 @@ def _query_names(dependant) -> tuple[set[str], set[str]]:
     return names, lists
 
 
-def known_query(request: Request) -> None:
+async def known_query(request: Request) -> None:  # async: no I/O, so no hop to a worker thread
     """422 for a query parameter the operation does not have, or one of one value given twice: a misspelt
     filter (`?proces_key=`) would otherwise be ignored and answer as if no filter was given."""
     route = request.scope.get("route")
@@ -56,18 +58,35 @@ def known_query(request: Request) -> None:
                            [FieldError(f"/query/{name[:100]}", "takes one value") for name in repeated[:20]])
 
 
-def _session(request: Request) -> Iterator[Session]:
-    """One transaction per request: commit on success, roll back on any error."""
+async def _session(request: Request) -> AsyncIterator[Session]:
+    """One transaction per request: commit on success, roll back on any error.
+
+    Async, with the ending in one worker-thread call: a plain generator would cost two thread hops per request
+    (FastAPI runs its enter and its exit in the thread pool), and opening a session does no I/O."""
     session = request.app.state.session_factory()
     try:
         yield session
-        session.commit()
+    except BaseException:
+        with anyio.CancelScope(shield=True):  # the session is ended even if the request is being cancelled
+            await run_in_threadpool(_end, session, False)
+        raise
+    with anyio.CancelScope(shield=True):
+        await run_in_threadpool(_end, session, True)
+
+
+def _end(session: Session, ok: bool) -> None:
+    """Commit (`ok`) or roll back; refused attempts stay in the access log whatever the outcome."""
+    try:
+        if ok:
+            session.commit()
+        else:
+            session.rollback()
     except BaseException:
         session.rollback()
         raise
     finally:
         try:
-            audit.write_refused(session)  # refused attempts stay in the access log, whatever the outcome
+            audit.write_refused(session)
         finally:
             session.close()
 
@@ -101,7 +120,7 @@ def _principal(request: Request, session: SessionDep,
 PrincipalDep = Annotated[Principal, Depends(_principal)]
 
 
-def _cases(request: Request, session: SessionDep) -> CaseService:
+async def _cases(request: Request, session: SessionDep) -> CaseService:  # no I/O: no thread hop
     state = request.app.state
     return CaseService(session, state.clock, state.runner, state.specs,
                        ChildRegistry(session, state.clock, state.settings), state.settings.forms_dir,
@@ -111,7 +130,7 @@ def _cases(request: Request, session: SessionDep) -> CaseService:
 CasesDep = Annotated[CaseService, Depends(_cases)]
 
 
-def _tasks(request: Request, cases: CasesDep) -> TaskService:
+async def _tasks(request: Request, cases: CasesDep) -> TaskService:
     settings = request.app.state.settings
     return TaskService(cases, settings.forms_dir, ScoringSettings(sdq_cutoffs=settings.sdq_cutoffs))
 

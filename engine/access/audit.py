@@ -61,6 +61,19 @@ def record(session: Session, clock: Clock, principal: Principal, case_ids: Itera
     session.add_all(_entries(clock, principal, case_ids, action, what))
 
 
+_INSERT = AccessLogEntry.__table__.insert()
+
+
+def record_one(session: Session, clock: Clock, principal: Principal, case_id: str, action: str, what: str) -> None:
+    """`record` for one case as a Core INSERT (a step's write row, no ORM unit of work); rows added the ORM way
+    earlier in the transaction are written first, so the log keeps its order."""
+    if any(isinstance(pending, AccessLogEntry) for pending in session.new):
+        session.flush()
+    session.connection().execute(_INSERT, {
+        "at": clock.now(), "user": principal.user, "agency": principal.agency, "roles": sorted(principal.role_ids),
+        "client": principal.client[:200], "case_id": case_id, "action": action, "what": what[:200]})
+
+
 def record_refused(session: Session, clock: Clock, principal: Principal, case_id: str, what: str) -> None:
     """A `refused` row for an attempt on an existing case. The request's transaction is rolled back
     with the refusal, so the row waits on the session for `write_refused`, which the transaction's

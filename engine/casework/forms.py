@@ -19,9 +19,9 @@ from engine.bpmn.references import FORM_KEY
 from engine.casework import scoring
 from engine.casework.form_messages import swedish
 from engine.core.errors import FieldError
-from engine.core.settings import ROOT
+from engine.core.settings import DATA
 
-FORMS_DIR = ROOT / "forms"
+FORMS_DIR = DATA / "forms"
 SCHEMA, UI = ".schema.json", ".ui.json"
 
 

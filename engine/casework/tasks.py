@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from engine.access import audit
@@ -21,6 +21,12 @@ from engine.core.errors import Conflict, InvalidInput, InvalidTransition, NotFou
 from engine.core.models import Case, UserTask
 from engine.core.paging import Page, keyset_page
 from engine.core.roles import role_id
+
+
+# The task, its case and the case's open tasks in one statement, built once (not per step).
+_OF_CASE = select(UserTask.case_id).where(UserTask.id == bindparam("task_id")).scalar_subquery()
+_STEP_ROWS = select(UserTask, Case).join(Case, Case.id == UserTask.case_id).where(
+    or_(UserTask.id == bindparam("task_id"), and_(UserTask.case_id == _OF_CASE, UserTask.state == "open")))
 
 
 class TaskService:
@@ -144,9 +150,7 @@ class TaskService:
         """Validate `data` against the task's form, complete it and run the case to its next wait; with the
         case's open tasks the caller may act on now."""
         # The task, its case and the case's open tasks in one statement; the checks below find them in the session.
-        of_case = select(UserTask.case_id).where(UserTask.id == task_id).scalar_subquery()
-        loaded = self.session.execute(select(UserTask, Case).join(Case, Case.id == UserTask.case_id).where(
-            or_(UserTask.id == task_id, and_(UserTask.case_id == of_case, UserTask.state == "open")))).all()
+        loaded = self.session.execute(_STEP_ROWS, {"task_id": task_id}).all()
         open_before = [row for row, _ in loaded if row.state == "open"]
         task = self._open_for(principal, task_id)
         if task.assignee_id and task.assignee_id != principal.ref:

@@ -9,12 +9,12 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import make_url
 
 from engine.core.db import make_engine
-from engine.core.settings import ROOT
+from engine.core.settings import DATA
 
 
 def alembic_config(database_url: str) -> Config:
     config = Config()
-    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.set_main_option("script_location", str(DATA / "migrations"))
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     return config
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import site
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -12,10 +14,25 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _data_root() -> Path:
+    """Where migrations/, forms/ and processes/ are: the source tree (a checkout, `pip install -e`), else the
+    share/samverka/ that `pip install .` puts them in (pyproject's data-files), in the environment or the user's."""
+    if (ROOT / "migrations").is_dir():
+        return ROOT
+    for base in (sys.prefix, site.getuserbase()):
+        installed = Path(base) / "share" / "samverka"
+        if (installed / "migrations").is_dir():
+            return installed
+    return ROOT
+
+
+DATA = _data_root()
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SAMVERKA_")
 
-    var_dir: Path = ROOT / "var"
+    var_dir: Path = ROOT / "var" if DATA == ROOT else Path("var")  # installed: var/ of the working directory
     database_url: str = ""
     token_secret: str = ""
     token_ttl_hours: int = 12
@@ -51,7 +68,7 @@ class Settings(BaseSettings):
     unit_areas: dict[str, str] = {}
     max_upload_bytes: int = 2_000_000  # per deployed file
     max_request_bytes: int = 5_000_000  # any request body (a 10,000-row absence import is about 1 MB)
-    forms_dir: Path = ROOT / "forms"
+    forms_dir: Path = DATA / "forms"
     host: str = "127.0.0.1"
     port: int = 8000
     # API processes of `samverka serve`; None = one per core on PostgreSQL, one on SQLite (one writer anyway).
