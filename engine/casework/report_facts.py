@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 from sqlalchemy import delete, func, insert, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from engine.access.identity import Principal
@@ -185,17 +183,12 @@ def _daily_key(process_key: str, version: int, row: dict) -> tuple:
             row["detail"] or "", row["outcome"] or "", value)
 
 
-def _count(session: Session, deltas: dict[tuple, int]) -> None:
-    """Add `deltas` to the daily counts in one upsert (both databases have INSERT ... ON CONFLICT)."""
-    deltas = {k: d for k, d in deltas.items() if d}
-    if not deltas:
-        return
-    dialect = session.get_bind().dialect.name
-    upsert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(ReportDaily)
+def count_daily(session: Session, deltas: dict[tuple, int]) -> None:
+    """Add `deltas` to the daily counts as rows of this step's own: no other step's row is touched (or waited on)."""
     keys = ("process_key", "measure", "day", "unit", "agency", "process_version_id", "detail", "outcome", "value")
-    statement = upsert.values([dict(zip(keys, key), count=delta) for key, delta in deltas.items()])
-    session.execute(statement.on_conflict_do_update(
-        index_elements=list(keys), set_={"count": ReportDaily.count + statement.excluded.count}))
+    rows = [dict(zip(keys, key), count=delta) for key, delta in deltas.items() if delta]
+    if rows:
+        session.execute(insert(ReportDaily), rows)
 
 
 def record(session: Session, case: Case, principal: Principal, records: list[StepRecord], now: datetime,
@@ -238,4 +231,4 @@ def record(session: Session, case: Case, principal: Principal, records: list[Ste
     kept = [r for r in rows if r["measure"] in KEPT or (r["measure"] == "deadline" and r["outcome"] == "missed")]
     if kept:
         session.execute(insert(ReportFact), kept)
-    _count(session, deltas)
+    count_daily(session, deltas)

@@ -24,6 +24,7 @@ from engine.bpmn.runner import Runner
 from engine.bpmn.specs import SpecCache
 from engine.casework.absence import AbsenceImport
 from engine.casework.cases import CaseService
+from engine.casework import report_counts
 from engine.casework.import_jobs import ImportJobRunner
 from engine.casework.migration_jobs import LEASE as MIGRATION_LEASE
 from engine.casework.migration_jobs import MigrationJobRunner
@@ -202,10 +203,11 @@ class Worker:
             self._sleep(stop, next_at)
 
     def _import_loop(self, stop: threading.Event) -> None:
-        # Absence imports and migrations: long jobs, each in its leased, resumable run (one per turn each).
+        # Absence imports and migrations: long jobs, each in its leased, resumable run (one per turn each);
+        # and the folding of the report counts steps added.
         while not stop.is_set():
             try:
-                if self.jobs.run_once() | self.migrations.run_once():
+                if self.jobs.run_once() | self.migrations.run_once() | bool(report_counts.fold(self.session_factory)):
                     continue
             except OperationalError as exc:
                 log.warning("worker_database_error", error=str(exc.orig)[:200], worker=self.name, loop="imports")

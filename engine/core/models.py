@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -245,12 +245,14 @@ class ReportFact(Base):
 class ReportDaily(Base):
     """Per Swedish day, how many facts of each kind there are: what a report sums (no case in it at all).
 
-    Text dimensions hold "" for none and `value` holds NO_VALUE when the measure does not count by value,
-    so the unique index, which the upserts rely on, sees every key as one."""
+    Text dimensions hold "" for none and `value` holds NO_VALUE when the measure does not count by value.
+    A key may have several rows (reports sum them): each step adds its own, unfolded, and a worker folds them
+    (engine.casework.report_counts), so that steps never contend for a shared row."""
 
     __tablename__ = "report_daily"
-    __table_args__ = (Index("ux_report_daily", "process_key", "measure", "day", "unit", "agency",
-                            "process_version_id", "detail", "outcome", "value", unique=True),)
+    __table_args__ = (Index("ix_report_daily", "process_key", "measure", "day", "unit", "agency",
+                            "process_version_id", "detail", "outcome", "value"),
+                      Index("ix_report_daily_unfolded", "folded", "id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     process_key: Mapped[str] = mapped_column(String(200))
@@ -263,6 +265,7 @@ class ReportDaily(Base):
     outcome: Mapped[str] = mapped_column(String(100))
     value: Mapped[int] = mapped_column(Integer)
     count: Mapped[int] = mapped_column(Integer)
+    folded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Event(Base):

@@ -35,7 +35,8 @@ def upgrade() -> None:
 
 
     # Per day, the count of each kind of fact (by unit, agency, version, detail, outcome and, where a measure
-    # needs it, value): what a report sums, kept up to date in the same statement batch as the facts.
+    # needs it, value): what a report sums. A step adds rows of its own (folded = false) in its transaction,
+    # never updating a shared one, so no step waits on another's row lock; a worker folds them into one per key.
     op.create_table(
         "report_daily",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -49,14 +50,16 @@ def upgrade() -> None:
         sa.Column("outcome", sa.String(100), nullable=False),
         sa.Column("value", sa.Integer, nullable=False),
         sa.Column("count", sa.Integer, nullable=False),
+        sa.Column("folded", sa.Boolean, nullable=False, server_default=sa.false()),
     )
-    op.create_index("ux_report_daily", "report_daily", ["process_key", "measure", "day", "unit", "agency",
-                                                        "process_version_id", "detail", "outcome", "value"],
-                    unique=True)
+    op.create_index("ix_report_daily", "report_daily", ["process_key", "measure", "day", "unit", "agency",
+                                                        "process_version_id", "detail", "outcome", "value"])
+    op.create_index("ix_report_daily_unfolded", "report_daily", ["folded", "id"])
 
 
 def downgrade() -> None:
-    op.drop_index("ux_report_daily", table_name="report_daily")
+    op.drop_index("ix_report_daily_unfolded", table_name="report_daily")
+    op.drop_index("ix_report_daily", table_name="report_daily")
     op.drop_table("report_daily")
     op.drop_index("ix_report_fact_case", table_name="report_fact")
     op.drop_index("ix_report_fact_process_measure_day", table_name="report_fact")
