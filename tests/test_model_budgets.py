@@ -15,7 +15,7 @@ from hostile_models import HOSTILE, SQUARES, script_model
 from lxml import etree
 
 from engine.bpmn import dmn
-from engine.bpmn.budget import Budget, BudgetExceeded, find_budget_error
+from engine.bpmn.budget import Budget, BudgetExceeded, find_budget_error, size_of
 from engine.bpmn.expressions import Evaluator
 from engine.bpmn.parser import _new_parser
 from engine.bpmn.script_engine import SafeScriptEngine
@@ -118,3 +118,16 @@ def test_what_a_script_writes_is_held_to_the_output_budget_and_plain_scripts_run
         EVALUATOR.execute("a = 'x' * 200000\nb = a", {})
     with pytest.raises(BudgetExceeded, match="4096 bits"):
         EVALUATOR.execute("x = 1\nx += y * y", {"y": 2 ** 3000})
+
+
+def test_a_value_is_measured_as_written_out_however_its_parts_are_shared():
+    shared = ["ab"] * 3  # 8 + 3 × (8 + 2) bytes
+    assert size_of([shared, shared], 10**6) == 8 + 2 * 38, "a shared part counts each time it is referred to"
+    nested = [1]
+    for _ in range(60):
+        nested = [nested, nested]  # 2 ** 60 items written out, 61 distinct lists
+    assert size_of(nested, 10**6) > 10**6
+    itself = [1, 2]
+    itself.append(itself)
+    assert size_of(itself, 10**6) > 10**6, "a value that contains itself is endless written out"
+    assert size_of({"a": "xyz", "b": [1, 2, 3]}, 10**6) == 8 + 9 + 9 + 11 + 32

@@ -77,25 +77,56 @@ def find_budget_error(exc: BaseException | None) -> BudgetExceeded | None:
 _SCALAR_BYTES = 8
 
 
+_CONTAINERS = (list, tuple, set, frozenset, dict)
+
+
+def _own_size(item) -> int:
+    kind = type(item)
+    if kind is str:
+        return _SCALAR_BYTES + len(item)
+    if kind is int:
+        return _SCALAR_BYTES + item.bit_length() // 8
+    return _SCALAR_BYTES
+
+
 def size_of(value, limit: int) -> int:
-    """About how many bytes `value` holds, counted as a tree (shared parts count each time); stops past `limit`."""
-    total, todo = 0, [value]
-    while todo:
-        item = todo.pop()
-        kind = type(item)
-        total += _SCALAR_BYTES  # every item costs at least a reference, so the walk ends within limit / 8 items
-        if kind is str:
-            total += len(item)
-        elif kind is int:
-            total += item.bit_length() // 8
-        elif kind in (list, tuple, set, frozenset):
-            todo.extend(item)
-        elif kind is dict:
-            todo.extend(item.keys())
-            todo.extend(item.values())
-        if total > limit:
-            return total
-    return total
+    """About how many bytes `value` holds written out (shared parts count each time); stops past `limit`.
+
+    A part shared many times (`l = [l, l]`, sixty times over) is measured once and counted each time it
+    is referred to, so the cost of measuring is the value's distinct parts, not its written-out size.
+    A value that contains itself would be endless written out: it is past any limit."""
+    known: dict[int, int] = {}  # id -> size of the containers measured so far (alive: they are parts of value)
+    open_ids: set[int] = set()  # containers being measured: met again inside themselves, a cycle
+    stack: list[list] = [[value, None, 0]]  # [item, iterator over its parts, size so far]
+    visited = 0
+    while True:
+        frame = stack[-1]
+        item, parts = frame[0], frame[1]
+        if parts is None and type(item) in _CONTAINERS and id(item) not in known:
+            if id(item) in open_ids:
+                return limit + 1
+            open_ids.add(id(item))
+            frame[1] = iter([*item.keys(), *item.values()] if type(item) is dict else item)
+            frame[2] = _SCALAR_BYTES
+            continue
+        if parts is not None:
+            part = next(parts, stack)  # the stack itself marks the end: no value is it
+            if part is not stack:
+                visited += 1
+                if visited * _SCALAR_BYTES > limit:  # each distinct part is written out at least once
+                    return limit + 1
+                stack.append([part, None, 0])
+                continue
+            size = known[id(item)] = frame[2]
+            open_ids.discard(id(item))
+        else:
+            size = known[id(item)] if type(item) in _CONTAINERS else _own_size(item)
+        stack.pop()
+        if not stack:
+            return size
+        stack[-1][2] += size
+        if stack[-1][2] > limit:  # sizes only add up: past the limit here, past it in the whole
+            return stack[-1][2]
 
 
 class Meter:
