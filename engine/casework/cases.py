@@ -3,11 +3,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import bindparam, or_, select, update
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -19,15 +17,13 @@ from engine.access.policy import (PARTICIPANT_ROLE, CaseAccess, acts_in_cases, h
 from engine.bpmn.runner import Runner, Snapshot, StepRecord
 from engine.bpmn.serializer import SERIALIZER_VERSION
 from engine.bpmn.specs import CachedSpec, SpecCache
-from engine.casework import case_numbers, correlation, deployments, forms, incidents, report_facts, seats, suspension
+from engine.casework import (case_numbers, correlation, deployments, forms, incidents, report_facts, seats,
+                             step_rows, suspension)
 from engine.core.clock import Clock
-from engine.core.errors import Conflict, EngineError, FieldError, InvalidInput, InvalidTransition, NotFound, Refused
-from engine.core.models import (Case, CaseLink, CaseParticipant, Event, HistoryEntry, Incident, ProcessVersion,
-                                TaskPart, Timer, UserTask)
+from engine.core.errors import EngineError, FieldError, InvalidInput, InvalidTransition, NotFound, Refused
+from engine.core.models import Case, CaseLink, CaseParticipant, HistoryEntry, Incident, ProcessVersion, Timer, UserTask
 from engine.core.paging import Page, keyset_page
-from engine.core.roles import role_id
 from engine.core.seats import NONE
-from engine.integration import outbox
 
 # A step that fails at run time never leaves a case half-done and there is no "failed" status: the case stays
 # open, blocked at the failing element by an incident (engine.casework.incidents) until it is retried.
@@ -75,18 +71,6 @@ def _with_changes(data: dict | None, records: list[StepRecord], stamp=_VALUES) -
             for key in record.data_changes.get("removed", []):
                 merged.pop(key, None)
     return merged
-
-
-# The step's statements, built once: building and cache-keying a statement on every step costs about as much CPU
-# as running it.
-_TASKS = UserTask.__table__
-_TAKE = (update(_TASKS).where(_TASKS.c.id == bindparam("task_id"), _TASKS.c.state == "open",
-                              or_(_TASKS.c.assignee_id.is_(None), _TASKS.c.assignee_id == bindparam("ref")))
-         .values(state="completed", completed_at=bindparam("now"), completed_by=bindparam("user"),
-                 assignee=bindparam("user"), assignee_id=bindparam("ref")))
-_OPEN_TASKS = select(UserTask).where(UserTask.case_id == bindparam("case_id"), UserTask.state == "open")
-_TIMERS = select(Timer).where(Timer.case_id == bindparam("case_id"))
-_INSERT_HISTORY = HistoryEntry.__table__.insert()
 
 
 class CaseService:
@@ -352,18 +336,10 @@ class CaseService:
             case.status, case.closed_at = status or "completed", now
             snapshot.records.append(StepRecord(f"case_{case.status}", None, None, None))
             correlation.release(self.session, case)
-        due = {}
-        for timer in snapshot.timers:
-            if timer.attached_to and (timer.attached_to not in due or timer.due_at < due[timer.attached_to]):
-                due[timer.attached_to] = timer.due_at
-        for record in snapshot.records:  # a deadline that was already past when its task opened
-            if record.event == "deadline_missed" and record.task_id and record.details:
-                missed = datetime.fromisoformat(record.details["due_at"])
-                if record.task_id not in due or missed < due[record.task_id]:
-                    due[record.task_id] = missed
-        open_rows = self._sync_tasks(case, snapshot, principal, now, due, completed_task, open_tasks)
-        self._sync_timers(case, snapshot)
-        write_histories(self.session, case, principal, now, snapshot.records)
+        open_rows = step_rows.sync_tasks(self.session, case, snapshot, principal, now, self._spec_of(case).declared,
+                                         completed_task, open_tasks)
+        step_rows.sync_timers(self.session, case, snapshot)
+        step_rows.write_histories(self.session, case, principal, now, snapshot.records)
         report_facts.record(self.session, case, principal, snapshot.records, now, self._tasks_of(snapshot.records))
         audit.record_one(self.session, self.clock, principal, case.id, "write",
                          " ".join(dict.fromkeys(r.event for r in snapshot.records)))
@@ -397,117 +373,6 @@ class CaseService:
         self.session.add(CaseLink(from_case_id=case.id, to_case_id=linked.id, created_at=self.clock.now()))
         self.session.flush()
 
-    def _sync_tasks(self, case, snapshot, principal, now, due, completed_task, open_tasks) -> list[UserTask]:
-        if open_tasks is None:
-            open_tasks = self.session.scalars(_OPEN_TASKS, {"case_id": case.id})
-        rows = {row.id: row for row in open_tasks}
-        current = {t.id for t in snapshot.open_tasks}
-        if completed_task is not None:
-            self._take_completed(rows.get(completed_task), completed_task, principal, now)
-        for task_id, row in rows.items():
-            if task_id not in current:
-                if task_id != completed_task:
-                    row.state, row.completed_at = "cancelled", now
-                    snapshot.records.append(StepRecord("task_cancelled", row.element_id, row.name, "UserTask", row.id))
-            else:
-                # A fired non-interrupting deadline leaves its task open and still due when it was,
-                # even when a later deadline of the same task is still waiting.
-                if task_id in due and (row.due_at is None or _aware(due[task_id]) < _aware(row.due_at)):
-                    row.due_at = due[task_id]
-        for task in snapshot.open_tasks:
-            row = rows.get(task.id)
-            if row is not None and row.element_id != task.element_id:  # migrated to a renamed element
-                row.element_id, row.name, row.form_key = task.element_id, task.name, task.form_key
-                row.candidate_group = task.candidate_group
-        declared = self._spec_of(case).declared
-        for task in snapshot.open_tasks:
-            if task.id not in rows:
-                created = UserTask(id=task.id, case_id=case.id, process_key=case.process_key,
-                                   element_id=task.element_id, name=task.name, candidate_group=task.candidate_group,
-                                   form_key=task.form_key,
-                                   seat=getattr(declared.seat(task.candidate_group), "kind", None),
-                                   state="open", due_at=due.get(task.id), created_at=now)
-                self.session.add(created)
-                if declared.parts.get(task.element_id):
-                    self.session.flush()  # the task row before its parts' (no ORM relationship orders them)
-                for part in declared.parts.get(task.element_id, ()):  # other seats' parts of the task
-                    self.session.add(TaskPart(task_id=task.id, case_id=case.id, name=part.name, role=part.role,
-                                              seat=getattr(declared.seat(part.role), "kind", None),
-                                              agency=part.agency, required=part.required, form_key=part.form_key,
-                                              state="open"))
-                snapshot.records.append(StepRecord("task_created", task.element_id, task.name, "UserTask", task.id))
-                rows[task.id] = created
-        return sorted((row for row in rows.values() if row.state == "open"), key=lambda r: (r.created_at, r.id))
-
-    def _take_completed(self, row: UserTask | None, task_id: str, principal: Principal, now) -> None:
-        """Mark the task completed by `principal` in one conditional UPDATE, if it is open and free or theirs;
-        Conflict or InvalidTransition otherwise (a racer got there first)."""
-        taken = self.session.connection().execute(  # Core, not the ORM's bulk-update machinery
-            _TAKE, {"task_id": task_id, "ref": principal.ref, "now": now, "user": principal.user})
-        if taken.rowcount != 1:
-            if row is None:
-                raise InvalidTransition(f"task {task_id} is no longer open")
-            self.session.refresh(row)
-            if row.state != "open":
-                raise InvalidTransition(f"task {task_id} is {row.state}")
-            raise Conflict(f"task {task_id} is claimed by {row.assignee}")
-        if row is not None:  # what the UPDATE wrote, without writing it again
-            for name, value in (("state", "completed"), ("completed_at", now), ("completed_by", principal.user),
-                                ("assignee", principal.user), ("assignee_id", principal.ref)):
-                set_committed_value(row, name, value)
-
-    def _sync_timers(self, case, snapshot) -> None:
-        rows = {row.id: row for row in self.session.scalars(_TIMERS, {"case_id": case.id})}
-        current = {t.id: t for t in snapshot.timers}
-        for timer_id, row in rows.items():
-            if timer_id not in current:
-                self.session.delete(row)
-        for timer_id, timer in current.items():
-            row = rows.get(timer_id)
-            if row is None:
-                self.session.add(Timer(id=timer.id, case_id=case.id, process_key=case.process_key,
-                                       element_id=timer.element_id, name=timer.name, kind=timer.kind,
-                                       effect=timer.effect, leads_to=timer.leads_to, expression=timer.expression,
-                                       repeats=timer.repeats, attached_to=timer.attached_to,
-                                       interrupting=timer.interrupting, due_at=timer.due_at, fire_at=timer.due_at,
-                                       attempts=0))
-            elif row.due_at != timer.due_at:  # a cycle moved on to its next period, or a migration re-derived it
-                row.due_at = row.fire_at = timer.due_at
-                row.attempts, row.last_error = 0, None
-            if row is not None and (row.expression, row.element_id) != (timer.expression, timer.element_id):
-                row.expression, row.element_id, row.name = timer.expression, timer.element_id, timer.name
-                row.leads_to, row.effect = timer.leads_to, timer.effect
-
     def record_history(self, case: Case, principal: Principal, now, record: StepRecord) -> None:
         """Append one history row for `case`."""
-        write_history(self.session, case, principal, now, record)
-
-
-def write_histories(session: Session, case: Case, principal: Principal, now, records: list[StepRecord]) -> None:
-    """`write_history` for the records of one step, as multi-row INSERTs (no ORM unit of work); rows added the
-    ORM way earlier in the transaction are written first, so history keeps its order."""
-    if not records:
-        return
-    if any(isinstance(pending, (HistoryEntry, Event)) for pending in session.new):
-        session.flush()
-    session.connection().execute(_INSERT_HISTORY, [  # Core: the ORM's bulk insert costs twice the CPU
-        {"case_id": case.id, "at": now, "event": r.event, "element_id": r.element_id, "element_name": r.element_name,
-         "element_type": r.element_type, "task_id": r.task_id, "actor_user": principal.user,
-         "actor_agency": principal.agency, "actor_roles": sorted(principal.roles), "data_changes": r.data_changes,
-         "details": r.details} for r in records])
-    outbox.emit_all(session, case, now, records)
-
-
-def write_history(session: Session, case: Case, principal: Principal, now, record: StepRecord) -> None:
-    """One history row for `case`, and its events in the outbox, in the caller's transaction."""
-    session.add(HistoryEntry(case_id=case.id, at=now, event=record.event, element_id=record.element_id,
-                             element_name=record.element_name, element_type=record.element_type,
-                             task_id=record.task_id, actor_user=principal.user, actor_agency=principal.agency,
-                             actor_roles=sorted(principal.roles), data_changes=record.data_changes,
-                             details=record.details))
-    outbox.emit(session, case, now, record.event, record)
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands datetimes back without their zone; they are stored in UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        step_rows.write_history(self.session, case, principal, now, record)

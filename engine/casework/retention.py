@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.access import audit
 from engine.access.identity import Principal
 from engine.bpmn.runner import StepRecord
-from engine.casework.cases import write_history
+from engine.casework.step_rows import write_history
 from engine.core.clock import Clock
 from engine.core.models import AbsenceReport, Case, CaseCorrelation, Child, HistoryEntry, TaskPart
 
