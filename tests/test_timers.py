@@ -7,6 +7,9 @@ from datetime import datetime, timedelta
 import pytest
 from conftest import START, Server
 from factories import complete, deploy_files, deployed, open_task, start_case
+from sqlalchemy import update
+
+from engine.core.models import Case
 
 KOORDINATOR = ("koordinator",)
 
@@ -233,3 +236,22 @@ def test_an_interrupting_event_subprocess_timer_says_it_interrupts(server):
         timers = kim.get(f"/cases/{case['id']}/timers").json()
         assert [(t["kind"], t["effect"]) for t in timers] == [("event_subprocess", "interrupts_process")]
         assert timers[0]["description"] == "Avbryter ärendets pågående steg och startar «Ompröva»."
+
+
+def test_a_case_whose_state_cannot_be_read_has_its_timer_put_off_and_the_rest_of_the_batch_fires(server):
+    deployed(server, "vanta.bpmn")
+    with server.client("kim", *KOORDINATOR) as kim:
+        broken, sound = start_case(kim, "vanta")["id"], start_case(kim, "vanta")["id"]
+        with server.app.state.session_factory() as session:  # state no serializer can read (a damaged row)
+            session.execute(update(Case).where(Case.id == broken).values(state='{"spec": "?"}'))
+            session.commit()
+        server.clock.advance(timedelta(days=30))
+        assert [f.case_id for f in server.fire_timers()] == [sound], "one case's failure holds no other back"
+        assert kim.get(f"/cases/{sound}").json()["status"] == "completed"
+        [failed] = history(kim, broken, "timer_failed")
+        assert failed["details"]["attempts"] == 1 and at(failed["details"]["retry_at"]) > server.clock.now()
+        [timer] = kim.get(f"/cases/{broken}/timers").json()
+        assert timer["element_id"] == "frist", "put off with back-off, not lost"
+        assert server.fire_timers() == [], "not again before its retry time"
+        server.clock.advance(timedelta(days=1))
+        assert server.fire_timers() == [] and len(history(kim, broken, "timer_failed")) == 2

@@ -1,11 +1,15 @@
 """A training deployment: a process owner moves the clock forward to try deadlines; never in production."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
 from conftest import ROOT, Server
 from factories import do, open_elements, start_case
 from forms_data import person
+
+from engine.core.clock import TrainingClock
 
 
 def test_a_process_owner_advances_the_training_clock_and_deadlines_fall_due(db_url, tmp_path):
@@ -42,3 +46,11 @@ def test_a_training_clock_is_refused_in_production(tmp_path):
     with pytest.raises(ValueError, match="production"):
         create_app(Settings(database_url=f"sqlite:///{tmp_path / 'p.db'}", var_dir=tmp_path, training_clock=True,
                             environment="production"))
+
+
+def test_the_training_clock_runs_with_system_time_and_only_moves_forward():
+    clock = TrainingClock()
+    assert abs(clock.now() - datetime.now(timezone.utc)) < timedelta(minutes=1), "no offset until someone moves it"
+    moved = clock.advance(timedelta(days=8))
+    assert moved - datetime.now(timezone.utc) > timedelta(days=7, hours=23)
+    assert clock.advance(timedelta(days=1)) - moved >= timedelta(days=1), "offsets add up"
