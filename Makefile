@@ -7,7 +7,7 @@ RUN_STAMP  := $(VENV)/.run-$(HASH)
 TEST_STAMP := $(VENV)/.test-$(HASH)
 PIP      := $(VENV)/bin/pip install -q --disable-pip-version-check
 
-.PHONY: run test bench postgres node clean
+.PHONY: run test bench postgres cairo node clean
 
 $(VENV)/bin/python:
 	@python3 -m venv $(VENV)
@@ -29,6 +29,13 @@ postgres:
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null; \
 	fi
 
+# The C library cairosvg renders the report charts with in the tests: Debian's package if it is missing.
+cairo:
+	@if ! ldconfig -p 2>/dev/null | grep -q 'libcairo\.so\.2'; then \
+		echo "installing libcairo2 (Debian package)"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q libcairo2 >/dev/null; \
+	fi
+
 # Node tools for the tests (bpmnlint): Debian's nodejs/npm if npm is missing, then package.json's versions.
 node_modules/.installed: package.json
 	@if ! command -v npm >/dev/null 2>&1; then \
@@ -48,7 +55,7 @@ run: $(RUN_STAMP)
 
 # Coverage of engine/ and api/ (the samverka subprocesses the tests start included: pyproject's
 # [tool.coverage.run] patch = subprocess), reported per module; each must reach tests/coverage_floor.py's floor.
-test: $(TEST_STAMP) postgres node
+test: $(TEST_STAMP) postgres cairo node
 	@rm -f .coverage .coverage.*
 	$(PY) -m pytest -n 2 -q --cov --cov-report=term:skip-covered
 	$(PY) tests/coverage_floor.py
