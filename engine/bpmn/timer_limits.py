@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
 from engine.bpmn.budget import TimerLimits
+from engine.core.clock import as_utc
 
 SIGNED = re.compile(r"^\s*[-+]\s*(P|R)", re.I)  # -P1D, +PT8H: ISO 8601 has no signed durations
 
@@ -73,13 +74,9 @@ def _positive_span(text: str, now: datetime, limits: TimerLimits, what: str) -> 
     return span
 
 
-def _as_utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
 def check_timer(kind: str, value, limits: TimerLimits, now: datetime | None = None) -> None:
     """Raise TimerRuleBroken if a timer value (`P30D`, `R/P6M`, a date) breaks a rule; ValueError if it is none."""
-    now = _as_utc(now or datetime.now(timezone.utc))
+    now = as_utc(now or datetime.now(timezone.utc))
     if not isinstance(value, str):
         raise TimerRuleBroken("an ISO 8601 text", f"the timer's value {str(value)[:80]!r} is not an ISO 8601 text")
     text = value.strip()
@@ -89,7 +86,7 @@ def check_timer(kind: str, value, limits: TimerLimits, now: datetime | None = No
         _positive_span(text, now, limits, "the duration")
     elif kind == "timeDate":
         try:
-            when = _as_utc(_library(TimerEventDefinition.parse_time_or_duration, text))
+            when = as_utc(_library(TimerEventDefinition.parse_time_or_duration, text))
         except OverflowError:
             raise TimerRuleBroken(f"no timer beyond {limits.horizon_days} days", f"{text!r} is too far away") from None
         _within_horizon(when, now, limits, f"the date {text!r}")
@@ -110,15 +107,15 @@ def _check_cycle(text: str, now: datetime, limits: TimerLimits) -> None:
     dates = [p for p in parts[1:] if not p.startswith("P")]
     start = now
     for part in dates:
-        when = _as_utc(_library(TimerEventDefinition.get_datetime, part))
+        when = as_utc(_library(TimerEventDefinition.get_datetime, part))
         _within_horizon(when, now, limits, f"the date {part!r} of the cycle")
     if dates:
-        start = _as_utc(_library(TimerEventDefinition.get_datetime, dates[0]))
+        start = as_utc(_library(TimerEventDefinition.get_datetime, dates[0]))
     periods = [p for p in parts[1:] if p.startswith("P")]
     if periods:
         period = _positive_span(periods[0], start, limits, "the period")
     elif len(dates) == 2:
-        period = _as_utc(_library(TimerEventDefinition.get_datetime, dates[1])) - start
+        period = as_utc(_library(TimerEventDefinition.get_datetime, dates[1])) - start
     else:
         raise ValueError(f"{text!r} has no period")
     if period < timedelta(seconds=limits.min_cycle_seconds):

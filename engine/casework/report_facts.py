@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from engine.access.identity import Principal
 from engine.bpmn.runner import StepRecord
 from engine.core.calendar import STOCKHOLM
+from engine.core.clock import as_utc
 from engine.core.models import Case, ReportDaily, ReportFact, UserTask
 
 REFERRAL_LABEL_CHARS = 60  # a referral is free text; the report shows its first words, grouped
@@ -47,7 +48,7 @@ class Fact:
 
 def local_day(moment: datetime) -> date:
     """The Swedish calendar day of a stored moment (stored times are UTC)."""
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(STOCKHOLM).date()
+    return as_utc(moment).astimezone(STOCKHOLM).date()
 
 
 def _date(value) -> date | None:
@@ -85,15 +86,11 @@ def _generic(case: Case, record: StepRecord, today: date, tasks: dict[str, UserT
             facts.append(Fact("step_days", today, detail=task.element_id,
                               value=(today - local_day(task.created_at)).days, task_id=task.id))
         if task.due_at is not None:
-            done_in_time = (task.completed_at or datetime.now(timezone.utc)) <= _aware(task.due_at)
+            done_in_time = (task.completed_at or datetime.now(timezone.utc)) <= as_utc(task.due_at)
             facts.append(Fact("deadline", local_day(task.due_at), detail=task.element_id,
                               outcome="met" if done_in_time else "missed", task_id=task.id))
         return facts
     return []
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _hlt(case: Case, record: StepRecord, today: date) -> list[Fact]:

@@ -4,7 +4,7 @@ engine.casework.cases.CaseService.apply calls these in the step's transaction; t
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
@@ -12,6 +12,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from engine.access.identity import Principal
 from engine.bpmn.runner import Snapshot, StepRecord
+from engine.core.clock import as_utc
 from engine.core.errors import Conflict, InvalidTransition
 from engine.core.models import Case, Event, HistoryEntry, TaskPart, Timer, UserTask
 from engine.integration import outbox
@@ -47,7 +48,7 @@ def sync_tasks(session: Session, case: Case, snapshot: Snapshot, principal: Prin
         else:
             # A fired non-interrupting deadline leaves its task open and still due when it was,
             # even when a later deadline of the same task is still waiting.
-            if task_id in due and (row.due_at is None or _aware(due[task_id]) < _aware(row.due_at)):
+            if task_id in due and (row.due_at is None or as_utc(due[task_id]) < as_utc(row.due_at)):
                 row.due_at = due[task_id]
     for task in snapshot.open_tasks:
         row = rows.get(task.id)
@@ -139,11 +140,6 @@ def write_history(session: Session, case: Case, principal: Principal, now, recor
                              actor_roles=sorted(principal.roles), data_changes=record.data_changes,
                              details=record.details))
     outbox.emit(session, case, now, record.event, record)
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands datetimes back without their zone; they are stored in UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _due(snapshot: Snapshot) -> dict:

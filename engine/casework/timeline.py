@@ -8,12 +8,13 @@ aktualisering, the last SDQ, the plan — or, for a deadline set when its task o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import select
 
 from engine.bpmn.deadline_starts import TODAY, DeadlineStart, deadline_starts
 from engine.core.calendar import STOCKHOLM
+from engine.core.clock import as_utc
 from engine.core.models import Case, HistoryEntry, ProcessVersion, UserTask
 from engine.core.words import word
 
@@ -63,7 +64,7 @@ class Timeline:
 
 def local(moment: datetime) -> datetime:
     """A moment in Swedish time, as caseworkers read it (stored times are UTC)."""
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(STOCKHOLM)
+    return as_utc(moment).astimezone(STOCKHOLM)
 
 
 def _shown(value) -> str:

@@ -6,6 +6,11 @@ from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
 
+def as_utc(moment: datetime) -> datetime:
+    """A stored moment with its zone: SQLite hands datetimes back without one, and they are stored in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
 class Clock(Protocol):
     def now(self) -> datetime: ...
 

@@ -1,9 +1,10 @@
 """The Swedish words users read for the slugs the API and the models use (`halso_sjukvard`)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from engine.core.calendar import STOCKHOLM
+from engine.core.clock import as_utc
 
 AGENCIES = {
     "skola": "skola och elevhälsa", "socialtjanst": "socialtjänst", "halso_sjukvard": "hälso- och sjukvård",
@@ -38,5 +39,4 @@ def local_time(value) -> str:
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
     if not isinstance(moment, datetime) or (isinstance(value, str) and "T" not in value):
         return str(value)
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-    return f"{moment.astimezone(STOCKHOLM):%Y-%m-%d %H:%M}"
+    return f"{as_utc(moment).astimezone(STOCKHOLM):%Y-%m-%d %H:%M}"
