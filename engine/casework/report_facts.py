@@ -9,7 +9,7 @@ the measures that read them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
@@ -67,8 +67,9 @@ def _referral(text) -> str:
     return label[:REFERRAL_LABEL_CHARS] or "okänt"
 
 
-def _generic(case: Case, record: StepRecord, today: date, tasks: dict[str, UserTask]) -> list[Fact]:
+def _generic(case: Case, record: StepRecord, now: datetime, tasks: dict[str, UserTask]) -> list[Fact]:
     """Facts every process has: opened, closed (with its outcome), deadlines met/missed, days per step, incidents."""
+    today = local_day(now)
     if record.event == "case_started":
         return [Fact("opened", today)]
     if record.event in ("case_completed", "case_cancelled"):
@@ -86,7 +87,7 @@ def _generic(case: Case, record: StepRecord, today: date, tasks: dict[str, UserT
             facts.append(Fact("step_days", today, detail=task.element_id,
                               value=(today - local_day(task.created_at)).days, task_id=task.id))
         if task.due_at is not None:
-            done_in_time = (task.completed_at or datetime.now(timezone.utc)) <= as_utc(task.due_at)
+            done_in_time = (task.completed_at or now) <= as_utc(task.due_at)
             facts.append(Fact("deadline", local_day(task.due_at), detail=task.element_id,
                               outcome="met" if done_in_time else "missed", task_id=task.id))
         return facts
@@ -164,7 +165,7 @@ def facts_of_step(session: Session, case: Case, records: list[StepRecord], now: 
     """The facts one step's history records give (`tasks`: the case's task rows by id, as the step left them)."""
     today, facts = local_day(now), []
     for record in records:
-        facts += _generic(case, record, today, tasks)
+        facts += _generic(case, record, now, tasks)
         if case.process_key == "hlt":
             facts += _hlt(case, record, today)
         elif case.process_key == "vastbas":
