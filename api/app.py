@@ -27,6 +27,7 @@ from .feed_watch import FeedWatch
 from .limits import RequestLimits
 from .rate_limit import RateLimit
 from .request_log import RequestLog
+from .admission import Admission
 from .routes import (absence, access_log, api_keys, cases, documents, engine_rest, events, health, incidents,
                      messages, migrations, participants, people, process_definitions, reports, scim, tasks, timers,
                      training, webhooks)
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.session_factory = make_session_factory(engine)
     app.state.runner = Runner(app.state.clock, budget=Budget.from_settings(settings))
     app.state.specs = SpecCache()
+    app.state.admission = Admission(settings.request_slots)
     app.state.feed_waits = Counter()  # open long-polls per client (api.routes.events)
     app.state.feed_watch = FeedWatch(app.state.session_factory)
     app.state.rate_limit = RateLimit(settings)

@@ -287,6 +287,8 @@ def serve(host: Annotated[Optional[str], typer.Option()] = None, port: Annotated
     from engine.core.logs import configure, route_standard_logging
 
     from .app import create_app
+    from .supervisor import Supervisor
+    from .supervisor import supported as supervisor_supported
     from .terminal import own_foreground_group
 
     settings = get_settings()
@@ -296,16 +298,23 @@ def serve(host: Annotated[Optional[str], typer.Option()] = None, port: Annotated
     workers = settings.serve_workers() if workers is None else workers
     if workers < 1:
         raise typer.BadParameter("at least 1", param_hint="--workers")
+    if workers > 1 and not supervisor_supported():
+        raise typer.BadParameter("this system cannot share a port between processes (SO_REUSEPORT)",
+                                 param_hint="--workers")
     if workers > 1 and settings.is_sqlite():
         raise typer.BadParameter("SQLite has one writer at a time: serve it with one worker (PostgreSQL scales out)",
                                  param_hint="--workers")
     as_json = (log_format or settings.log_format) == "json"
     configure(json=as_json)
     route_standard_logging(json=as_json)
-    app = create_app(settings) if workers == 1 else None  # several workers each build their own
     # Bound here, not by uvicorn, so that the banner names the real port (port 0: a free one the system picks).
-    sock = socket.create_server((host, port))
-    port = sock.getsockname()[1]
+    if workers == 1:
+        app, sock = create_app(settings), socket.create_server((host, port))
+        port = sock.getsockname()[1]
+    else:  # each worker builds its own app (and pool) from the environment, so what this command was told goes there
+        os.environ["SAMVERKA_LOG_FORMAT"] = "json" if as_json else "console"
+        supervisor = Supervisor(host, port, workers)
+        port = supervisor.port
     typer.echo(f"samverka on http://{host}:{port}  (API docs: http://{host}:{port}/docs)"
                + (f"  {workers} workers" if workers > 1 else ""))
     typer.echo("get a token: .venv/bin/samverka token --user anna --agency skola --role hlt_motet")
@@ -319,14 +328,8 @@ def serve(host: Annotated[Optional[str], typer.Option()] = None, port: Annotated
             config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
             uvicorn.Server(config).run(sockets=[sock])
             return
-        # Several processes share the socket; each builds its own app (and pool) from the environment, so what
-        # this command was told goes there too. uvicorn's supervisor restarts a worker that dies.
-        from uvicorn.supervisors import Multiprocess
-
-        os.environ["SAMVERKA_LOG_FORMAT"] = "json" if as_json else "console"
-        config = uvicorn.Config("api.app:serve_app", factory=True, host=host, port=port, workers=workers,
-                                log_config=None, access_log=False)
-        Multiprocess(config, sockets=[sock]).run()
+        # A listening socket per process (api.supervisor): the kernel spreads the connections over them.
+        raise typer.Exit(supervisor.run())
 
 
 if __name__ == "__main__":

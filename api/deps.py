@@ -62,16 +62,18 @@ async def _session(request: Request) -> AsyncIterator[Session]:
     """One transaction per request: commit on success, roll back on any error.
 
     Async, with the ending in one worker-thread call: a plain generator would cost two thread hops per request
-    (FastAPI runs its enter and its exit in the thread pool), and opening a session does no I/O."""
-    session = request.app.state.session_factory()
-    try:
-        yield session
-    except BaseException:
-        with anyio.CancelScope(shield=True):  # the session is ended even if the request is being cancelled
-            await run_in_threadpool(_end, session, False)
-        raise
-    with anyio.CancelScope(shield=True):
-        await run_in_threadpool(_end, session, True)
+    (FastAPI runs its enter and its exit in the thread pool), and opening a session does no I/O. The request
+    holds one of the process's slots (api.admission) from before the session opens until it has ended."""
+    async with request.app.state.admission.slot(request.scope):
+        session = request.app.state.session_factory()
+        try:
+            yield session
+        except BaseException:
+            with anyio.CancelScope(shield=True):  # the session is ended even if the request is being cancelled
+                await run_in_threadpool(_end, session, False)
+            raise
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(_end, session, True)
 
 
 def _end(session: Session, ok: bool) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import contextlib
 import time
 from collections import Counter
 from typing import Annotated
@@ -62,14 +63,21 @@ async def events(request: Request, session: SessionDep, principal: PrincipalDep,
     waits[who] += 1 if wait else 0
     try:
         deadline = time.monotonic() + wait
-        while True:
-            seen, found = await run_in_threadpool(_look, state.session_factory, after, wanted, limit, processes)
-            left = deadline - time.monotonic()
-            if found or left <= 0:
-                break
-            # Woken when the feed moves past what this look saw (events of other types or processes move it too).
-            await state.feed_watch.wait_past(seen, left)
+        # No database slot held while it waits either.
+        async with state.admission.aside(request.scope) if wait else contextlib.nullcontext():
+            found = await _wait_for(state, after, wanted, limit, processes, deadline)
     finally:
         waits[who] -= 1 if wait else 0
     return EventPage(items=[CloudEventOut(**{k: v for k, v in e.items() if k != "position"}) for e in found],
                      next_cursor=str(found[-1]["position"] if found else after))
+
+
+async def _wait_for(state, after: int, wanted, limit: int, processes, deadline: float) -> list[dict]:
+    """The events after `after`, looking again each time the feed moves, until some are found or `deadline`."""
+    while True:
+        seen, found = await run_in_threadpool(_look, state.session_factory, after, wanted, limit, processes)
+        left = deadline - time.monotonic()
+        if found or left <= 0:
+            return found
+        # Woken when the feed moves past what this look saw (events of other types or processes move it too).
+        await state.feed_watch.wait_past(seen, left)

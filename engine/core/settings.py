@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     port: int = 8000
     # API processes of `samverka serve`; None = one per core on PostgreSQL, one on SQLite (one writer anyway).
     workers: int | None = None
+    # Requests of one API process that work on the database at once (api/admission.py); the rest queue in the
+    # event loop. Few slots and a process per core keep the interpreter lock uncontended (issue 19's figures).
+    request_slots: int = Field(default=2, ge=1, le=256)
     # Connections per process: the pool and what it may open beyond it under a burst. Every API and worker
     # process holds up to pool_size + max_overflow, so keep processes x that under PostgreSQL's max_connections.
     db_pool_size: int = 10
