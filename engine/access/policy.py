@@ -116,6 +116,10 @@ class CaseAccess:
         self.session, self.clock, self.areas = session, clock, areas or {}
         self._roles: dict[tuple[str, tuple[str, str]], set[str]] = {}  # per request: checked several times a step
 
+    def known_roles(self, case_id: str, key: tuple[str, str], roles: set[str]) -> None:
+        """Note the roles the person with `key` holds in the case, read with other rows of the same transaction."""
+        self._roles[case_id, key] = set(roles)
+
     def roles_in(self, case_id: str, key: tuple[str, str]) -> set[str]:
         """The roles the person with `key` (issuer, subject) holds in the case (empty if not a participant)."""
         if (case_id, key) not in self._roles:

@@ -318,10 +318,12 @@ class CaseService:
         return self.runner.load(self._spec_of(case), case.state)
 
     def apply(self, case: Case, snapshot: Snapshot, principal: Principal, status: str | None = None,
-              completed_task: str | None = None, open_tasks: list[UserTask] | None = None) -> list[UserTask]:
+              completed_task: str | None = None, open_tasks: list[UserTask] | None = None,
+              timers: list | None = None) -> list[UserTask]:
         """Write a step's outcome: state, data, task rows, timers and history, in the caller's transaction; the
         case's open tasks after it. The `completed_task` is taken by `principal` as it is completed: Conflict if
-        someone else holds it. `open_tasks`: the case's open task rows, if the caller has just loaded them."""
+        someone else holds it. `open_tasks` and `timers`: the case's open task and timer rows, if the caller has
+        just loaded them."""
         now = self.clock.now()
         # Case data is the sum of what each step changed, so parallel branches holding older copies
         # of the data never roll a newer value back.
@@ -338,7 +340,7 @@ class CaseService:
             correlation.release(self.session, case)
         open_rows = step_rows.sync_tasks(self.session, case, snapshot, principal, now, self._spec_of(case).declared,
                                          completed_task, open_tasks)
-        step_rows.sync_timers(self.session, case, snapshot)
+        step_rows.sync_timers(self.session, case, snapshot, timers)
         step_rows.write_histories(self.session, case, principal, now, snapshot.records)
         report_facts.record(self.session, case, principal, snapshot.records, now, self._tasks_of(snapshot.records))
         audit.record_one(self.session, self.clock, principal, case.id, "write",

@@ -93,9 +93,9 @@ def take_completed(session: Session, row: UserTask | None, task_id: str, princip
             set_committed_value(row, name, value)
 
 
-def sync_timers(session: Session, case: Case, snapshot: Snapshot) -> None:
-    """Bring the case's timer rows in line with the step's timers."""
-    rows = {row.id: row for row in session.scalars(_TIMERS, {"case_id": case.id})}
+def sync_timers(session: Session, case: Case, snapshot: Snapshot, loaded: list[Timer] | None = None) -> None:
+    """Bring the case's timer rows (`loaded`, if the caller has just read them) in line with the step's timers."""
+    rows = {row.id: row for row in (session.scalars(_TIMERS, {"case_id": case.id}) if loaded is None else loaded)}
     current = {t.id: t for t in snapshot.timers}
     for timer_id, row in rows.items():
         if timer_id not in current:

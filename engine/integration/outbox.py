@@ -70,6 +70,11 @@ def _subscriptions(session: Session) -> list[WebhookSubscription]:
     return session.info[_SUBSCRIPTIONS]
 
 
+def none_active(session: Session) -> None:
+    """Note that the transaction found no active subscription (read with other rows), so none is looked up."""
+    session.info[_SUBSCRIPTIONS] = []
+
+
 def forget_subscriptions(session: Session) -> None:
     """Drop the per-transaction cache after subscriptions change."""
     session.info.pop(_SUBSCRIPTIONS, None)
