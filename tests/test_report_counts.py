@@ -7,9 +7,17 @@ from sqlalchemy import func, select, text
 
 from engine.casework import report_counts
 from engine.casework.report_facts import NO_VALUE, count_daily
+from engine.core.appends import Appends
 from engine.core.db import make_engine, make_session_factory
 from engine.core.models import ReportDaily
 
+
+
+def counted(session, deltas: dict) -> None:
+    """What a step does with its day counts: queue them with its append-only rows, then write those."""
+    appends = Appends()
+    count_daily(appends, deltas)
+    appends.write(session)
 
 def key(day: int, outcome: str = "met", unit: str = "Skolan i Höör") -> tuple:
     return ("hlt", "hlt_sip", date(2026, 2, day), unit, "skola", 1, "", outcome, NO_VALUE)
@@ -25,10 +33,10 @@ def sums(sessions) -> dict[tuple, int]:
 def test_a_step_counting_a_day_does_not_wait_for_another_step_still_in_its_transaction(pg_url):
     sessions = make_session_factory(make_engine(pg_url))
     with sessions() as first, sessions() as second:
-        count_daily(first, {key(1): 1})  # a step that has counted and not yet committed (or whose worker stopped)
+        counted(first, {key(1): 1})  # a step that has counted and not yet committed (or whose worker stopped)
         first.flush()
         second.execute(text("SET LOCAL lock_timeout = '2s'"))  # waiting on the first would fail, not hang
-        count_daily(second, {key(1): 1, key(2, "missed"): 1})
+        counted(second, {key(1): 1, key(2, "missed"): 1})
         second.commit()
         first.commit()
     assert sums(sessions) == {key(1): 2, key(2, "missed"): 1}
@@ -38,7 +46,7 @@ def test_folding_leaves_one_row_per_key_and_every_sum_as_it_was(db_url):
     sessions = make_session_factory(make_engine(db_url))
     for deltas in ({key(1): 1}, {key(1): 1, key(2): 1}, {key(1): 1, key(2): -1, key(3, unit="Norra skolan"): 1}):
         with sessions() as session:  # three steps, each adding its own rows
-            count_daily(session, deltas)
+            counted(session, deltas)
             session.commit()
     before = sums(sessions)
     assert before == {key(1): 3, key(3, unit="Norra skolan"): 1}
@@ -47,7 +55,7 @@ def test_folding_leaves_one_row_per_key_and_every_sum_as_it_was(db_url):
     while report_counts.fold(sessions):
         pass
     with sessions() as session:
-        count_daily(session, {key(1): 1})  # a later step adds to a folded key
+        counted(session, {key(1): 1})  # a later step adds to a folded key
         session.commit()
     assert report_counts.fold(sessions) == 2  # its row and the key's folded one
     assert sums(sessions) == {**before, key(1): 4}

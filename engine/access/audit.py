@@ -15,6 +15,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from engine.access.identity import Principal
+from engine.core.appends import Appends
 from engine.core.clock import Clock
 from engine.core.models import AccessLogCase, AccessLogEntry, CaseParticipant
 from engine.core.paging import Page, keyset_page
@@ -61,17 +62,14 @@ def record(session: Session, clock: Clock, principal: Principal, case_ids: Itera
     session.add_all(_entries(clock, principal, case_ids, action, what))
 
 
-_INSERT = AccessLogEntry.__table__.insert()
+_TABLE = AccessLogEntry.__table__
 
 
-def record_one(session: Session, clock: Clock, principal: Principal, case_id: str, action: str, what: str) -> None:
-    """`record` for one case as a Core INSERT (a step's write row, no ORM unit of work); rows added the ORM way
-    earlier in the transaction are written first, so the log keeps its order."""
-    if any(isinstance(pending, AccessLogEntry) for pending in session.new):
-        session.flush()
-    session.connection().execute(_INSERT, {
+def record_one(appends: Appends, clock: Clock, principal: Principal, case_id: str, action: str, what: str) -> None:
+    """`record` for one case, queued with the step's other append-only rows (engine.core.appends)."""
+    appends.add(_TABLE, [{
         "at": clock.now(), "user": principal.user, "agency": principal.agency, "roles": sorted(principal.role_ids),
-        "client": principal.client[:200], "case_id": case_id, "action": action, "what": what[:200]})
+        "client": principal.client[:200], "case_id": case_id, "action": action, "what": what[:200]}])
 
 
 def record_refused(session: Session, clock: Clock, principal: Principal, case_id: str, what: str) -> None:

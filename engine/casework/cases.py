@@ -19,6 +19,7 @@ from engine.bpmn.serializer import SERIALIZER_VERSION
 from engine.bpmn.specs import CachedSpec, SpecCache
 from engine.casework import (case_numbers, correlation, deployments, forms, incidents, report_facts, seats,
                              step_rows, suspension)
+from engine.core.appends import Appends
 from engine.core.clock import Clock
 from engine.core.errors import EngineError, FieldError, InvalidInput, InvalidTransition, NotFound, Refused
 from engine.core.models import Case, CaseLink, CaseParticipant, HistoryEntry, Incident, ProcessVersion, Timer, UserTask
@@ -341,11 +342,14 @@ class CaseService:
         open_rows = step_rows.sync_tasks(self.session, case, snapshot, principal, now, self._spec_of(case).declared,
                                          completed_task, open_tasks)
         step_rows.sync_timers(self.session, case, snapshot, timers)
-        step_rows.write_histories(self.session, case, principal, now, snapshot.records)
-        report_facts.record(self.session, case, principal, snapshot.records, now, self._tasks_of(snapshot.records))
-        audit.record_one(self.session, self.clock, principal, case.id, "write",
+        appends = Appends()  # the step's append-only rows, written together (one statement on PostgreSQL)
+        step_rows.write_histories(self.session, appends, case, principal, now, snapshot.records)
+        report_facts.record(self.session, appends, case, principal, snapshot.records, now,
+                            self._tasks_of(snapshot.records))
+        audit.record_one(appends, self.clock, principal, case.id, "write",
                          " ".join(dict.fromkeys(r.event for r in snapshot.records)))
         self.session.flush()
+        appends.write(self.session)
         for record in snapshot.records:
             if record.event == "message_sent" and record.details["message"] == START_CASE_MESSAGE:
                 payload = record.details["payload"]

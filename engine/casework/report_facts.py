@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from engine.access.identity import Principal
 from engine.bpmn.runner import StepRecord
+from engine.core.appends import Appends
 from engine.core.calendar import STOCKHOLM
 from engine.core.clock import as_utc
 from engine.core.models import Case, ReportDaily, ReportFact, UserTask
@@ -181,16 +182,16 @@ def _daily_key(process_key: str, version: int, row: dict) -> tuple:
             row["detail"] or "", row["outcome"] or "", value)
 
 
-def count_daily(session: Session, deltas: dict[tuple, int]) -> None:
-    """Add `deltas` to the daily counts as rows of this step's own: no other step's row is touched (or waited on)."""
+def count_daily(appends: Appends, deltas: dict[tuple, int]) -> None:
+    """Add `deltas` to the daily counts as rows of this step's own: no other step's row is touched (or waited on);
+    queued with the step's other append-only rows (engine.core.appends)."""
     keys = ("process_key", "measure", "day", "unit", "agency", "process_version_id", "detail", "outcome", "value")
     rows = [dict(zip(keys, key), count=delta) for key, delta in deltas.items() if delta]
-    if rows:
-        session.execute(insert(ReportDaily), rows)
+    appends.add(ReportDaily.__table__, rows)
 
 
-def record(session: Session, case: Case, principal: Principal, records: list[StepRecord], now: datetime,
-           tasks: dict[str, UserTask]) -> None:
+def record(session: Session, appends: Appends, case: Case, principal: Principal, records: list[StepRecord],
+           now: datetime, tasks: dict[str, UserTask]) -> None:
     """Write the facts of one step beside its history rows, and count them per day (nothing when there are none).
 
     Only the facts a later step may replace, and those a state on a date reads, are kept one per row; every
@@ -229,4 +230,4 @@ def record(session: Session, case: Case, principal: Principal, records: list[Ste
     kept = [r for r in rows if r["measure"] in KEPT or (r["measure"] == "deadline" and r["outcome"] == "missed")]
     if kept:
         session.execute(insert(ReportFact), kept)
-    count_daily(session, deltas)
+    count_daily(appends, deltas)
