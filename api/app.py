@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from prometheus_client import start_http_server
 
-from engine.access.identity import token_secret
+from engine.access.identity import VerifiedTokens, token_secret
 from engine.access.sealing import sealer_for
 from engine.bpmn.budget import Budget
 from engine.bpmn.runner import Runner
@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.runner = Runner(app.state.clock, budget=Budget.from_settings(settings))
     app.state.specs = SpecCache()
     app.state.admission = Admission(settings.request_slots)
+    app.state.verified_tokens = VerifiedTokens()
     app.state.feed_waits = Counter()  # open long-polls per client (api.routes.events)
     app.state.feed_watch = FeedWatch(app.state.session_factory)
     app.state.rate_limit = RateLimit(settings)

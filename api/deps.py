@@ -110,7 +110,8 @@ def _principal(request: Request, session: SessionDep,
             # The one place every request's caller is resolved: deactivated or re-roled people change at the next
             # request.
             principal = directory.effective(session, verify_token(state.settings, state.clock,
-                                                                  credentials.credentials), state.clock)
+                                                                  credentials.credentials, state.verified_tokens),
+                                             state.clock)
             if session.info.pop(directory.CHANGED, False):
                 session.commit()  # who signed in is remembered even if the request is then refused
     except Refused as exc:

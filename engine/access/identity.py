@@ -3,6 +3,9 @@ verified against the configured identity provider's issuer and JWKS."""
 from __future__ import annotations
 
 import secrets
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
@@ -130,6 +133,35 @@ def _claims(settings: Settings, token: str) -> tuple[dict, str]:
         raise Refused(f"invalid token: {exc}") from None
 
 
+class VerifiedTokens:
+    """Tokens whose signature was checked, with their claims, for a few minutes: checking an HS256 or RS256
+    signature costs a twentieth of a task completion's CPU, and a caseworker's client sends the same token with
+    every request. An entry lives at most `seconds` (wall clock), as long as the identity provider's signing keys
+    are cached (`_jwks`), so a key the provider withdraws stops working as soon either way; expiry and not-before
+    are still judged on every request, by the engine clock. Bounded: the least recently used go first."""
+
+    def __init__(self, seconds: float = 300.0, size: int = 10_000):
+        self.seconds, self.size = seconds, size
+        self._entries: OrderedDict[str, tuple[float, dict, str]] = OrderedDict()
+        self._lock = threading.Lock()  # requests verify in several worker threads
+
+    def claims(self, settings: Settings, token: str) -> tuple[dict, str]:
+        """`_claims(settings, token)`, from the cache while the entry is fresh."""
+        now = time.monotonic()
+        with self._lock:
+            entry = self._entries.get(token)
+            if entry is not None and entry[0] > now:
+                self._entries.move_to_end(token)
+                return entry[1], entry[2]
+        claims, client = _claims(settings, token)
+        with self._lock:
+            self._entries[token] = (now + self.seconds, claims, client)
+            self._entries.move_to_end(token)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return claims, client
+
+
 def _check_times(settings: Settings, clock: Clock, claims: dict) -> None:
     """exp strictly; nbf and iat with the configured leeway for a provider whose clock runs a little ahead."""
     now = clock.now().timestamp()
@@ -165,10 +197,10 @@ def _strings(value, what: str) -> frozenset[str]:
     return frozenset(value)
 
 
-def verify_token(settings: Settings, clock: Clock, token: str) -> Principal:
+def verify_token(settings: Settings, clock: Clock, token: str, verified: VerifiedTokens | None = None) -> Principal:
     """The principal a local or OIDC token names; Refused if it is invalid, expired or not yet valid (by the
-    engine clock), or names no subject."""
-    claims, client = _claims(settings, token)
+    engine clock), or names no subject. `verified`: a cache of checked signatures (one per app and settings)."""
+    claims, client = verified.claims(settings, token) if verified is not None else _claims(settings, token)
     _check_times(settings, clock, claims)
     local = client == "token"
     subject_claim = "sub" if local else settings.oidc_subject_claim
