@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import anyio
@@ -31,8 +32,9 @@ def test_open_long_polls_hold_no_slot_so_other_requests_answer_while_they_wait(o
             nils.get("/events", params={"after": cursor, "wait": 20}, timeout=60))) for _ in range(4)]
         for poll in polls:
             poll.start()
-        waiting = server.app.state.feed_waits
-        while sum(waiting.values()) < 4:  # until the server holds all four
+        waiting, deadline = server.app.state.feed_waits, time.monotonic() + 10
+        while sum(waiting.values()) < 4:  # until the server holds all four (a poll that kept the slot would let
+            assert time.monotonic() < deadline, f"waiting at once: {waiting}"  # the next in only after 20 s)
             threading.Event().wait(0.02)
         # Had a poll kept the one slot while it waited, these would queue behind it for 20 s (the client's
         # timeout is 30 s, so they would fail on waiting out the polls, not on a tight timing).
