@@ -47,8 +47,9 @@ def _worker(host: str, port: int) -> None:  # pragma: no cover - runs in the spa
     as_json = get_settings().log_format == "json"
     configure(json=as_json)
     route_standard_logging(json=as_json)
+    # Bound, not listening: uvicorn listens (backlog 2048) once the app is loaded and started, so no connection
+    # is handed to this process while it still imports the app (seconds, during which it would only wait).
     sock = reuse_port_socket(host, port)
-    sock.listen(2048)
     for signum in (signal.SIGINT, signal.SIGTERM):  # uvicorn installs its own; none before it has started
         signal.signal(signum, signal.SIG_DFL)
     config = uvicorn.Config("api.app:serve_app", factory=True, log_config=None, access_log=False)
