@@ -10,10 +10,13 @@ or Ctrl-C.
 """
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
+import os
 import signal
 import socket
+import sys
 import threading
 import time
 
@@ -37,8 +40,18 @@ def supported() -> bool:
     return hasattr(socket, "SO_REUSEPORT")
 
 
-def _worker(host: str, port: int) -> None:  # pragma: no cover - runs in the spawned worker process
+def _die_with(supervisor: int) -> None:  # pragma: no cover - runs in the spawned worker process
+    """Linux: SIGTERM this process when its supervisor dies, even by SIGKILL (or the OOM killer); else the workers
+    would go on serving the port unsupervised, beside the next `samverka serve` started on it."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() != supervisor:  # it died before that took effect
+        sys.exit(0)
+
+
+def _worker(host: str, port: int, supervisor: int) -> None:  # pragma: no cover - runs in the spawned worker process
     """One API process: its own listening socket on the shared port, the app built from the environment."""
+    _die_with(supervisor)
     import uvicorn
 
     from engine.core.logs import configure, route_standard_logging
@@ -66,7 +79,7 @@ class Supervisor:
         self._context = multiprocessing.get_context("spawn")
 
     def _start(self) -> multiprocessing.Process:
-        process = self._context.Process(target=_worker, args=(self.host, self.port), name="samverka-api")
+        process = self._context.Process(target=_worker, args=(self.host, self.port, os.getpid()), name="samverka-api")
         process.start()
         return process
 

@@ -57,7 +57,8 @@ def _start_and_complete(server: Server, n: int) -> list[int]:
         if started.status_code != 201:
             return [started.status_code]
         case = started.json()
-        task = next(t for t in hanna.get(f"/cases/{case['id']}").json()["open_tasks"] if t["element_id"] == "registrera")
+        tasks = hanna.get(f"/cases/{case['id']}").json()["open_tasks"]
+        task = next(t for t in tasks if t["element_id"] == "registrera")
         done = complete(hanna, task["id"], barn_ref=f"B-{n:03}", inkom="2026-12-01")
         return [started.status_code, done.status_code]
 

@@ -122,3 +122,25 @@ def _kill_one_and_see_it_started_again(server: ServeProcess, port: int, workers:
     assert set(answers) == {200}, answers
     assert not _alive(killed) and workers - {killed} < now
     return killed
+
+
+def test_the_workers_stop_when_their_supervisor_is_killed(pg_url, tmp_path):
+    # SIGKILL (or the OOM killer) leaves the supervisor no time to stop them; unstopped, they would go on
+    # serving the port unsupervised, beside the next `samverka serve` started on it.
+    server = ServeProcess(environment(pg_url, tmp_path / "var"), tmp_path / "serve.log", "--workers", "2")
+    workers: set[int] = set()
+    try:
+        port = int(server.base_url.rsplit(":", 1)[1])
+        workers = _workers(server, port, 2)
+        server.process.kill()
+        deadline = time.monotonic() + 30
+        while any(_alive(pid) for pid in workers):
+            assert time.monotonic() < deadline, "workers outlived their supervisor"
+            time.sleep(0.1)
+    finally:
+        server.stop()
+        for pid in workers:  # a failed run leaves none behind
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
