@@ -6,7 +6,7 @@ caseworkers' screens) can land on one process while the others idle; measured in
 then did 55 completions/s instead of 117. With a socket per process the kernel spreads new connections over the
 processes by their addresses' hash. The supervisor holds the port (bound, not listening: it takes no
 connections), starts one process per worker, starts a worker again when it dies, and stops them all on SIGTERM
-or Ctrl-C.
+or Ctrl-C; if it dies itself, they stop too (Linux).
 """
 from __future__ import annotations
 
