@@ -6,14 +6,17 @@ caseworkers' screens) can land on one process while the others idle; measured in
 then did 55 completions/s instead of 117. With a socket per process the kernel spreads new connections over the
 processes by their addresses' hash. The supervisor holds the port (bound, not listening: it takes no
 connections), starts one process per worker, starts a worker again when it dies, and stops them all on SIGTERM
-or Ctrl-C.
+or Ctrl-C; if it dies itself, they stop too (Linux).
 """
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
+import os
 import signal
 import socket
+import sys
 import threading
 import time
 
@@ -37,8 +40,18 @@ def supported() -> bool:
     return hasattr(socket, "SO_REUSEPORT")
 
 
-def _worker(host: str, port: int) -> None:  # pragma: no cover - runs in the spawned worker process
+def _die_with(supervisor: int) -> None:  # pragma: no cover - runs in the spawned worker process
+    """Linux: SIGTERM this process when its supervisor dies, even by SIGKILL (or the OOM killer); else the workers
+    would go on serving the port unsupervised, beside the next `samverka serve` started on it."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() != supervisor:  # it died before that took effect
+        sys.exit(0)
+
+
+def _worker(host: str, port: int, supervisor: int) -> None:  # pragma: no cover - runs in the spawned worker process
     """One API process: its own listening socket on the shared port, the app built from the environment."""
+    _die_with(supervisor)
     import uvicorn
 
     from engine.core.logs import configure, route_standard_logging
@@ -47,8 +60,9 @@ def _worker(host: str, port: int) -> None:  # pragma: no cover - runs in the spa
     as_json = get_settings().log_format == "json"
     configure(json=as_json)
     route_standard_logging(json=as_json)
+    # Bound, not listening: uvicorn listens (backlog 2048) once the app is loaded and started, so no connection
+    # is handed to this process while it still imports the app (seconds, during which it would only wait).
     sock = reuse_port_socket(host, port)
-    sock.listen(2048)
     for signum in (signal.SIGINT, signal.SIGTERM):  # uvicorn installs its own; none before it has started
         signal.signal(signum, signal.SIG_DFL)
     config = uvicorn.Config("api.app:serve_app", factory=True, log_config=None, access_log=False)
@@ -65,7 +79,7 @@ class Supervisor:
         self._context = multiprocessing.get_context("spawn")
 
     def _start(self) -> multiprocessing.Process:
-        process = self._context.Process(target=_worker, args=(self.host, self.port), name="samverka-api")
+        process = self._context.Process(target=_worker, args=(self.host, self.port, os.getpid()), name="samverka-api")
         process.start()
         return process
 
