@@ -286,7 +286,6 @@ def serve(host: Annotated[Optional[str], typer.Option()] = None, port: Annotated
 
     from engine.core.logs import configure, route_standard_logging
 
-    from .app import create_app
     from .supervisor import Supervisor
     from .supervisor import supported as supervisor_supported
     from .terminal import own_foreground_group
@@ -309,6 +308,8 @@ def serve(host: Annotated[Optional[str], typer.Option()] = None, port: Annotated
     route_standard_logging(json=as_json)
     # Bound here, not by uvicorn, so that the banner names the real port (port 0: a free one the system picks).
     if workers == 1:
+        from .app import create_app  # only here: a supervisor of several workers has no use for the app itself
+
         app, sock = create_app(settings), socket.create_server((host, port))
         port = sock.getsockname()[1]
     else:  # each worker builds its own app (and pool) from the environment, so what this command was told goes there

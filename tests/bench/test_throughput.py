@@ -3,7 +3,7 @@ runs it (`samverka serve` on a port, its default workers), on SQLite and Postgre
 SpiffWorkflow floor for the same step measured in the same run.
 
 Run with `make bench` (or `.venv/bin/python -m pytest tests/bench/test_throughput.py -m bench -s -p no:xdist`).
-The load generator (tests/load.py: httpx async, keep-alive, one case per client) runs on the same machine.
+The load generator (tests/load.py: aiohttp, keep-alive, one case per client) runs on the same machine.
 Goal (issue 19): PostgreSQL at 32 clients >= 300 completions/s with p99 <= 100 ms, no errors but counted 409s.
 """
 from __future__ import annotations
@@ -84,12 +84,16 @@ def measure(backend: str, db_url: str, var_dir, log_dir, postmaster: int | None 
     load generator's, which stays meaningful on a machine other work shares."""
     with ServeProcess(environment(db_url, var_dir), log_dir / f"serve-{backend}.log", *SERVE_ARGS) as server:
         deploy_loop(server.base_url)
+
+        def reading() -> tuple[float, float, float]:
+            return (tree_cpu_seconds(server.process.pid), tree_cpu_seconds(postmaster) if postmaster else 0.0,
+                    time.process_time())
+
         for count in CLIENTS:
-            before = (tree_cpu_seconds(server.process.pid), tree_cpu_seconds(postmaster) if postmaster else 0.0,
-                      time.process_time())
-            result = run_load([server.base_url], tokens(count, f"{backend}-{count}-"), seconds=SECONDS)
-            after = (tree_cpu_seconds(server.process.pid), tree_cpu_seconds(postmaster) if postmaster else 0.0,
-                     time.process_time())
+            before = []  # read once every client has its case: the case starts are not steps
+            result = run_load([server.base_url], tokens(count, f"{backend}-{count}-"), seconds=SECONDS,
+                              on_started=lambda: before.extend(reading()))
+            after = reading()
             steps = max(1, sum(len(r.completed) for r in result.runs))
             server_ms, db_ms, load_ms = ((a - b) * 1000 / steps for a, b in zip(after, before))
             RESULTS[f"{backend} {count}"] = {**result.figures(), "server_cpu_ms": server_ms, "db_cpu_ms": db_ms,
@@ -120,15 +124,16 @@ def teardown_module(module):
     for error in ERRORS[:10]:
         print("error:", error)
     print("| database | clients | completions/s | p50 ms | p99 ms | requests/step | 409 retries | errors |"
-          " p50 / floor | CPU ms per step: server, database, load generator |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          " p50 / floor | server CPU / floor | CPU ms per step: server, database, load generator |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, f in RESULTS.items():
         if name == "floor":
             continue
         backend, clients = name.split()
         ratio = f"{f['p50_ms'] / floor:.1f}x" if floor else "-"
+        cpu_ratio = f"{f['server_cpu_ms'] / floor:.1f}x" if floor else "-"  # what a step costs, queueing aside
         print(f"| {backend} | {clients} | {f['completions_per_s']:.0f} | {f['p50_ms']:.1f} | {f['p99_ms']:.1f} | "
-              f"{f.get('requests_per_step', 0):.2f} | {f.get('conflicts_409', 0)} | {f['errors']} | {ratio} | "
+              f"{f.get('requests_per_step', 0):.2f} | {f.get('conflicts_409', 0)} | {f['errors']} | {ratio} | {cpu_ratio} | "
               f"{f['server_cpu_ms']:.1f}, {f['db_cpu_ms']:.1f}, {f['load_cpu_ms']:.1f} |")
     if floor:
         print(f"in-process SpiffWorkflow floor (load, complete, run on, serialize): {floor:.2f} ms per step "
