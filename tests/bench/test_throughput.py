@@ -82,7 +82,10 @@ def library_floor_seconds(samples: int = 300) -> float:
 def measure(backend: str, db_url: str, var_dir, log_dir, postmaster: int | None = None) -> None:
     """Each client count against one server; CPU per completion of the server's processes, PostgreSQL's and the
     load generator's, which stays meaningful on a machine other work shares."""
-    with ServeProcess(environment(db_url, var_dir), log_dir / f"serve-{backend}.log", *SERVE_ARGS) as server:
+    # One client here completes 80 steps a second, 50 times what a caseworker's screen asks for, so the rate
+    # limit per person (600/minute by default) is raised, not switched off: its cost stays in the figures.
+    env = environment(db_url, var_dir, SAMVERKA_RATE_LIMIT="1000000/minute")
+    with ServeProcess(env, log_dir / f"serve-{backend}.log", *SERVE_ARGS) as server:
         deploy_loop(server.base_url)
 
         def reading() -> tuple[float, float, float]:
