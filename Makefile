@@ -57,7 +57,7 @@ run: $(RUN_STAMP)
 # [tool.coverage.run] patch = subprocess), reported per module; each must reach tests/coverage_floor.py's floor.
 test: $(TEST_STAMP) postgres cairo node
 	@rm -f .coverage .coverage.*
-	$(PY) -m pytest -n 2 -q --cov --cov-report=term:skip-covered
+	$(PY) -m pytest -n 2 -q --durations=15 --cov --cov-report=term:skip-covered
 	$(PY) tests/coverage_floor.py
 
 bench: $(TEST_STAMP) postgres
