@@ -38,11 +38,11 @@ def test_a_completion_takes_a_bounded_number_of_statements(server):
     # the caller's directory row (issue 21: every request reads it — a person deactivated or re-provisioned by SCIM
     # is refused or re-roled on their next request, in any worker, so it cannot be cached); one select of the task,
     # its case, the case's open tasks and timers, the caller's roles in it and whether any webhook subscription is
-    # active; take; case (version check; the suspension and incident checks of issue 18 read the case already
-    # loaded), new timer, new task, old timer; then the step's append-only rows (engine.core.appends): its
-    # history, events, access-log row and (issue 15) the day count of the task's deadline, met, in one statement on
-    # PostgreSQL and one per table on SQLite. BEGIN and COMMIT aside: 8 on PostgreSQL, 11 on SQLite.
-    appended = 1 if server.app.state.db.dialect.name == "postgresql" else 4
-    assert len(statements) == 7 + appended, statements
+    # active; take; the old timer's delete; case (version check; the suspension and incident checks of issue 18
+    # read the case already loaded); then the step's new and append-only rows (engine.core.appends): the next task
+    # and timer, its history, events, access-log row and (issue 15) the day count of the task's deadline, met — in
+    # one statement on PostgreSQL and one per table on SQLite. BEGIN and COMMIT aside: 6 on PostgreSQL, 11 on SQLite.
+    appended = 1 if server.app.state.db.dialect.name == "postgresql" else 6
+    assert len(statements) == 5 + appended, statements
     assert sum(s.lstrip().upper().startswith("SELECT") for s in statements) == 2, statements
     assert not [s for s in statements if "FROM process_version" in s], "the version row is read once per process"

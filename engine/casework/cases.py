@@ -339,10 +339,11 @@ class CaseService:
             case.status, case.closed_at = status or "completed", now
             snapshot.records.append(StepRecord(f"case_{case.status}", None, None, None))
             correlation.release(self.session, case)
-        open_rows = step_rows.sync_tasks(self.session, case, snapshot, principal, now, self._spec_of(case).declared,
-                                         completed_task, open_tasks)
-        step_rows.sync_timers(self.session, case, snapshot, timers)
-        appends = Appends()  # the step's append-only rows, written together (one statement on PostgreSQL)
+        # The step's new and append-only rows, written together at its end (one statement on PostgreSQL).
+        appends = Appends()
+        open_rows = step_rows.sync_tasks(self.session, appends, case, snapshot, principal, now,
+                                         self._spec_of(case).declared, completed_task, open_tasks)
+        step_rows.sync_timers(self.session, appends, case, snapshot, timers)
         step_rows.write_histories(self.session, appends, case, principal, now, snapshot.records)
         report_facts.record(self.session, appends, case, principal, snapshot.records, now,
                             self._tasks_of(snapshot.records))

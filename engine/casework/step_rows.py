@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from engine.access.identity import Principal
@@ -27,11 +28,29 @@ _TAKE = (update(_TASKS).where(_TASKS.c.id == bindparam("task_id"), _TASKS.c.stat
                  assignee=bindparam("user"), assignee_id=bindparam("ref")))
 _OPEN_TASKS = select(UserTask).where(UserTask.case_id == bindparam("case_id"), UserTask.state == "open")
 _TIMERS = select(Timer).where(Timer.case_id == bindparam("case_id"))
+_DELETE_TIMERS = delete(Timer.__table__).where(Timer.__table__.c.id.in_(bindparam("ids", expanding=True)))
 _HISTORY = HistoryEntry.__table__
 
 
-def sync_tasks(session: Session, case: Case, snapshot: Snapshot, principal: Principal, now: datetime, declared,
-               completed_task: str | None, open_tasks: list[UserTask] | None) -> list[UserTask]:
+def insert_later(session: Session, appends: Appends, row) -> None:
+    """Queue a new row's INSERT with the step's append-only rows and keep it in the session as if it had been
+    loaded: the ORM's unit of work for a task and a timer row costs more than the rest of the step's statements
+    together (issue 19). Every column is given (its Python default, else None), so nothing is read back."""
+    table = type(row).__table__
+    values = {}
+    for column in table.columns:
+        value = getattr(row, column.key)
+        if value is None and column.default is not None and column.default.is_scalar:
+            value = column.default.arg
+        setattr(row, column.key, value)  # set, even to None: an attribute left unset would be read back later
+        values[column.key] = value
+    appends.add(table, [values])
+    make_transient_to_detached(row)
+    session.add(row)
+
+
+def sync_tasks(session: Session, appends: Appends, case: Case, snapshot: Snapshot, principal: Principal,
+               now: datetime, declared, completed_task: str | None, open_tasks: list[UserTask] | None) -> list[UserTask]:
     """Bring the case's task rows (and their parts) in line with the step: created, cancelled, due, migrated; the
     `completed_task` taken and completed by `principal`. The case's open task rows after the step."""
     due = _due(snapshot)
@@ -63,9 +82,11 @@ def sync_tasks(session: Session, case: Case, snapshot: Snapshot, principal: Prin
                                form_key=task.form_key,
                                seat=getattr(declared.seat(task.candidate_group), "kind", None),
                                state="open", due_at=due.get(task.id), created_at=now)
-            session.add(created)
             if declared.parts.get(task.element_id):
+                session.add(created)
                 session.flush()  # the task row before its parts' (no ORM relationship orders them)
+            else:
+                insert_later(session, appends, created)
             for part in declared.parts.get(task.element_id, ()):  # other seats' parts of the task
                 session.add(TaskPart(task_id=task.id, case_id=case.id, name=part.name, role=part.role,
                                           seat=getattr(declared.seat(part.role), "kind", None),
@@ -94,17 +115,20 @@ def take_completed(session: Session, row: UserTask | None, task_id: str, princip
             set_committed_value(row, name, value)
 
 
-def sync_timers(session: Session, case: Case, snapshot: Snapshot, loaded: list[Timer] | None = None) -> None:
+def sync_timers(session: Session, appends: Appends, case: Case, snapshot: Snapshot,
+                loaded: list[Timer] | None = None) -> None:
     """Bring the case's timer rows (`loaded`, if the caller has just read them) in line with the step's timers."""
     rows = {row.id: row for row in (session.scalars(_TIMERS, {"case_id": case.id}) if loaded is None else loaded)}
     current = {t.id: t for t in snapshot.timers}
-    for timer_id, row in rows.items():
-        if timer_id not in current:
-            session.delete(row)
+    gone = [row for timer_id, row in rows.items() if timer_id not in current]
+    if gone:  # Core, and the rows out of the session: no unit of work for a delete by key
+        session.connection().execute(_DELETE_TIMERS, {"ids": [row.id for row in gone]})
+        for row in gone:
+            session.expunge(row)
     for timer_id, timer in current.items():
         row = rows.get(timer_id)
         if row is None:
-            session.add(Timer(id=timer.id, case_id=case.id, process_key=case.process_key,
+            insert_later(session, appends, Timer(id=timer.id, case_id=case.id, process_key=case.process_key,
                                    element_id=timer.element_id, name=timer.name, kind=timer.kind,
                                    effect=timer.effect, leads_to=timer.leads_to, expression=timer.expression,
                                    repeats=timer.repeats, attached_to=timer.attached_to,

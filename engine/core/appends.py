@@ -1,4 +1,5 @@
-"""A step's append-only rows (history, events, its access-log row, day counts), written together at its end.
+"""A step's append-only rows (history, events, its access-log row, day counts) and its new task and timer rows,
+written together at its end.
 
 Every statement costs the step about half a millisecond of CPU whatever it does (issue 19's profile), and these
 rows are only ever inserted, so a step gathers them here and writes them at once. On PostgreSQL that is one
@@ -14,10 +15,11 @@ from functools import lru_cache
 from sqlalchemy import Table, text
 from sqlalchemy.orm import Session
 
-from engine.core.models import AccessLogEntry, Event, HistoryEntry, ReportDaily
+from engine.core.models import AccessLogEntry, Event, HistoryEntry, ReportDaily, Timer, UserTask
 
+# The tables a step may queue rows for; new task and timer rows too (engine.casework.step_rows.insert_later).
 _TABLES = {table.name: table for table in (HistoryEntry.__table__, Event.__table__, AccessLogEntry.__table__,
-                                           ReportDaily.__table__)}
+                                           ReportDaily.__table__, UserTask.__table__, Timer.__table__)}
 _ORM_PENDING = (HistoryEntry, Event, AccessLogEntry)
 
 
