@@ -129,13 +129,20 @@ def size_of(value, limit: int) -> int:
             return stack[-1][2]
 
 
+def cpu_seconds() -> float:
+    """The CPU time of the calling thread: what an evaluation or engine run costs, whatever else the machine is
+    doing. Budgets are not wall-clock time, which grows with the load: on a busy machine a legitimate decision
+    table then ran "too long" and its case took the wrong turn (a flaky ladder test, issue 19)."""
+    return time.thread_time()
+
+
 class Meter:
-    """Counts one evaluation's steps and time, and refuses values beyond the budget as they are made."""
+    """Counts one evaluation's steps and CPU time, and refuses values beyond the budget as they are made."""
 
     def __init__(self, budget: Budget):
         self.budget = budget
         self.steps = 0
-        self.deadline = time.monotonic() + budget.seconds
+        self.deadline = cpu_seconds() + budget.seconds
 
     def tick(self) -> None:
         """One interpreter step: refuse once the evaluation has run too many steps or too long."""
@@ -143,8 +150,9 @@ class Meter:
         if self.steps > self.budget.steps:
             raise BudgetExceeded(f"{self.budget.steps} evaluation steps",
                                  "an expression or script took too many steps")
-        if time.monotonic() > self.deadline:
-            raise BudgetExceeded(f"{self.budget.seconds:g} s per evaluation", "an expression or script ran too long")
+        if cpu_seconds() > self.deadline:
+            raise BudgetExceeded(f"{self.budget.seconds:g} s of CPU per evaluation",
+                                 "an expression or script ran too long")
 
     def check_int(self, bits: int) -> None:
         if bits > self.budget.int_bits:
@@ -172,7 +180,7 @@ class EngineMeter:
     def __init__(self, budget: Budget):
         self.budget = budget
         self.steps = 0
-        self.deadline = time.monotonic() + budget.engine_seconds
+        self.deadline = cpu_seconds() + budget.engine_seconds
 
     def step(self, element: str | None) -> None:
         self.steps += 1
@@ -180,6 +188,6 @@ class EngineMeter:
             raise BudgetExceeded(f"{self.budget.engine_steps} elements per step of a case",
                                  "the process ran too many elements without waiting (a loop with no task "
                                  "or timer in it?)", element)
-        if time.monotonic() > self.deadline:
-            raise BudgetExceeded(f"{self.budget.engine_seconds:g} s per step of a case",
+        if cpu_seconds() > self.deadline:
+            raise BudgetExceeded(f"{self.budget.engine_seconds:g} s of CPU per step of a case",
                                  "the process ran too long without waiting", element)

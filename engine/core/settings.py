@@ -96,8 +96,9 @@ class Settings(BaseSettings):
     # this plus a margin, after which another worker retries it (a worker that died mid-delivery).
     webhook_timeout_seconds: float = 10.0
     # Budgets of uploaded models (engine.bpmn.budget): what one evaluation (a condition, timer expression,
-    # script task or decision cell) may cost, enforced while it runs, and what one request's or timer firing's
-    # run of the engine may do before the case waits. A case that goes beyond one fails that step alone.
+    # script task or decision cell) may cost in steps and CPU seconds, enforced while it runs, and what one
+    # request's or timer firing's run of the engine may do before the case waits. A case that goes beyond one
+    # fails that step alone.
     expression_max_seconds: float = 1.0
     expression_max_steps: int = 100_000
     expression_max_int_bits: int = 4096
