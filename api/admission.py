@@ -29,15 +29,19 @@ class Admission:
         self.slots = slots
         self._semaphore = anyio.Semaphore(slots)
 
-    @asynccontextmanager
-    async def slot(self, scope: dict) -> AsyncIterator[None]:
-        """Hold one slot for the request of `scope` (an ASGI scope) while the block runs."""
+    async def _take(self, scope: dict) -> None:
+        """Wait in turn for a slot and mark the request of `scope` as holding it (not if cancelled meanwhile)."""
         WAITING.inc()
         try:
             await self._semaphore.acquire()
         finally:
             WAITING.dec()
         scope[_HELD] = True
+
+    @asynccontextmanager
+    async def slot(self, scope: dict) -> AsyncIterator[None]:
+        """Hold one slot for the request of `scope` (an ASGI scope) while the block runs."""
+        await self._take(scope)
         try:
             yield
         finally:
@@ -54,9 +58,4 @@ class Admission:
             yield
         finally:
             if held:  # cancelled while queueing again: nothing is held, so `slot` releases nothing
-                WAITING.inc()
-                try:
-                    await self._semaphore.acquire()
-                finally:
-                    WAITING.dec()
-                scope[_HELD] = True
+                await self._take(scope)
