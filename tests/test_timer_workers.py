@@ -93,8 +93,11 @@ def wait_until_fired(url: str, at_least: int, process: subprocess.Popen) -> int:
     return fired
 
 
-def test_four_workers_fire_two_thousand_due_timers_exactly_once(pg_url, tmp_path):
-    start_due_cases(pg_url, 2000)
+DUE = 1000  # enough for four workers to share by construction (below); the benchmark fires more
+
+
+def test_four_workers_fire_a_thousand_due_timers_exactly_once(pg_url, tmp_path):
+    start_due_cases(pg_url, DUE)
     logs = [tmp_path / f"worker{n}.log" for n in range(4)]
     with ExitStack() as files:
         out = [files.enter_context(open(log, "w")) for log in logs]
@@ -104,17 +107,17 @@ def test_four_workers_fire_two_thousand_due_timers_exactly_once(pg_url, tmp_path
         wait_until_fired(pg_url, 10, first)
         first.send_signal(signal.SIGSTOP)
         at_stop = counts(pg_url)["fired"]  # final for the first worker but for the one batch it may hold
-        assert at_stop < 2000 - 10, "the first worker was stopped with work left for the others"
+        assert at_stop < DUE - 10, "the first worker was stopped with work left for the others"
         others = [worker(pg_url, tmp_path, "--once", stdout=f) for f in out[1:]]
         assert [w.wait(300) for w in others] == [0, 0, 0]
         first.send_signal(signal.SIGCONT)
         assert first.wait(300) == 0
     outputs = [log.read_text() for log in logs]
-    assert counts(pg_url) == {"fired": 2000, "cases_fired_twice": 0, "completed": 2000, "completed_twice": 0,
+    assert counts(pg_url) == {"fired": DUE, "cases_fired_twice": 0, "completed": DUE, "completed_twice": 0,
                               "timers_left": 0, "half_done": 0, "open_without_timer": 0}
     per_worker = [fired_by(out) for out in outputs]
-    assert sum(per_worker) == 2000
-    assert per_worker[0] >= at_stop >= 10 and sum(per_worker[1:]) >= 2000 - at_stop - 10 > 0, per_worker
+    assert sum(per_worker) == DUE
+    assert per_worker[0] >= at_stop >= 10 and sum(per_worker[1:]) >= DUE - at_stop - 10 > 0, per_worker
 
 
 def test_a_worker_killed_while_firing_leaves_nothing_half_done(pg_url, tmp_path):
