@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -85,3 +87,18 @@ def database_bytes(db_url: str) -> bytes:
     from conftest import _pg_bin  # conftest imports nothing from here, but pytest loads it first
     url = db_url.replace("postgresql+psycopg://", "postgresql://")
     return subprocess.run([_pg_bin("pg_dump"), "--dbname", url], check=True, capture_output=True).stdout
+
+
+def open_long_polls(server, client: httpx.Client, after: str, count: int = 4) -> tuple[list, list[threading.Thread]]:
+    """`count` long-polls (20 s) on /events after `after`, each on a thread of its own, returned once the server
+    holds them all (at most 10 s); the answers (as they come) and the threads."""
+    answers: list = []
+    polls = [threading.Thread(target=lambda: answers.append(
+        client.get("/events", params={"after": after, "wait": 20}, timeout=60))) for _ in range(count)]
+    for poll in polls:
+        poll.start()
+    waiting, deadline = server.app.state.feed_waits, time.monotonic() + 10
+    while sum(waiting.values()) < count:  # until the server holds every one (each answers only on an event)
+        assert time.monotonic() < deadline, f"waiting at once: {waiting}"
+        threading.Event().wait(0.02)
+    return answers, polls

@@ -1,8 +1,6 @@
 """Admission slots: a server process lets few requests at a time work on the database, and long-polls hold none."""
 from __future__ import annotations
 
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import anyio
@@ -11,7 +9,7 @@ from prometheus_client import REGISTRY
 
 from api.admission import Admission
 from conftest import Server
-from factories import complete, deployed, start_case
+from factories import complete, deployed, open_long_polls, start_case
 
 
 @pytest.fixture
@@ -27,15 +25,9 @@ def test_open_long_polls_hold_no_slot_so_other_requests_answer_while_they_wait(o
     with server.client("nils", "integrator", scopes=("events",)) as nils, \
             server.client("hanna", "handlaggare") as hanna:
         cursor = nils.get("/events").json()["next_cursor"]
-        answers: list = []
-        polls = [threading.Thread(target=lambda: answers.append(
-            nils.get("/events", params={"after": cursor, "wait": 20}, timeout=60))) for _ in range(4)]
-        for poll in polls:
-            poll.start()
-        waiting, deadline = server.app.state.feed_waits, time.monotonic() + 10
-        while sum(waiting.values()) < 4:  # until the server holds all four (a poll that kept the slot would let
-            assert time.monotonic() < deadline, f"waiting at once: {waiting}"  # the next in only after 20 s)
-            threading.Event().wait(0.02)
+        # All four held at once: a poll that kept the slot would let the next in only after 20 s.
+        answers, polls = open_long_polls(server, nils, cursor)
+        waiting = server.app.state.feed_waits
         # Had a poll kept the one slot while it waited, these would queue behind it for 20 s (the client's
         # timeout is 30 s, so they would fail on waiting out the polls, not on a tight timing).
         assert hanna.get("/tasks").status_code == 200

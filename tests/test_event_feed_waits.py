@@ -1,9 +1,7 @@
 """Long-polls on the event feed: they wait without holding a thread, and one client's are capped."""
 from __future__ import annotations
 
-import threading
-
-from factories import start_case
+from factories import open_long_polls, start_case
 
 
 def test_a_long_poll_answers_when_an_event_arrives_and_a_fifth_one_at_once_is_refused(server):
@@ -11,14 +9,7 @@ def test_a_long_poll_answers_when_an_event_arrives_and_a_fifth_one_at_once_is_re
     deployed(server, "enkel.bpmn")
     with server.client("nils", "integrator") as nils, server.client("hanna", "handlaggare") as hanna:
         cursor = nils.get("/events").json()["next_cursor"]
-        answers: list = []
-        polls = [threading.Thread(target=lambda: answers.append(
-            nils.get("/events", params={"after": cursor, "wait": 20}, timeout=60))) for _ in range(4)]
-        for poll in polls:
-            poll.start()
-        waiting = server.app.state.feed_waits
-        while sum(waiting.values()) < 4:  # until the server holds all four (each answers only on an event)
-            threading.Event().wait(0.02)
+        answers, polls = open_long_polls(server, nils, cursor)
         # The four waits hold no worker thread: the server answers meanwhile, and refuses a fifth wait.
         fifth = nils.get("/events", params={"after": cursor, "wait": 20})
         assert fifth.status_code == 429 and fifth.headers["retry-after"] == "1"
