@@ -22,12 +22,12 @@ from engine.core.settings import Settings, get_settings
 from engine.integration.webhooks import Deliverer
 
 from . import openapi, problems
+from .admission import Admission
 from .deps import known_query
 from .feed_watch import FeedWatch
 from .limits import RequestLimits
 from .rate_limit import RateLimit
 from .request_log import RequestLog
-from .admission import Admission
 from .routes import (absence, access_log, api_keys, cases, documents, engine_rest, events, health, incidents,
                      messages, migrations, participants, people, process_definitions, reports, scim, tasks, timers,
                      training, webhooks)

@@ -54,12 +54,7 @@ def _worker(host: str, port: int, supervisor: int) -> None:  # pragma: no cover 
     _die_with(supervisor)
     import uvicorn
 
-    from engine.core.logs import configure, route_standard_logging
-    from engine.core.settings import get_settings
-
-    as_json = get_settings().log_format == "json"
-    configure(json=as_json)
-    route_standard_logging(json=as_json)
+    # Logging is set up by the app factory (api.app.serve_app), which uvicorn calls before it logs anything.
     # Bound, not listening: uvicorn listens (backlog 2048) once the app is loaded and started, so no connection
     # is handed to this process while it still imports the app (seconds, during which it would only wait).
     sock = reuse_port_socket(host, port)
