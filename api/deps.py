@@ -1,4 +1,14 @@
-"""Request dependencies: the transaction owner, the caller, and the services."""
+"""Request dependencies: the transaction owner, the caller, and the services.
+
+Where a request's work runs. A route is a plain `def`, run in a worker thread, so a step that waits (on a row
+lock, on SQLite's writer) holds only its own thread. What surrounds it runs on the event loop when it cannot wait
+on another transaction: the caller's directory read (a token's signature is cached) and the commit or rollback of
+a transaction that has nothing left to write. So a completion hands over to a thread once, not three times (FastAPI
+runs each `def` dependency in a thread of its own); the two extra hand-overs cost about a sixth of its CPU in
+thread switches and interpreter-lock transfers (issue 19). Anything that writes (a first sign-in remembered, a
+pending flush, refused attempts for the access log) goes to a thread: on the loop it could wait on a lock held by
+a request whose own commit needs the loop.
+"""
 from __future__ import annotations
 
 from typing import Annotated, AsyncIterator, get_args, get_origin
@@ -61,19 +71,25 @@ async def known_query(request: Request) -> None:  # async: no I/O, so no hop to 
 async def _session(request: Request) -> AsyncIterator[Session]:
     """One transaction per request: commit on success, roll back on any error.
 
-    Async, with the ending in one worker-thread call: a plain generator would cost two thread hops per request
-    (FastAPI runs its enter and its exit in the thread pool), and opening a session does no I/O. The request
-    holds one of the process's slots (api.admission) from before the session opens until it has ended."""
+    Async, so opening it and (mostly) ending it cost no thread hop (see the module's docstring). The request holds
+    one of the process's slots (api.admission) from before the session opens until it has ended."""
     async with request.app.state.admission.slot(request.scope):
         session = request.app.state.session_factory()
         try:
             yield session
         except BaseException:
-            with anyio.CancelScope(shield=True):  # the session is ended even if the request is being cancelled
-                await run_in_threadpool(_end, session, False)
+            await _ended(session, False)
             raise
-        with anyio.CancelScope(shield=True):
-            await run_in_threadpool(_end, session, True)
+        await _ended(session, True)
+
+
+async def _ended(session: Session, ok: bool) -> None:
+    """`_end` on the loop if it only commits or rolls back what is written, else in a worker thread."""
+    if audit.has_refused(session) or (ok and (session.new or session.dirty or session.deleted)):
+        with anyio.CancelScope(shield=True):  # the session is ended even if the request is being cancelled
+            await run_in_threadpool(_end, session, ok)
+    else:
+        _end(session, ok)  # a round trip that waits on no other transaction
 
 
 def _end(session: Session, ok: bool) -> None:
@@ -97,26 +113,39 @@ def _end(session: Session, ok: bool) -> None:
 SessionDep = Annotated[Session, Depends(_session, scope="function")]
 
 
-def _principal(request: Request, session: SessionDep,
-               credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
+async def _principal(request: Request, session: SessionDep,
+                     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
     """The caller, from a local or OIDC bearer token or an API key, as the directory knows them."""
     if credentials is None:
         raise Unauthenticated("a Bearer token or API key is required")
-    state = request.app.state
+    state, token = request.app.state, credentials.credentials
     try:
-        if looks_like_key(credentials.credentials):
-            principal = ApiKeyService(session, state.clock).authenticate(credentials.credentials)
-        else:
-            # The one place every request's caller is resolved: deactivated or re-roled people change at the next
-            # request.
-            principal = directory.effective(session, verify_token(state.settings, state.clock,
-                                                                  credentials.credentials, state.verified_tokens),
-                                             state.clock)
-            if session.info.pop(directory.CHANGED, False):
-                session.commit()  # who signed in is remembered even if the request is then refused
+        # On the loop when it is a read: an API key, or a token whose signature is cached (a check may fetch the
+        # provider's keys) of someone the directory already knows as they are (see the module's docstring).
+        principal = None
+        if looks_like_key(token):
+            principal = ApiKeyService(session, state.clock).authenticate(token)
+        elif state.verified_tokens.holds(token):
+            principal = directory.effective(session, _claims(state, token), state.clock, may_write=False)
+        if principal is None:
+            principal = await run_in_threadpool(_signed_in, state, session, token)
     except Refused as exc:
         raise Unauthenticated(exc.detail) from None
     state.rate_limit.hit(principal)
+    return principal
+
+
+def _claims(state, token: str) -> Principal:
+    return verify_token(state.settings, state.clock, token, state.verified_tokens)
+
+
+def _signed_in(state, session: Session, token: str) -> Principal:
+    """The caller a token names, as the directory knows them, in a worker thread: a first sign-in or changed claims
+    are remembered, and committed even if the request is then refused. Deactivated or re-roled people change at
+    their next request, on either path."""
+    principal = directory.effective(session, _claims(state, token), state.clock)
+    if session.info.pop(directory.CHANGED, False):
+        session.commit()
     return principal
 
 

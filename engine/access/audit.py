@@ -79,6 +79,11 @@ def record_refused(session: Session, clock: Clock, principal: Principal, case_id
     session.info.setdefault(_REFUSED, []).extend(_entries(clock, principal, [case_id], "refused", what))
 
 
+def has_refused(session: Session) -> bool:
+    """Whether refused attempts wait to be written when the session's transaction ends."""
+    return bool(session.info.get(_REFUSED))
+
+
 def write_refused(session: Session) -> None:
     """Commit the refused attempts noted during the transaction that just ended."""
     rows = session.info.pop(_REFUSED, [])

@@ -145,13 +145,17 @@ _SEEN = select(Person.id, Person.active, Person.managed_by, Person.agency, Perso
                Person.user_name).where(Person.issuer == bindparam("issuer"), Person.subject == bindparam("subject"))
 
 
-def effective(session: Session, principal: Principal, clock: Clock | None = None) -> Principal:
-    """The principal as the directory knows them; Deactivated if the directory says they may not act."""
+def effective(session: Session, principal: Principal, clock: Clock | None = None,
+              may_write: bool = True) -> Principal | None:
+    """The principal as the directory knows them; Deactivated if the directory says they may not act. Without
+    `may_write`, None where their row must first be created or changed (a first sign-in, changed claims)."""
     if not is_person(principal):
         return principal
     issuer, subject = principal.key
     person = session.execute(_SEEN, {"issuer": issuer, "subject": subject}).first()
     if person is None or (person.managed_by == SIGN_IN and _changed(person, _claimed(principal))):
+        if not may_write:
+            return None
         person = remember(session, principal, clock)
     if not person.active:
         raise Deactivated("this person is deactivated in the directory")

@@ -145,6 +145,11 @@ class VerifiedTokens:
         self._entries: OrderedDict[str, tuple[float, dict, str]] = OrderedDict()
         self._lock = threading.Lock()  # requests verify in several worker threads
 
+    def holds(self, token: str) -> bool:
+        """Whether the token's checked claims are here and fresh (so `claims` does no signature check or key fetch)."""
+        entry = self._entries.get(token)
+        return entry is not None and entry[0] > time.monotonic()
+
     def claims(self, settings: Settings, token: str) -> tuple[dict, str]:
         """`_claims(settings, token)`, from the cache while the entry is fresh."""
         now = time.monotonic()

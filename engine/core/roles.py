@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 
+@lru_cache(maxsize=4096)  # a completion asks about thirty times, for a handful of names (issue 19's profile)
 def role_id(name: str | None) -> str | None:
     """The role id for a lane or role name, or None for an empty one."""
     if not name or not name.strip():
