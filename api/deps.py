@@ -3,11 +3,12 @@
 Where a request's work runs. A route is a plain `def`, run in a worker thread, so a step that waits (on a row
 lock, on SQLite's writer) holds only its own thread. What surrounds it runs on the event loop when it cannot wait
 on another transaction: the caller's directory read (a token's signature is cached) and the commit or rollback of
-a transaction that has nothing left to write. So a completion hands over to a thread once, not three times (FastAPI
-runs each `def` dependency in a thread of its own); the two extra hand-overs cost about a sixth of its CPU in
-thread switches and interpreter-lock transfers (issue 19). Anything that writes (a first sign-in remembered, a
-pending flush, refused attempts for the access log) goes to a thread: on the loop it could wait on a lock held by
-a request whose own commit needs the loop.
+a transaction that has nothing left to write. So a completion hands over to a thread once, not three times
+(FastAPI runs each `def` dependency in a thread of its own); the two extra hand-overs cost 2-7 % of its CPU in
+thread switches and interpreter-lock transfers (issue 19). Running the route itself on the loop saved more
+(15-20 %), but then one request waiting on a row lock stops every request of its process. Anything that writes (a
+first sign-in remembered, a pending flush, refused attempts for the access log) goes to a thread: on the loop it
+could wait on a lock held by a request whose own commit needs the loop.
 """
 from __future__ import annotations
 
