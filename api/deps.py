@@ -127,7 +127,7 @@ async def _principal(request: Request, session: SessionDep,
         if looks_like_key(token):
             principal = ApiKeyService(session, state.clock).authenticate(token)
         elif state.verified_tokens.holds(token):
-            principal = directory.effective(session, _claims(state, token), state.clock, may_write=False)
+            principal = directory.effective(session, _verified(state, token), state.clock, may_write=False)
         if principal is None:
             principal = await run_in_threadpool(_signed_in, state, session, token)
     except Refused as exc:
@@ -136,7 +136,8 @@ async def _principal(request: Request, session: SessionDep,
     return principal
 
 
-def _claims(state, token: str) -> Principal:
+def _verified(state, token: str) -> Principal:
+    """The principal the token names, its signature checked once per few minutes (state.verified_tokens)."""
     return verify_token(state.settings, state.clock, token, state.verified_tokens)
 
 
@@ -144,7 +145,7 @@ def _signed_in(state, session: Session, token: str) -> Principal:
     """The caller a token names, as the directory knows them, in a worker thread: a first sign-in or changed claims
     are remembered, and committed even if the request is then refused. Deactivated or re-roled people change at
     their next request, on either path."""
-    principal = directory.effective(session, _claims(state, token), state.clock)
+    principal = directory.effective(session, _verified(state, token), state.clock)
     if session.info.pop(directory.CHANGED, False):
         session.commit()
     return principal
