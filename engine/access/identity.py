@@ -147,7 +147,8 @@ class VerifiedTokens:
 
     def holds(self, token: str) -> bool:
         """Whether the token's checked claims are here and fresh (so `claims` does no signature check or key fetch)."""
-        entry = self._entries.get(token)
+        with self._lock:  # asked on the event loop while worker threads change the entries
+            entry = self._entries.get(token)
         return entry is not None and entry[0] > time.monotonic()
 
     def claims(self, settings: Settings, token: str) -> tuple[dict, str]:
