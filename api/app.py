@@ -80,6 +80,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.clock = clock or (TrainingClock() if settings.training_clock else SystemClock())
     app.state.db = engine
     app.state.session_factory = make_session_factory(engine)
+    # The event loop's own connections (api.deps.Step): a statement on them waits at most step_lock_wait_ms on a
+    # lock; one per request slot, as only requests holding a slot have a session.
+    app.state.loop_db = None if settings.is_sqlite() or not settings.steps_on_loop else make_engine(
+        settings.resolved_database_url(), application_name="samverka-loop", pool_size=settings.request_slots,
+        max_overflow=settings.request_slots, prepared_statements=settings.db_prepared_statements,
+        lock_timeout_ms=settings.step_lock_wait_ms)
+    app.state.loop_sessions = app.state.loop_db and make_session_factory(app.state.loop_db)
     app.state.runner = Runner(app.state.clock, budget=Budget.from_settings(settings))
     app.state.specs = SpecCache()
     app.state.admission = Admission(settings.request_slots)

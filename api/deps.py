@@ -1,14 +1,16 @@
 """Request dependencies: the transaction owner, the caller, and the services.
 
-Where a request's work runs. A route is a plain `def`, run in a worker thread, so a step that waits (on a row
-lock, on SQLite's writer) holds only its own thread. What surrounds it runs on the event loop when it cannot wait
-on another transaction: the caller's directory read (a token's signature is cached) and the commit or rollback of
-a transaction that has nothing left to write. So a completion hands over to a thread once, not three times
-(FastAPI runs each `def` dependency in a thread of its own); the two extra hand-overs cost 2-7 % of its CPU in
-thread switches and interpreter-lock transfers (issue 19). Running the route itself on the loop saved more
-(15-20 %), but then one request waiting on a row lock stops every request of its process. Anything that writes (a
-first sign-in remembered, a pending flush, refused attempts for the access log) goes to a thread: on the loop it
-could wait on a lock held by a request whose own commit needs the loop.
+Where a request's work runs. Thread hand-overs cost CPU (thread switches, interpreter-lock transfers): taking the
+two around the route out (the caller's directory read, a commit with nothing left to write) saved 2-7 % of a
+completion's CPU, running the route on the loop a further 15-20 % (issue 19). But on the event loop, a statement
+that waits on a lock stops every request of the process, and a wait could be on a request whose own commit needs
+the loop. So:
+- a route that takes `StepDep` (a task's completion, task lists, a case) runs its work on the loop on PostgreSQL,
+  over connections whose statements give up after `step_lock_wait_ms` waiting on a lock; one that gives up is
+  rolled back and its work run again from the top in a worker thread, where it waits as long as it must;
+- every other route is a plain `def`, run in a worker thread, so a wait holds only its thread;
+- what surrounds the route runs on the loop when it only reads or commits; a write (a first sign-in remembered,
+  refused attempts for the access log, a flush still pending) goes to a thread.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from typing import Annotated, AsyncIterator, get_args, get_origin
 import anyio
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -27,6 +30,7 @@ from engine.access.identity import Principal, verify_token
 from engine.casework.cases import CaseService
 from engine.casework.scoring import ScoringSettings
 from engine.casework.tasks import TaskService
+from engine.core.db import waited_on_lock
 from engine.core.errors import FieldError, InvalidInput, Refused
 
 from .problems import Unauthenticated
@@ -75,7 +79,9 @@ async def _session(request: Request) -> AsyncIterator[Session]:
     Async, so opening it and (mostly) ending it cost no thread hop (see the module's docstring). The request holds
     one of the process's slots (api.admission) from before the session opens until it has ended."""
     async with request.app.state.admission.slot(request.scope):
-        session = request.app.state.session_factory()
+        state = request.app.state
+        on_loop = state.loop_sessions is not None and _takes_step(request.scope.get("route"))
+        session = state.loop_sessions() if on_loop else state.session_factory()
         try:
             yield session
         except BaseException:
@@ -129,6 +135,7 @@ async def _principal(request: Request, session: SessionDep,
         elif state.verified_tokens.holds(token):
             principal = directory.effective(session, _verified(state, token), state.clock, may_write=False)
         if principal is None:
+            _to_threads(state, session)
             principal = await run_in_threadpool(_signed_in, state, session, token)
     except Refused as exc:
         raise Unauthenticated(exc.detail) from None
@@ -170,3 +177,60 @@ async def _tasks(request: Request, cases: CasesDep) -> TaskService:
 
 
 TasksDep = Annotated[TaskService, Depends(_tasks)]
+
+
+class Step:
+    """Runs a route's work: on the event loop over a loop session, else (or after a lock wait) in a worker thread."""
+
+    def __init__(self, state, session: Session):
+        self.state, self.session = state, session
+
+    async def __call__(self, work, *args, **kwargs):
+        """`work(*args, **kwargs)`'s result; its writes are flushed before it returns, so the commit waits on
+        nothing (and runs on the loop)."""
+        if _on_loop(self.state, self.session):
+            try:
+                result = work(*args, **kwargs)
+                self.session.flush()
+                return result
+            except DBAPIError as exc:
+                if not waited_on_lock(exc):
+                    raise
+                _to_threads(self.state, self.session)  # another transaction holds a row: wait for it in a thread
+        return await run_in_threadpool(work, *args, **kwargs)
+
+
+def _to_threads(state, session: Session) -> None:
+    """Move a loop session's request to the ordinary pool, starting over: what it read or wrote is rolled back."""
+    if _on_loop(state, session):
+        session.rollback()
+        session.close()
+        session.info.clear()  # per-transaction notes (roles read, subscriptions, refused attempts) are made again
+        session.bind = state.db
+
+
+def _on_loop(state, session: Session) -> bool:
+    return session.bind is not state.db
+
+
+async def _step(request: Request, session: SessionDep) -> Step:
+    return Step(request.app.state, session)
+
+
+StepDep = Annotated[Step, Depends(_step)]
+_STEP_ROUTES: dict[int, bool] = {}
+
+
+def _takes_step(route) -> bool:
+    """Whether the route's dependencies include `StepDep` (so its work may run on the loop); asked once per route."""
+    if route is None or not hasattr(route, "dependant"):
+        return False
+    found = _STEP_ROUTES.get(id(route))
+    if found is None:
+        stack, found = [route.dependant], False
+        while stack and not found:
+            current = stack.pop()
+            found = current.call is _step
+            stack.extend(current.dependencies)
+        _STEP_ROUTES[id(route)] = found
+    return found

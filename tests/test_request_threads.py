@@ -1,12 +1,14 @@
-"""Where a request's work runs (api.deps): a step that waits on a row lock holds only its own worker thread, and
-so does a sign-in that must write the directory, so the server answers everyone else meanwhile. Before, either
-would have been fine; what this proves is that moving the caller and the commit onto the event loop did not put a
-wait there."""
+"""Where a request's work runs (api.deps): a step begins on the event loop, and one that would wait on a row lock
+gives up there after step_lock_wait_ms, starts over and waits in a worker thread; a sign-in that must write the
+directory waits in its own thread too. So the server answers everyone else meanwhile, and what the loop began is
+rolled back."""
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from sqlalchemy import text
 from factories import start_case
 from forms_data import person
 from test_hlt import HLT_MOTET
@@ -14,7 +16,21 @@ from test_races import CASE_LOCK, holding, wait_for_waiters
 
 pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 PERSON_LOCK = "SELECT id FROM person WHERE subject = :subject FOR UPDATE"
+WAITING_AS = ("SELECT application_name FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+              "AND datname = current_database()")
 AKTUALISERING = {"aktualiserad_av": person("lisa"), "akut": False, "behov": "Oro", "tas_upp": True}
+
+
+def waiting_as(lock) -> list[str]:
+    """The connections waiting on a lock, by application name, once some wait and none is the event loop's (a
+    statement there gives up after step_lock_wait_ms: one seen waiting a moment ago is on its way to a thread)."""
+    deadline = time.monotonic() + 10
+    while True:
+        lock.execute(text("SELECT pg_stat_clear_snapshot()"))
+        names = lock.execute(text(WAITING_AS)).scalars().all()
+        if (names and "samverka-loop" not in names) or time.monotonic() > deadline:
+            return names
+        time.sleep(0.02)
 
 
 def test_a_completion_waiting_on_its_case_leaves_the_server_answering_others(product, db_url):
@@ -24,12 +40,18 @@ def test_a_completion_waiting_on_its_case_leaves_the_server_answering_others(pro
         with ThreadPoolExecutor(1) as pool, holding(db_url, CASE_LOCK, case_id=held["id"]) as lock:
             waiting = pool.submit(hugo.post, f"/tasks/{task_id}/complete", json={"data": AKTUALISERING})
             wait_for_waiters(lock, 1)
+            # It began on the event loop's connections, gave up after step_lock_wait_ms and waits in a thread.
+            assert waiting_as(lock) == ["samverka"]
             meanwhile = hilda.get(f"/cases/{other['id']}")
             assert meanwhile.status_code == 200, meanwhile.text
             assert not waiting.done(), "the completion waits on its case until the lock is let go"
         done = waiting.result()
         assert done.status_code == 200, done.text
         assert done.json()["state"] == "completed"
+        history = hugo.get(f"/cases/{held['id']}/history").json()["items"]
+        assert [h["event"] for h in history].count("task_completed") == 1, "what the loop began was rolled back"
+        assert [t["element_id"] for t in done.json()["open_tasks"]] == \
+            [t["element_id"] for t in hugo.get(f"/cases/{held['id']}").json()["open_tasks"]]
 
 
 def test_a_sign_in_that_must_update_the_directory_waits_in_its_own_thread(product, db_url):

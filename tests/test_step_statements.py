@@ -30,11 +30,13 @@ def test_a_completion_takes_a_bounded_number_of_statements(server):
     with server.client("kim", "kontaktperson") as kim:
         task_id = start_case(kim, "uppfoljning")["open_tasks"][0]["id"]
         task_id = complete(kim, task_id, fortsatt=True).json()["open_tasks"][0]["id"]  # version row now known
-        event.listen(server.app.state.db, "before_cursor_execute", listener)
+        # On PostgreSQL the step runs on the event loop's own connections (api.deps.Step), on SQLite in a thread.
+        engine = server.app.state.loop_db or server.app.state.db
+        event.listen(engine, "before_cursor_execute", listener)
         try:
             assert complete(kim, task_id, fortsatt=True).status_code == 200
         finally:
-            event.remove(server.app.state.db, "before_cursor_execute", listener)
+            event.remove(engine, "before_cursor_execute", listener)
     # the caller's directory row (issue 21: every request reads it — a person deactivated or re-provisioned by SCIM
     # is refused or re-roled on their next request, in any worker, so it cannot be cached); one select of the task,
     # its case, the case's open tasks and timers, the caller's roles in it and whether any webhook subscription is

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from engine.casework.suspension import SuspensionService
 from engine.core.models import HistoryEntry
 
-from ..deps import CasesDep, PrincipalDep
+from ..deps import CasesDep, PrincipalDep, StepDep
 from ..incident_schemas import SuspendIn
 from ..schemas import Actor, BlockedOut, CaseCreate, CaseOut, CaseSummary, HistoryOut, LinkOut, MessageIn, Page, TaskOut, TimerOut
 
@@ -43,12 +43,12 @@ def list_cases(cases: CasesDep, principal: PrincipalDep, process_key: str | None
 
 
 @router.get("/{case_id}", response_model=CaseOut)
-def get_case(case_id: str, cases: CasesDep, principal: PrincipalDep):
+async def get_case(case_id: str, cases: CasesDep, principal: PrincipalDep, step: StepDep):
     """A case: status, process version, data, open tasks and pending timers.
 
     You see the data your agency recorded, and other agencies' only while the guardians'
     consent covers both. A case you may not read answers 404."""
-    return _case_out(cases, principal, case_id)
+    return await step(_case_out, cases, principal, case_id)
 
 
 @router.post("/{case_id}/cancel", response_model=CaseOut)

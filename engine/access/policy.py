@@ -109,12 +109,20 @@ def units_of(principal: Principal) -> frozenset[str]:
     return principal.units or frozenset({NO_UNIT})
 
 
+_ROLES = "policy.roles"
+
+
 class CaseAccess:
     """The rules above, over the caller's session; `areas` maps a unit to the area it belongs to."""
 
     def __init__(self, session: Session, clock: Clock, areas: dict[str, str] | None = None):
         self.session, self.clock, self.areas = session, clock, areas or {}
-        self._roles: dict[tuple[str, tuple[str, str]], set[str]] = {}  # per request: checked several times a step
+
+    @property
+    def _roles(self) -> dict[tuple[str, tuple[str, str]], set[str]]:
+        """Roles read in this request (a step checks them several times), in session.info: cleared with it when
+        the request's work starts again from the top (api/deps.py)."""
+        return self.session.info.setdefault(_ROLES, {})
 
     def known_roles(self, case_id: str, key: tuple[str, str], roles: set[str]) -> None:
         """Note the roles the person with `key` holds in the case, read with other rows of the same transaction."""

@@ -5,14 +5,19 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import sessionmaker
+
+LOCK_NOT_AVAILABLE = "55P03"  # SQLSTATE of a lock wait cut short by lock_timeout
 
 
 def make_engine(url: str, application_name: str = "samverka", pool_size: int = 10, max_overflow: int = 10,
-                prepared_statements: bool = True) -> Engine:
+                prepared_statements: bool = True, lock_timeout_ms: int | None = None) -> Engine:
     """Create an Engine; SQLite gets WAL, foreign keys, secure delete and a busy timeout; PostgreSQL names
     the connection and pools `pool_size` (+ `max_overflow` under a burst) connections; without
-    `prepared_statements` psycopg never prepares server-side (for PgBouncer in transaction mode before 1.21)."""
+    `prepared_statements` psycopg never prepares server-side (for PgBouncer in transaction mode before 1.21).
+    With `lock_timeout_ms`, a PostgreSQL statement that waits longer than that on a lock fails (`waited_on_lock`)
+    instead of waiting on."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -34,9 +39,15 @@ def make_engine(url: str, application_name: str = "samverka", pool_size: int = 1
         url = parsed.set(drivername="postgresql+psycopg")
     # No pre-ping: it would cost a round trip on every checkout. A connection that died (PostgreSQL restarted)
     # fails its request once, and SQLAlchemy then drops the whole pool; recycling bounds a connection's age.
+    options = {"options": f"-c lock_timeout={lock_timeout_ms}"} if lock_timeout_ms else {}
     return create_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800,
-                         connect_args={"application_name": application_name,
+                         connect_args={"application_name": application_name, **options,
                                        **({} if prepared_statements else {"prepare_threshold": None})})
+
+
+def waited_on_lock(exc: BaseException) -> bool:
+    """Whether `exc` is PostgreSQL's "lock not available": a statement gave up waiting (lock_timeout)."""
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE
 
 
 def make_session_factory(engine: Engine) -> sessionmaker:

@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     # Requests of one API process that work on the database at once (api/admission.py); the rest queue in the
     # event loop. Few slots and a process per core keep the interpreter lock uncontended (issue 19's figures).
     request_slots: int = Field(default=2, ge=1, le=256)
+    # PostgreSQL: the hot routes (a task's completion, task lists, a case) run on the event loop, not in a worker
+    # thread, over connections whose statements wait at most step_lock_wait_ms on a lock; one that would wait
+    # longer is rolled back and run again in a thread, where it waits as long as it must (api/deps.py).
+    steps_on_loop: bool = True
+    step_lock_wait_ms: int = Field(default=10, ge=1, le=1000)
     # Connections per process: the pool and what it may open beyond it under a burst. Every API and worker
     # process holds up to pool_size + max_overflow, so keep processes x that under PostgreSQL's max_connections.
     db_pool_size: int = 10
