@@ -54,6 +54,20 @@ def race(db_url: str, lock_sql: str, params: dict, *calls):
 
 
 CASE_LOCK = 'SELECT id FROM "case" WHERE id = :case_id FOR UPDATE'
+WAITING_AS = ("SELECT application_name FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+              "AND datname = current_database()")
+
+
+def waiting_as(lock) -> list[str]:
+    """The connections waiting on a lock, by application name, once some wait and none is the event loop's (a
+    statement there gives up after step_lock_wait_ms: one seen waiting a moment ago is on its way to a thread)."""
+    deadline = time.monotonic() + 10
+    while True:
+        lock.execute(text("SELECT pg_stat_clear_snapshot()"))
+        names = lock.execute(text(WAITING_AS)).scalars().all()
+        if (names and "samverka-loop" not in names) or time.monotonic() > deadline:
+            return names
+        time.sleep(0.02)
 
 
 def test_two_requests_with_the_same_idempotency_key_at_once_get_one_answer_and_one_effect(product, db_url):
@@ -99,6 +113,35 @@ def test_a_claim_racing_a_completion_leaves_one_consistent_outcome(product, db_u
             assert task["state"] == "completed" and task["assignee"] == "hugo"
         else:
             assert task["state"] == "open" and task["assignee"] == "hilda"
+
+
+def test_a_completion_of_a_case_another_transaction_changes_first_answers_409_and_changes_nothing(product, db_url):
+    # The case's UPDATE, with its version check, is part of the step's one write statement (engine.core.appends).
+    with product.client("hugo", *HLT_MOTET) as hugo:
+        case = start_case(hugo, "hlt")
+        task_id = case["open_tasks"][0]["id"]
+        data = {"aktualiserad_av": person("lisa"), "akut": False, "behov": "Oro", "tas_upp": True}
+        engine = make_engine(db_url)
+        try:
+            with engine.connect() as other, ThreadPoolExecutor(1) as pool:
+                other.execute(text('UPDATE "case" SET version = version + 1 WHERE id = :id'), {"id": case["id"]})
+                answer = pool.submit(hugo.post, f"/tasks/{task_id}/complete", json={"data": data})
+                assert waiting_as(other) == ["samverka"]  # in a thread: the step on the loop gave up and began again
+                other.commit()  # the other change lands first; the completion read the version before it
+                answer = answer.result()
+        finally:
+            engine.dispose()
+        assert answer.status_code == 409, answer.text
+        assert "changed by someone else" in answer.json()["detail"]
+        after = hugo.get(f"/cases/{case['id']}").json()
+        assert [t["id"] for t in after["open_tasks"]] == [task_id], "the task is still open"
+        history = hugo.get(f"/cases/{case['id']}/history").json()["items"]
+        assert "task_completed" not in [h["event"] for h in history], "nothing of the step was written"
+        assert complete_ok(hugo, task_id, data), "and a retry completes it"
+
+
+def complete_ok(client, task_id: str, data: dict) -> bool:
+    return client.post(f"/tasks/{task_id}/complete", json={"data": data}).status_code == 200
 
 
 def test_two_cullers_at_once_cull_each_due_case_once(product, db_url):

@@ -4,33 +4,17 @@ directory waits in its own thread too. So the server answers everyone else meanw
 rolled back."""
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import text
 from factories import start_case
 from forms_data import person
 from test_hlt import HLT_MOTET
-from test_races import CASE_LOCK, holding, wait_for_waiters
+from test_races import CASE_LOCK, holding, wait_for_waiters, waiting_as
 
 pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 PERSON_LOCK = "SELECT id FROM person WHERE subject = :subject FOR UPDATE"
-WAITING_AS = ("SELECT application_name FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-              "AND datname = current_database()")
 AKTUALISERING = {"aktualiserad_av": person("lisa"), "akut": False, "behov": "Oro", "tas_upp": True}
-
-
-def waiting_as(lock) -> list[str]:
-    """The connections waiting on a lock, by application name, once some wait and none is the event loop's (a
-    statement there gives up after step_lock_wait_ms: one seen waiting a moment ago is on its way to a thread)."""
-    deadline = time.monotonic() + 10
-    while True:
-        lock.execute(text("SELECT pg_stat_clear_snapshot()"))
-        names = lock.execute(text(WAITING_AS)).scalars().all()
-        if (names and "samverka-loop" not in names) or time.monotonic() > deadline:
-            return names
-        time.sleep(0.02)
 
 
 def test_a_completion_waiting_on_its_case_leaves_the_server_answering_others(product, db_url):

@@ -349,6 +349,7 @@ class CaseService:
                             self._tasks_of(snapshot.records))
         audit.record_one(appends, self.clock, principal, case.id, "write",
                          " ".join(dict.fromkeys(r.event for r in snapshot.records)))
+        appends.update_versioned(self.session, case)
         self.session.flush()
         appends.write(self.session)
         for record in snapshot.records:

@@ -4,6 +4,7 @@ engine.casework.cases.CaseService.apply calls these in the step's transaction; t
 """
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from sqlalchemy import bindparam, delete, or_, select, update
@@ -22,14 +23,22 @@ from engine.integration import outbox
 # The step's statements, built once: building and cache-keying a statement on every step costs about as much CPU
 # as running it.
 _TASKS = UserTask.__table__
-_TAKE = (update(_TASKS).where(_TASKS.c.id == bindparam("task_id"), _TASKS.c.state == "open",
-                              or_(_TASKS.c.assignee_id.is_(None), _TASKS.c.assignee_id == bindparam("ref")))
-         .values(state="completed", completed_at=bindparam("now"), completed_by=bindparam("user"),
-                 assignee=bindparam("user"), assignee_id=bindparam("ref")))
+_TAKE = (update(_TASKS).where(_TASKS.c.id == bindparam("take_id"), _TASKS.c.state == "open",
+                              or_(_TASKS.c.assignee_id.is_(None), _TASKS.c.assignee_id == bindparam("take_ref")))
+         .values(state="completed", completed_at=bindparam("take_now"), completed_by=bindparam("take_user"),
+                 assignee=bindparam("take_user"), assignee_id=bindparam("take_ref")))
+_TAKE_SQL = ("UPDATE user_task SET state = 'completed', completed_at = :take_now, completed_by = :take_user, "
+             "assignee = :take_user, assignee_id = :take_ref "
+             "WHERE id = :take_id AND state = 'open' AND (assignee_id IS NULL OR assignee_id = :take_ref)")
 _OPEN_TASKS = select(UserTask).where(UserTask.case_id == bindparam("case_id"), UserTask.state == "open")
 _TIMERS = select(Timer).where(Timer.case_id == bindparam("case_id"))
 _DELETE_TIMERS = delete(Timer.__table__).where(Timer.__table__.c.id.in_(bindparam("ids", expanding=True)))
+_DELETE_TIMERS_SQL = "DELETE FROM timer WHERE id IN (SELECT jsonb_array_elements_text(CAST(:gone_timers AS jsonb)))"
 _HISTORY = HistoryEntry.__table__
+
+
+def _any(_rows: int) -> None:
+    """The old timers' DELETE needs no count: the step needs them gone, however many rows that was."""
 
 
 def insert_later(session: Session, appends: Appends, row) -> None:
@@ -59,7 +68,7 @@ def sync_tasks(session: Session, appends: Appends, case: Case, snapshot: Snapsho
     rows = {row.id: row for row in open_tasks}
     current = {t.id for t in snapshot.open_tasks}
     if completed_task is not None:
-        take_completed(session, rows.get(completed_task), completed_task, principal, now)
+        take_completed(session, appends, rows.get(completed_task), completed_task, principal, now)
     for task_id, row in rows.items():
         if task_id not in current:
             if task_id != completed_task:
@@ -97,19 +106,24 @@ def sync_tasks(session: Session, appends: Appends, case: Case, snapshot: Snapsho
     return sorted((row for row in rows.values() if row.state == "open"), key=lambda r: (r.created_at, r.id))
 
 
-def take_completed(session: Session, row: UserTask | None, task_id: str, principal: Principal, now) -> None:
-    """Mark the task completed by `principal` in one conditional UPDATE, if it is open and free or theirs;
-    Conflict or InvalidTransition otherwise (a racer got there first)."""
-    taken = session.connection().execute(  # Core, not the ORM's bulk-update machinery
-        _TAKE, {"task_id": task_id, "ref": principal.ref, "now": now, "user": principal.user})
-    if taken.rowcount != 1:
+def take_completed(session: Session, appends: Appends, row: UserTask | None, task_id: str, principal: Principal,
+                   now) -> None:
+    """Mark the task completed by `principal` in one conditional UPDATE (with the step's other writes where they
+    are one statement), if it is open and free or theirs; Conflict or InvalidTransition otherwise (a racer got
+    there first)."""
+    def check(taken: int) -> None:
+        if taken == 1:
+            return
         if row is None:
             raise InvalidTransition(f"task {task_id} is no longer open")
         session.refresh(row)
         if row.state != "open":
             raise InvalidTransition(f"task {task_id} is {row.state}")
         raise Conflict(f"task {task_id} is claimed by {row.assignee}")
-    if row is not None:  # what the UPDATE wrote, without writing it again
+
+    appends.change(session, _TAKE, {"take_id": task_id, "take_ref": principal.ref, "take_now": now,
+                                    "take_user": principal.user}, check, _TAKE_SQL)
+    if row is not None:  # what the UPDATE writes, without writing it again
         for name, value in (("state", "completed"), ("completed_at", now), ("completed_by", principal.user),
                             ("assignee", principal.user), ("assignee_id", principal.ref)):
             set_committed_value(row, name, value)
@@ -122,7 +136,8 @@ def sync_timers(session: Session, appends: Appends, case: Case, snapshot: Snapsh
     current = {t.id: t for t in snapshot.timers}
     gone = [row for timer_id, row in rows.items() if timer_id not in current]
     if gone:  # Core, and the rows out of the session: no unit of work for a delete by key
-        session.connection().execute(_DELETE_TIMERS, {"ids": [row.id for row in gone]})
+        ids = [row.id for row in gone]
+        appends.change(session, _DELETE_TIMERS, {"ids": ids, "gone_timers": json.dumps(ids)}, _any, _DELETE_TIMERS_SQL)
         for row in gone:
             session.expunge(row)
     for timer_id, timer in current.items():

@@ -1,10 +1,13 @@
-"""A step's append-only rows (history, events, its access-log row, day counts) and its new task and timer rows,
-written together at its end.
+"""A step's writes at its end: its append-only rows (history, events, its access-log row, day counts), its new task
+and timer rows, and on PostgreSQL its conditional changes (the task taken, old timers deleted, the case's versioned
+UPDATE).
 
-Every statement costs the step about half a millisecond of CPU whatever it does (issue 19's profile), and these
-rows are only ever inserted, so a step gathers them here and writes them at once. On PostgreSQL that is one
-statement: each table's rows travel as one JSON array, expanded by `jsonb_populate_recordset` in its own
-data-modifying CTE, in the order they were added. Elsewhere (SQLite) it is one multi-row INSERT per table.
+Every statement costs the step about half a millisecond of CPU whatever it does (issue 19's profile), so a step
+gathers its writes here and writes them at once. On PostgreSQL that is one statement: each table's new rows travel
+as one JSON array, expanded by `jsonb_populate_recordset` in its own data-modifying CTE, in the order they were
+added; each change is a CTE with RETURNING, whose row count the statement answers and a check judges (a task taken
+by someone else, a case changed by someone else: the step raises, and its transaction is rolled back). Elsewhere
+(SQLite) a change runs at once and the rows go in one multi-row INSERT per table.
 """
 from __future__ import annotations
 
@@ -12,8 +15,12 @@ import json
 from datetime import date, datetime
 from functools import lru_cache
 
-from sqlalchemy import Table, text
+from typing import Callable
+
+from sqlalchemy import Table, inspect, text
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
 from engine.core.models import AccessLogEntry, Event, HistoryEntry, ReportDaily, Timer, UserTask
 
@@ -24,32 +31,74 @@ _ORM_PENDING = (HistoryEntry, Event, AccessLogEntry)
 
 
 class Appends:
-    """Rows to insert, per table, in the order they were added."""
+    """Rows to insert, per table, in the order they were added; changes too where all is one statement."""
 
     def __init__(self):
         self.rows: dict[str, list[dict]] = {}
+        self.combined: bool | None = None  # one statement (PostgreSQL); known from the first session seen
+        self.changes: list[tuple[str, dict, Callable[[int], None]]] = []  # (SQL, parameters, check of its rows)
+
+    def change(self, session: Session, statement, params: dict, check: Callable[[int], None], combined_sql: str) -> None:
+        """A conditional UPDATE or DELETE: `statement` now, or with `combined` its text `combined_sql` (named
+        parameters unique in the step, no RETURNING) in the step's one statement; `check(rows)` raises on a wrong
+        count of rows changed."""
+        if not self._combined(session):
+            check(session.connection().execute(statement, params).rowcount)
+            return
+        self.changes.append((combined_sql, params, check))
+
+    def update_versioned(self, session: Session, obj) -> None:
+        """With `combined`, `obj`'s changed columns written in the step's one statement with its version check (as
+        the ORM's flush would: StaleDataError if another transaction changed it first), and marked as written.
+        Elsewhere the ORM's flush writes it."""
+        if not self._combined(session):
+            return
+        state = inspect(obj)
+        version = state.mapper.version_id_col.key
+        changed = {attr.key: state.dict[attr.key] for attr in state.mapper.column_attrs
+                   if attr.key != version and state.attrs[attr.key].history.added}
+        if not changed:
+            return
+        old = getattr(obj, version)
+        key = f"v{len(self.changes)}"
+        record = {**changed, "id": obj.id, version: old}  # attribute keys are the column names in these models
+        sql = _versioned_update(obj.__table__.name, tuple(changed), version, key)
+        self.changes.append((sql, {key: json.dumps(record, default=_json_value)}, _versioned(obj)))
+        for name, value in (*changed.items(), (version, old + 1)):
+            set_committed_value(obj, name, value)  # what the statement writes, as if the ORM had flushed it
 
     def add(self, table: Table, rows: list[dict]) -> None:
         """Queue `rows` (all with the same keys) for `table`."""
         if rows:
             self.rows.setdefault(table.name, []).extend(rows)
 
+    def _combined(self, session: Session) -> bool:
+        if self.combined is None:
+            self.combined = session.get_bind().dialect.name == "postgresql"
+        return self.combined
+
     def write(self, session: Session) -> None:
         """Insert what is queued, in the session's transaction; rows of these tables the ORM holds go first, so
         history and the access log keep their order."""
-        if not self.rows:
+        if not self.rows and not self.changes:
             return
         if any(isinstance(pending, _ORM_PENDING) for pending in session.new):
             session.flush()
         connection = session.connection()
         queued, self.rows = self.rows, {}
-        if connection.dialect.name != "postgresql":
+        changes, self.changes = self.changes, []
+        if not self._combined(session):
             for name, rows in queued.items():
                 connection.execute(_TABLES[name].insert(), rows)
             return
         shapes = tuple((name, tuple(rows[0])) for name, rows in queued.items())
-        connection.execute(_statement(shapes), {f"rows{i}": json.dumps(rows, default=_json_value)
-                                                for i, rows in enumerate(queued.values())})
+        params = {f"rows{i}": json.dumps(rows, default=_json_value) for i, rows in enumerate(queued.values())}
+        for _, change_params, _ in changes:
+            params.update(change_params)
+        answer = connection.execute(_statement(shapes, tuple(sql for sql, _, _ in changes)), params)
+        if changes:
+            for (_, _, check), count in zip(changes, answer.one()):
+                check(count)
 
 
 def _json_value(value):
@@ -58,14 +107,37 @@ def _json_value(value):
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
-@lru_cache(maxsize=64)
-def _statement(shapes: tuple[tuple[str, tuple[str, ...]], ...]):
-    """One INSERT per (table, columns), as CTEs of one statement; built once per shape."""
+@lru_cache(maxsize=256)
+def _statement(shapes: tuple[tuple[str, tuple[str, ...]], ...], changes: tuple[str, ...] = ()):
+    """One INSERT per (table, columns) and the `changes`, as CTEs of one statement that answers each change's
+    count of rows (or, without changes, is the last INSERT); built once per shape."""
     inserts = []
     for index, (name, columns) in enumerate(shapes):
         quoted = ", ".join(f'"{column}"' for column in columns)
         picked = ", ".join(f'r."{column}"' for column in columns)
         inserts.append(f'INSERT INTO "{name}" ({quoted}) SELECT {picked} FROM jsonb_populate_recordset('
                        f'NULL::"{name}", CAST(:rows{index} AS jsonb)) WITH ORDINALITY AS r ORDER BY r.ordinality')
-    *first, last = inserts
-    return text((f"WITH {', '.join(f'a{i} AS ({sql})' for i, sql in enumerate(first))} " if first else "") + last)
+    parts = [f"a{i} AS ({sql})" for i, sql in enumerate(inserts)] + \
+            [f"c{i} AS ({sql} RETURNING 1)" for i, sql in enumerate(changes)]
+    if not changes:
+        *first, last = inserts
+        parts = parts[:len(first)]
+        return text((f"WITH {', '.join(parts)} " if parts else "") + last)
+    counts = ", ".join(f"(SELECT count(*) FROM c{i})" for i in range(len(changes)))
+    return text(f"WITH {', '.join(parts)} SELECT {counts}")
+
+
+@lru_cache(maxsize=64)
+def _versioned_update(table: str, columns: tuple[str, ...], version: str, key: str) -> str:
+    """The UPDATE of one row's `columns` from a JSON record `:key`, where its `version` is still the record's."""
+    assigned = ", ".join(f'"{column}" = r."{column}"' for column in columns if column != version)
+    return (f'UPDATE "{table}" AS t SET {assigned}, "{version}" = r."{version}" + 1 '
+            f'FROM jsonb_populate_record(NULL::"{table}", CAST(:{key} AS jsonb)) AS r '
+            f'WHERE t.id = r.id AND t."{version}" = r."{version}"')
+
+
+def _versioned(obj) -> Callable[[int], None]:
+    def check(count: int) -> None:
+        if count != 1:
+            raise StaleDataError(f"{type(obj).__name__} {obj.id} was changed by another transaction")
+    return check
