@@ -85,7 +85,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.loop_db = None if settings.is_sqlite() or not settings.steps_on_loop else make_engine(
         settings.resolved_database_url(), application_name="samverka-loop", pool_size=settings.request_slots,
         max_overflow=settings.request_slots, prepared_statements=settings.db_prepared_statements,
-        lock_timeout_ms=settings.step_lock_wait_ms)
+        lock_timeout_ms=settings.step_lock_wait_ms, per_transaction=settings.db_transaction_pooler)
     app.state.loop_sessions = app.state.loop_db and make_session_factory(app.state.loop_db)
     app.state.runner = Runner(app.state.clock, budget=Budget.from_settings(settings))
     app.state.specs = SpecCache()

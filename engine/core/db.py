@@ -12,12 +12,13 @@ LOCK_NOT_AVAILABLE = "55P03"  # SQLSTATE of a lock wait cut short by lock_timeou
 
 
 def make_engine(url: str, application_name: str = "samverka", pool_size: int = 10, max_overflow: int = 10,
-                prepared_statements: bool = True, lock_timeout_ms: int | None = None) -> Engine:
+                prepared_statements: bool = True, lock_timeout_ms: int | None = None,
+                per_transaction: bool = False) -> Engine:
     """Create an Engine; SQLite gets WAL, foreign keys, secure delete and a busy timeout; PostgreSQL names
     the connection and pools `pool_size` (+ `max_overflow` under a burst) connections; without
     `prepared_statements` psycopg never prepares server-side (for PgBouncer in transaction mode before 1.21).
     With `lock_timeout_ms`, a PostgreSQL statement that waits longer than that on a lock fails (`waited_on_lock`)
-    instead of waiting on."""
+    instead of waiting on; `per_transaction` sets that limit in each transaction (PgBouncer in transaction mode)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -39,10 +40,28 @@ def make_engine(url: str, application_name: str = "samverka", pool_size: int = 1
         url = parsed.set(drivername="postgresql+psycopg")
     # No pre-ping: it would cost a round trip on every checkout. A connection that died (PostgreSQL restarted)
     # fails its request once, and SQLAlchemy then drops the whole pool; recycling bounds a connection's age.
-    options = {"options": f"-c lock_timeout={lock_timeout_ms}"} if lock_timeout_ms else {}
-    return create_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800,
-                         connect_args={"application_name": application_name, **options,
-                                       **({} if prepared_statements else {"prepare_threshold": None})})
+    engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800,
+                           connect_args={"application_name": application_name,
+                                         **({} if prepared_statements else {"prepare_threshold": None})})
+    if lock_timeout_ms:
+        _limit_lock_waits(engine, int(lock_timeout_ms), per_transaction)
+    return engine
+
+
+def _limit_lock_waits(engine: Engine, ms: int, per_transaction: bool) -> None:
+    """Set lock_timeout once per connection (no cost per request), or, behind a pooler in transaction mode that
+    keeps no session state, at the start of every transaction (one statement more)."""
+    if per_transaction:
+        @event.listens_for(engine, "begin")
+        def _per_transaction(connection):
+            connection.exec_driver_sql(f"SET LOCAL lock_timeout = {ms}")
+        return
+
+    @event.listens_for(engine, "connect")
+    def _per_connection(dbapi_connection, _record):
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET lock_timeout = {ms}")
+        dbapi_connection.commit()
 
 
 def waited_on_lock(exc: BaseException) -> bool:

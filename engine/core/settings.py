@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     # psycopg prepares a statement server-side after its fifth run; off for a PgBouncer in transaction mode that
     # does not track prepared statements (before 1.21, or max_prepared_statements = 0).
     db_prepared_statements: bool = True
+    # A pooler in transaction mode (PgBouncer's pool_mode = transaction) between the processes and PostgreSQL: it
+    # keeps no session state, so settings a connection needs (the event loop's lock limit) are made per transaction.
+    db_transaction_pooler: bool = False
     log_format: Literal["json", "console"] = "json"  # json lines (production) or console (readable; `make run` uses it)
     # The timer worker. None = run one inside the server when the database is the embedded SQLite.
     embedded_worker: bool | None = None
