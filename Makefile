@@ -22,11 +22,16 @@ $(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
 	$(PIP) -e ".[test]" > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
 	@rm -f $(VENV)/.test-* $(VENV)/.run-* && touch $@ $(RUN_STAMP)
 
-# PostgreSQL for the tests: Debian's package, installed only if initdb is missing.
+# PostgreSQL (and PgBouncer) for the tests: Debian's packages, installed only if missing.
 postgres:
 	@if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 		echo "installing PostgreSQL (Debian package)"; \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null; \
+	fi
+	@# PgBouncer, for the test of running behind a pooler in transaction mode (tests/test_pgbouncer.py).
+	@if ! command -v pgbouncer >/dev/null 2>&1 && ! test -x /usr/sbin/pgbouncer; then \
+		echo "installing PgBouncer (Debian package)"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q pgbouncer >/dev/null; \
 	fi
 
 # The C library cairosvg renders the report charts with in the tests: Debian's package if it is missing.
