@@ -2,7 +2,7 @@
 
 Where a request's work runs. Thread hand-overs cost CPU (thread switches, interpreter-lock transfers): taking the
 two around the route out (the caller's directory read, a commit with nothing left to write) saved 2-7 % of a
-completion's CPU, running the route on the loop a further 15-20 % (issue 19). But on the event loop, a statement
+completion's CPU, running the route on the loop a further 6-15 % (issue 19). But on the event loop, a statement
 that waits on a lock stops every request of the process, and a wait could be on a request whose own commit needs
 the loop. So:
 - a route that takes `StepDep` (a task's completion, task lists, a case) runs its work on the loop on PostgreSQL,
@@ -218,19 +218,19 @@ async def _step(request: Request, session: SessionDep) -> Step:
 
 
 StepDep = Annotated[Step, Depends(_step)]
-_STEP_ROUTES: dict[int, bool] = {}
 
 
 def _takes_step(route) -> bool:
-    """Whether the route's dependencies include `StepDep` (so its work may run on the loop); asked once per route."""
+    """Whether the route's dependencies include `StepDep` (so its work may run on the loop); found once per route
+    and kept on it."""
     if route is None or not hasattr(route, "dependant"):
         return False
-    found = _STEP_ROUTES.get(id(route))
+    found = getattr(route, "_samverka_takes_step", None)
     if found is None:
         stack, found = [route.dependant], False
         while stack and not found:
             current = stack.pop()
             found = current.call is _step
             stack.extend(current.dependencies)
-        _STEP_ROUTES[id(route)] = found
+        route._samverka_takes_step = found
     return found
