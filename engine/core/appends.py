@@ -54,6 +54,8 @@ class Appends:
         if not self._combined(session):
             return
         state = inspect(obj)
+        if not state.persistent:  # a new row is the ORM's INSERT
+            return
         version = state.mapper.version_id_col.key
         changed = {attr.key: state.dict[attr.key] for attr in state.mapper.column_attrs
                    if attr.key != version and state.attrs[attr.key].history.added}
@@ -94,6 +96,8 @@ class Appends:
         shapes = tuple((name, tuple(rows[0])) for name, rows in queued.items())
         params = {f"rows{i}": json.dumps(rows, default=_json_value) for i, rows in enumerate(queued.values())}
         for _, change_params, _ in changes:
+            if params.keys() & change_params.keys():
+                raise ValueError(f"parameters named twice in one step: {sorted(params.keys() & change_params.keys())}")
             params.update(change_params)
         answer = connection.execute(_statement(shapes, tuple(sql for sql, _, _ in changes)), params)
         if changes:
