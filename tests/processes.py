@@ -24,6 +24,20 @@ def environment(db_url: str, var_dir: Path, **extra: str) -> dict[str, str]:
             "SAMVERKA_WEBHOOK_ALLOW_PRIVATE": "true", **extra}
 
 
+def answers(url: str, process: subprocess.Popen, seconds: float = 60) -> bool:
+    """Whether `url` answers 200 within `seconds`, asked again while `process` (the one serving it) runs."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            return False
+        time.sleep(0.1)
+
+
 def _terminate(process: subprocess.Popen) -> None:
     """SIGTERM, then wait (kill after 30 s); a no-op for a process that has already ended."""
     if process.poll() is None:
@@ -53,17 +67,9 @@ class ServeProcess:
             self.stop()
             raise RuntimeError(f"no banner: {self.banner!r}\n{log_path.read_text()}")
         self.base_url = found.group(1)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{self.base_url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                self.stop()
-                raise RuntimeError(f"server did not answer /health\n{log_path.read_text()}")
-            time.sleep(0.1)
+        if not answers(f"{self.base_url}/health", self.process):
+            self.stop()
+            raise RuntimeError(f"server did not answer /health\n{log_path.read_text()}")
 
     def stop(self) -> int:
         """SIGTERM, then wait (kill after 30 s); the exit code."""

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from conftest import _free_port
 from factories import complete, deploy_files, start_case
 from processes import ServeProcess, environment
 from scale_out import bearer, token
@@ -23,12 +24,6 @@ from sqlalchemy.engine import make_url
 from test_races import CASE_LOCK, holding, wait_for_waiters
 
 pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

@@ -8,16 +8,14 @@ Run with `make bench` (or `.venv/bin/python -m pytest tests/bench/test_stack_flo
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
+from conftest import _free_port
 from load import run_load
-from processes import tree_cpu_seconds
+from processes import answers, tree_cpu_seconds
 from sqlalchemy import create_engine, text
 
 pytestmark = pytest.mark.bench
@@ -26,33 +24,20 @@ SCHEMA = ("CREATE TABLE step (id text PRIMARY KEY, n int, body jsonb)",
 SECONDS = float(os.environ.get("SAMVERKA_BENCH_SECONDS", "8"))
 
 
-def _port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_stack_floor(postgres, pg_url):
     engine = create_engine(pg_url)
     with engine.begin() as connection:
         for statement in SCHEMA:
             connection.execute(text(statement))
     engine.dispose()
-    port, here = _port(), Path(__file__).parent
+    port, here = _free_port(), Path(__file__).parent
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "stack_floor_app:app", "--port", str(port),
                                "--workers", "2", "--loop", "uvloop", "--http", "httptools", "--no-access-log",
                                "--log-level", "warning"], cwd=here, env={**os.environ, "STACK_FLOOR_DB": pg_url})
     postmaster = int((postgres.data / "postmaster.pid").read_text().split()[0])
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/openapi.json", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline and server.poll() is None, "the floor app did not start"
-                time.sleep(0.1)
+        assert answers(f"{base}/openapi.json", server, 30), "the floor app did not start"
         print("\n| clients | completions/s | p50 ms | p99 ms | CPU ms per step: server, database |")
         print("|---|---|---|---|---|")
         for clients in (8, 32):
