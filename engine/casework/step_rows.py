@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, or_, select, update
+from sqlalchemy import bindparam, delete, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -23,13 +23,12 @@ from engine.integration import outbox
 # The step's statements, built once: building and cache-keying a statement on every step costs about as much CPU
 # as running it.
 _TASKS = UserTask.__table__
-_TAKE = (update(_TASKS).where(_TASKS.c.id == bindparam("take_id"), _TASKS.c.state == "open",
-                              or_(_TASKS.c.assignee_id.is_(None), _TASKS.c.assignee_id == bindparam("take_ref")))
-         .values(state="completed", completed_at=bindparam("take_now"), completed_by=bindparam("take_user"),
-                 assignee=bindparam("take_user"), assignee_id=bindparam("take_ref")))
+# The take, written once: as text in the step's one statement (PostgreSQL), and run alone elsewhere with its moment
+# bound through the column's type (SQLite keeps timestamps in SQLAlchemy's format).
 _TAKE_SQL = ("UPDATE user_task SET state = 'completed', completed_at = :take_now, completed_by = :take_user, "
              "assignee = :take_user, assignee_id = :take_ref "
              "WHERE id = :take_id AND state = 'open' AND (assignee_id IS NULL OR assignee_id = :take_ref)")
+_TAKE = text(_TAKE_SQL).bindparams(bindparam("take_now", type_=_TASKS.c.completed_at.type))
 _OPEN_TASKS = select(UserTask).where(UserTask.case_id == bindparam("case_id"), UserTask.state == "open")
 _TIMERS = select(Timer).where(Timer.case_id == bindparam("case_id"))
 _DELETE_TIMERS = delete(Timer.__table__).where(Timer.__table__.c.id.in_(bindparam("ids", expanding=True)))

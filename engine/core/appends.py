@@ -121,14 +121,12 @@ def _statement(shapes: tuple[tuple[str, tuple[str, ...]], ...], changes: tuple[s
         picked = ", ".join(f'r."{column}"' for column in columns)
         inserts.append(f'INSERT INTO "{name}" ({quoted}) SELECT {picked} FROM jsonb_populate_recordset('
                        f'NULL::"{name}", CAST(:rows{index} AS jsonb)) WITH ORDINALITY AS r ORDER BY r.ordinality')
-    parts = [f"a{i} AS ({sql})" for i, sql in enumerate(inserts)] + \
-            [f"c{i} AS ({sql} RETURNING 1)" for i, sql in enumerate(changes)]
-    if not changes:
-        *first, last = inserts
-        parts = parts[:len(first)]
-        return text((f"WITH {', '.join(parts)} " if parts else "") + last)
+    ctes = [f"a{i} AS ({sql})" for i, sql in enumerate(inserts)]
+    if not changes:  # the last INSERT is the statement itself
+        return text((f"WITH {', '.join(ctes[:-1])} " if len(inserts) > 1 else "") + inserts[-1])
+    ctes += [f"c{i} AS ({sql} RETURNING 1)" for i, sql in enumerate(changes)]
     counts = ", ".join(f"(SELECT count(*) FROM c{i})" for i in range(len(changes)))
-    return text(f"WITH {', '.join(parts)} SELECT {counts}")
+    return text(f"WITH {', '.join(ctes)} SELECT {counts}")
 
 
 @lru_cache(maxsize=64)
