@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from factories import do, start_case
+from factories import complete, do, start_case
 from forms_data import person
 from sqlalchemy import text
 from test_hlt import HLT_MOTET
@@ -54,6 +54,7 @@ def race(db_url: str, lock_sql: str, params: dict, *calls):
 
 
 CASE_LOCK = 'SELECT id FROM "case" WHERE id = :case_id FOR UPDATE'
+AKTUALISERING = {"aktualiserad_av": person("lisa"), "akut": False, "behov": "Oro", "tas_upp": True}  # HLT's first task
 WAITING_AS = ("SELECT application_name FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
               "AND datname = current_database()")
 
@@ -103,9 +104,8 @@ def test_two_holders_of_an_open_seat_claiming_at_once_one_gets_it(product, db_ur
 def test_a_claim_racing_a_completion_leaves_one_consistent_outcome(product, db_url):
     with product.client("hugo", *HLT_MOTET) as hugo, product.client("hilda", *HLT_MOTET, agency="socialtjanst") as hilda:
         case_id, task_id = _a_task_with_two_seat_holders(product, hugo, hilda)
-        data = {"aktualiserad_av": person("lisa"), "akut": False, "behov": "Oro", "tas_upp": True}
         completed, claimed = race(db_url, CASE_LOCK, {"case_id": case_id},
-                                  lambda: hugo.post(f"/tasks/{task_id}/complete", json={"data": data}),
+                                  lambda: hugo.post(f"/tasks/{task_id}/complete", json={"data": AKTUALISERING}),
                                   lambda: hilda.post(f"/tasks/{task_id}/claim"))
         assert sorted([completed.status_code, claimed.status_code]) == [200, 409], (completed.text, claimed.text)
         task = hugo.get(f"/tasks/{task_id}").json()
@@ -120,12 +120,11 @@ def test_a_completion_of_a_case_another_transaction_changes_first_answers_409_an
     with product.client("hugo", *HLT_MOTET) as hugo:
         case = start_case(hugo, "hlt")
         task_id = case["open_tasks"][0]["id"]
-        data = {"aktualiserad_av": person("lisa"), "akut": False, "behov": "Oro", "tas_upp": True}
         engine = make_engine(db_url)
         try:
             with engine.connect() as other, ThreadPoolExecutor(1) as pool:
                 other.execute(text('UPDATE "case" SET version = version + 1 WHERE id = :id'), {"id": case["id"]})
-                answer = pool.submit(hugo.post, f"/tasks/{task_id}/complete", json={"data": data})
+                answer = pool.submit(hugo.post, f"/tasks/{task_id}/complete", json={"data": AKTUALISERING})
                 assert waiting_as(other) == ["samverka"]  # in a thread: the step on the loop gave up and began again
                 other.commit()  # the other change lands first; the completion read the version before it
                 answer = answer.result()
@@ -137,11 +136,7 @@ def test_a_completion_of_a_case_another_transaction_changes_first_answers_409_an
         assert [t["id"] for t in after["open_tasks"]] == [task_id], "the task is still open"
         history = hugo.get(f"/cases/{case['id']}/history").json()["items"]
         assert "task_completed" not in [h["event"] for h in history], "nothing of the step was written"
-        assert complete_ok(hugo, task_id, data), "and a retry completes it"
-
-
-def complete_ok(client, task_id: str, data: dict) -> bool:
-    return client.post(f"/tasks/{task_id}/complete", json={"data": data}).status_code == 200
+        assert complete(hugo, task_id, **AKTUALISERING).status_code == 200, "and a retry completes it"
 
 
 def test_two_cullers_at_once_cull_each_due_case_once(product, db_url):

@@ -8,13 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from factories import start_case
-from forms_data import person
 from test_hlt import HLT_MOTET
-from test_races import CASE_LOCK, holding, wait_for_waiters, waiting_as
+from test_races import AKTUALISERING, CASE_LOCK, holding, wait_for_waiters, waiting_as
 
 pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 PERSON_LOCK = "SELECT id FROM person WHERE subject = :subject FOR UPDATE"
-AKTUALISERING = {"aktualiserad_av": person("lisa"), "akut": False, "behov": "Oro", "tas_upp": True}
 
 
 def test_a_completion_waiting_on_its_case_leaves_the_server_answering_others(product, db_url):
