@@ -51,24 +51,23 @@ def make_engine(url: str, application_name: str = "samverka", pool_size: int = 1
 
 
 class DescribedCursor(psycopg.Cursor):
-    """A cursor that describes a result from what it kept when the same statement gave the same column types
-    before: psycopg builds a Column object per column on every `description` (SQLAlchemy asks once per statement),
-    and for the step's 54-column read that was about a twelfth of a completion's CPU (issue 19). A statement's
-    text fixes its column names and the types fix their adapters (the engine registers no types of its own, so
-    every connection describes a type alike)."""
+    """A cursor that describes a result from what it kept for a result of the same columns (names, types and type
+    modifiers) before: psycopg builds a Column object per column on every `description` (SQLAlchemy asks once per
+    statement), and for the step's 54-column read that was about a twelfth of a completion's CPU (issue 19);
+    reading the columns' names and types off the result costs a tenth of that. Kept for every connection: the
+    engine registers no types of its own, so every connection describes a type alike."""
 
     _described: dict = {}
 
     @property
     def description(self):
-        res, query = self.pgresult, getattr(getattr(self, "_query", None), "query", None)
-        if (res is None or query is None or res.status != ExecStatus.TUPLES_OK or not res.nfields
-                or len(getattr(self, "_results", ())) != 1):
+        res = self.pgresult
+        if res is None or res.status != ExecStatus.TUPLES_OK or not res.nfields:
             return super().description
-        key = (query, tuple(res.ftype(i) for i in range(res.nfields)))
+        key = tuple((res.fname(i), res.ftype(i), res.fmod(i)) for i in range(res.nfields))
         described = self._described.get(key)
         if described is None:
-            if len(self._described) >= 2000:  # statements with expanded IN lists can be many: start over
+            if len(self._described) >= 2000:  # more shapes than the engine's statements have: start over
                 self._described.clear()
             described = self._described[key] = super().description
         return list(described)  # a list of its own, as psycopg gives
