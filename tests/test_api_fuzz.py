@@ -7,6 +7,7 @@ used for the operations that are theirs. Bounded in examples so `make test` stay
 from __future__ import annotations
 
 import uuid
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -84,8 +85,9 @@ def brief_waits(case) -> None:
         case.query["wait"] = 0.05
 
 
-@pytest.fixture(scope="module")
-def fuzzed(postgres, tmp_path_factory):
+@contextmanager
+def fuzzed_server(postgres, tmp_path_factory):
+    """A server on a database of its own with the product's processes deployed."""
     name = f"fuzz_{uuid.uuid4().hex[:12]}"
     postgres.admin(f"CREATE DATABASE {name} TEMPLATE template_samverka")
     with Server(postgres.url(name), tmp_path_factory.mktemp("fuzz"), forms_dir=ROOT / "forms") as server:
@@ -94,6 +96,21 @@ def fuzzed(postgres, tmp_path_factory):
                      for p in sorted((ROOT / "processes").iterdir()) if p.suffix in (".bpmn", ".dmn")]
             assert owner.post("/process-definitions", files=files).status_code == 201
         yield Fuzzed(server)
+
+
+@pytest.fixture(scope="module")
+def fuzzed(postgres, tmp_path_factory):
+    with fuzzed_server(postgres, tmp_path_factory) as fuzzed:
+        yield fuzzed
+
+
+@pytest.fixture
+def fresh(postgres, tmp_path_factory):
+    """A server the generated requests have not been at: which of them ran on this module's server before
+    depends on how the test run spread the tests over its workers, and what they left there decides what a
+    run along the links draws."""
+    with fuzzed_server(postgres, tmp_path_factory) as fuzzed:
+        yield fuzzed
 
 
 @pytest.mark.parametrize("label, operation_id, mode", [
@@ -114,12 +131,12 @@ def test_generated_requests_get_no_server_error_and_conform_to_the_document(fuzz
     call()
 
 
-def test_stateful_runs_along_the_documents_links_find_nothing(fuzzed):
+def test_stateful_runs_along_the_documents_links_find_nothing(fresh):
     # Valid requests only along the links (invalid ones are the stateless test's): a negative draw's shape
     # depends on what the server answered before, which Hypothesis refuses as an inconsistent strategy.
-    fuzzed.schema.config.phases.stateful.generation.modes = [GenerationMode.POSITIVE]
-    machine = fuzzed.schema.as_state_machine()
-    base_url, answered = fuzzed.server.base_url, set()
+    fresh.schema.config.phases.stateful.generation.modes = [GenerationMode.POSITIVE]
+    machine = fresh.schema.as_state_machine()
+    base_url, answered = fresh.server.base_url, set()
 
     class Along(machine):
         def before_call(self, case):
@@ -127,11 +144,12 @@ def test_stateful_runs_along_the_documents_links_find_nothing(fuzzed):
             # A made-up process key is the stateless test's business (422); along the links, cases are
             # started of the deployed processes, so that what follows a start (its tasks) is reached.
             if case.operation.definition.raw["operationId"] == "start_case" and isinstance(case.body, dict):
-                keys = ("hlt", "vastbas", "skolfranvaro")
-                case.body = {"process_key": keys[len(str(case.body)) % len(keys)]}
+                # Of the two that start from no data: drawn among all three, skolfranvaro's starts (its start
+                # form names the pupil) were refused, and a run once drew only those and started nothing.
+                case.body = {"process_key": ("hlt", "vastbas")[len(str(case.body)) % 2]}
 
         def get_call_kwargs(self, case):
-            return {"base_url": base_url, "headers": fuzzed.headers_for(case.operation.definition.raw["operationId"])}
+            return {"base_url": base_url, "headers": fresh.headers_for(case.operation.definition.raw["operationId"])}
 
         def validate_response(self, response, case, additional_checks=None, **kwargs):
             answered.add((case.operation.definition.raw["operationId"], response.status_code))
