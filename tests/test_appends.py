@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import event, select
+from sqlalchemy.orm.exc import StaleDataError
 
 from engine.core.appends import Appends
 from engine.core.db import make_engine, make_session_factory
-from engine.core.models import AccessLogEntry, Event, ReportDaily
+from engine.core.models import AccessLogEntry, Case, Event, ProcessVersion, ReportDaily
 
 AT = datetime(2026, 3, 1, 7, 30, tzinfo=timezone(timedelta(hours=1)))  # a moment given in Swedish winter time
 
@@ -52,3 +54,52 @@ def test_nothing_queued_writes_nothing(db_url):
     with make_session_factory(engine)() as session:
         Appends().write(session)
     assert statements == []
+
+
+def a_case(session) -> Case:
+    version = ProcessVersion(key="hlt", version=1, name="HLT", content_hash="0" * 64, files={}, deployed_at=AT,
+                             deployed_by="agda")
+    session.add(version)
+    session.flush()
+    case = Case(id="c1", process_key="hlt", process_version_id=version.id, status="open", data={"a": 1}, state="s0",
+                serializer_version="1", created_at=AT, updated_at=AT, created_by="kim", version=1)
+    session.add(case)
+    session.commit()
+    return case
+
+
+def test_assigned_changes_are_written_with_the_version_check_and_leave_nothing_for_the_flush(db_url):
+    engine = make_engine(db_url)
+    with make_session_factory(engine)() as session:
+        case = a_case(session)
+        appends = Appends()
+        appends.assign(session, case, {"state": "s1", "data": {"a": 1}, "updated_at": AT + timedelta(days=1)})
+        assert case.state == "s1"
+        if engine.dialect.name == "postgresql":
+            assert case not in session.dirty, "the step's one statement writes them: the ORM's flush has nothing to do"
+        case.status = "completed"  # an ordinary change in the same step, written in the same statement
+        appends.update_versioned(session, case)
+        session.flush()
+        appends.write(session)
+        session.commit()
+    with make_session_factory(engine)() as session:
+        stored = session.get(Case, "c1")
+        assert (stored.state, stored.data, stored.status, stored.version) == ("s1", {"a": 1}, "completed", 2)
+        assert stored.updated_at == AT + timedelta(days=1)
+
+
+def test_assigned_changes_to_a_case_changed_meanwhile_are_refused(db_url):
+    engine = make_engine(db_url)
+    with make_session_factory(engine)() as session, make_session_factory(engine)() as other:
+        case = a_case(session)
+        racer = other.get(Case, "c1")
+        racer.state = "theirs"
+        other.commit()
+        appends = Appends()
+        appends.assign(session, case, {"state": "mine"})
+        with pytest.raises(StaleDataError):
+            appends.update_versioned(session, case)
+            session.flush()
+            appends.write(session)
+        session.rollback()
+        assert session.get(Case, "c1").state == "theirs"

@@ -326,21 +326,22 @@ class CaseService:
         someone else holds it. `open_tasks` and `timers`: the case's open task and timer rows, if the caller has
         just loaded them."""
         now = self.clock.now()
-        # Case data is the sum of what each step changed, so parallel branches holding older copies
+        # The case's changes and the step's new and append-only rows are written together at its end (one statement
+        # on PostgreSQL). Case data is the sum of what each step changed, so parallel branches holding older copies
         # of the data never roll a newer value back.
-        case.state, case.data, case.updated_at = snapshot.state, _with_changes(case.data, snapshot.records), now
-        case.serializer_version = SERIALIZER_VERSION
-        case.data_origin = _with_changes(case.data_origin, snapshot.records, stamp=principal.agency)
+        appends = Appends()
         cached = self._spec_of(case)
-        case.consent = consent.updated(case.consent, snapshot.records, now, frozenset(
-            element for element, form in cached.form_keys.items() if form == consent.CONSENT_FORM))
+        appends.assign(self.session, case, {
+            "state": snapshot.state, "data": _with_changes(case.data, snapshot.records), "updated_at": now,
+            "serializer_version": SERIALIZER_VERSION,
+            "data_origin": _with_changes(case.data_origin, snapshot.records, stamp=principal.agency),
+            "consent": consent.updated(case.consent, snapshot.records, now, frozenset(
+                element for element, form in cached.form_keys.items() if form == consent.CONSENT_FORM))})
         incidents.track(self.session, case, snapshot, principal, now, closing=bool(status or snapshot.completed))
         if status or snapshot.completed:
             case.status, case.closed_at = status or "completed", now
             snapshot.records.append(StepRecord(f"case_{case.status}", None, None, None))
             correlation.release(self.session, case)
-        # The step's new and append-only rows, written together at its end (one statement on PostgreSQL).
-        appends = Appends()
         open_rows = step_rows.sync_tasks(self.session, appends, case, snapshot, principal, now,
                                          self._spec_of(case).declared, completed_task, open_tasks)
         step_rows.sync_timers(self.session, appends, case, snapshot, timers)
